@@ -1,0 +1,8 @@
+"""``python -m audit`` is the same as the ``cam-audit`` command."""
+
+import sys
+
+from audit.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Typed records that flow out of every dataset loader.
+
+Coordinates convention
+----------------------
+A :class:`Box` holds continuous pixel-edge coordinates in the *original* image:
+``0 <= x_min < x_max <= width`` and ``0 <= y_min < y_max <= height``. A box covers the
+pixel columns ``floor(x_min) .. ceil(x_max) - 1`` and the rows likewise, so a box drawn
+around whole pixels (``x_min=2, x_max=5``) covers columns 2, 3 and 4. Loaders convert their
+format's convention into this one (COCO ``[x, y, w, h]``; Pascal VOC's 1-based inclusive
+corners).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned bounding box in original-image pixel-edge coordinates."""
+
+    x_min: float
+    y_min: float
+    x_max: float
+    y_max: float
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        return (self.x_min, self.y_min, self.x_max, self.y_max)
+
+    def is_finite(self) -> bool:
+        return all(math.isfinite(v) for v in self.as_tuple())
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.x_max - self.x_min) * max(0.0, self.y_max - self.y_min)
+
+    def scaled(self, sx: float, sy: float) -> Box:
+        """The box in an image resized by ``sx`` horizontally and ``sy`` vertically."""
+        return Box(self.x_min * sx, self.y_min * sy, self.x_max * sx, self.y_max * sy)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image of a dataset, as the manifest describes it (nothing loaded yet).
+
+    ``label`` is the model's output index of the true class; ``label_name`` the class name
+    as the manifest wrote it (or the index as text). ``image`` is the path as written in
+    the manifest; ``path`` is where it resolves on disk.
+    """
+
+    sample_id: str
+    image: str
+    path: str
+    label: int
+    label_name: str
+    boxes: tuple[Box, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedSample:
+    """A sample that could not be audited, with a reason a person understands."""
+
+    sample_id: str
+    image: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    """A batch of loaded samples, ready for the model.
+
+    ``images`` is float32 ``(N, H, W, C)`` at the model's input size, preprocessed as the
+    model expects. ``original_sizes[i]`` is ``(height, width)`` of sample ``i``'s image
+    file; its boxes stay in that original scale. ``display`` holds the same images as
+    uint8 RGB at model input size, for overlays in the report.
+    """
+
+    index: int
+    samples: list[Sample]
+    images: np.ndarray
+    original_sizes: list[tuple[int, int]]
+    display: np.ndarray | None = None
+    skipped: list[SkippedSample] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.samples)
