@@ -1,0 +1,357 @@
+"""Reading image files into RGB arrays, resizing them, and preprocessing batches for a model.
+
+Conventions
+-----------
+* :func:`read_image` always returns ``uint8`` RGB ``(height, width, 3)``, whatever the file's mode.
+* EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`): the array is the image as a
+  viewer displays it, and boxes are taken to refer to that displayed orientation (annotation tools
+  draw on the displayed image). ``original_sizes`` are the displayed sizes.
+* Transparency (``RGBA``, ``LA``, ``PA``, palette images with a transparent colour) is composited
+  on **black**: a transparent pixel becomes black, a half-transparent one is darkened. This matches
+  what ``tf.io.decode_png(channels=3)`` and ``keras.utils.load_img`` give for the usual
+  transparent-black pixels, and keeps transparent regions free of signal.
+* High bit depths are scaled, not clipped: 16-bit grayscale (``I;16*``) is divided by 257 (so
+  65535 -> 255); 16-bit RGB(A) PNG files are reduced to their high byte by Pillow itself;
+  32-bit integer images (``I``) are read as 8-bit when no value exceeds 255 and as 16-bit
+  (/257) otherwise; float images (``F``) are read as 0..1 when no value exceeds 1.0 and as
+  0..255 otherwise.
+* Animated images (GIF, APNG, WebP) give their first frame.
+* A file that is missing, unreadable, truncated or corrupt raises :class:`ImageReadError`, a
+  per-sample problem (the sample is skipped), never a run-level error. Images are fully decoded
+  (``Image.load()``) so truncation is detected here and not later.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Keys accepted in the configuration's ``preprocessing`` block.
+PREPROCESSING_KEYS = ("rescale", "offset", "function", "channels")
+
+
+class ImageReadError(Exception):
+    """An image file that cannot be read; the sample is skipped with :attr:`reason`.
+
+    Parameters
+    ----------
+    reason : str
+        What went wrong, in words a person understands, naming the file.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_image(path: str) -> np.ndarray:
+    """Read an image file as ``uint8`` RGB, as it is displayed.
+
+    Parameters
+    ----------
+    path : str
+        The image file.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of shape ``(height, width, 3)``.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, not an image, truncated or corrupt.
+    """
+    try:
+        with Image.open(path) as img:
+            img.load()  # full decode: truncated or corrupt data fails here
+            try:
+                shown = ImageOps.exif_transpose(img)
+            except Exception as exc:  # noqa: BLE001 - a broken EXIF block of this one file
+                raise ImageReadError(
+                    f"image {path}: its EXIF orientation could not be applied "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            return _to_rgb(shown, path)
+    except ImageReadError:
+        raise
+    except FileNotFoundError as exc:
+        raise ImageReadError(f"image file not found: {path}") from exc
+    except IsADirectoryError as exc:
+        raise ImageReadError(f"image path is a folder, not a file: {path}") from exc
+    except PermissionError as exc:
+        raise ImageReadError(f"image file cannot be opened (permission denied): {path}") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(
+            f"image file {path} is not in an image format Pillow can read"
+        ) from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(f"image file {path} is too large to decode safely: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - every decoder failure is a per-sample problem
+        raise ImageReadError(
+            f"image file {path} is truncated or corrupt ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _to_rgb(img: Image.Image, path: str) -> np.ndarray:
+    """Convert a loaded Pillow image of any mode to ``uint8`` RGB (see module conventions)."""
+    mode = img.mode
+    if mode == "RGB":
+        return np.asarray(img, dtype=np.uint8).copy()
+    if mode.startswith("I;16"):
+        gray = _scale_16bit(np.asarray(img).astype(np.float64))
+        return _gray_to_rgb(gray)
+    if mode == "I":
+        values = np.asarray(img).astype(np.float64)
+        if values.size and values.max() > 255:
+            gray = _scale_16bit(values)
+        else:
+            gray = np.clip(values, 0, 255).round().astype(np.uint8)
+        return _gray_to_rgb(gray)
+    if mode == "F":
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
+        if values.size and values.max() <= 1.0:
+            values = values * 255.0
+        return _gray_to_rgb(np.clip(values, 0, 255).round().astype(np.uint8))
+    if mode in ("1", "L"):
+        return _gray_to_rgb(np.asarray(img.convert("L"), dtype=np.uint8))
+    if mode == "P":
+        img = img.convert("RGBA" if img.has_transparency_data else "RGB")
+        if img.mode == "RGB":
+            return np.asarray(img, dtype=np.uint8).copy()
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        rgb = rgba[..., :3] * (rgba[..., 3:4] / 255.0)  # composite on black
+        return rgb.round().astype(np.uint8)
+    try:
+        # CMYK (Pillow undoes Adobe's inverted CMYK JPEGs), YCbCr, HSV, ...
+        return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    except (ValueError, OSError) as exc:
+        raise ImageReadError(
+            f"image file {path} has pixel mode {mode!r}, which cannot be converted to RGB"
+        ) from exc
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """Scale 0..65535 values to 0..255 (65535 -> 255), clipping outside values."""
+    return np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., np.newaxis], 3, axis=-1)
+
+
+def resize_image(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a ``uint8`` image to ``size`` with Pillow's bilinear filter.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray
+        ``uint8`` array ``(H, W, 3)`` (or ``(H, W)`` / ``(H, W, 1)`` grayscale).
+    size : tuple of int
+        Target ``(height, width)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array ``(height, width, C)`` with the input's channel layout.
+
+    Notes
+    -----
+    Pillow's bilinear filter widens its support when shrinking (it antialiases), unlike
+    ``tf.image.resize(..., antialias=False)``; the difference is small for CAM auditing.
+    """
+    height, width = int(size[0]), int(size[1])
+    if height <= 0 or width <= 0:
+        raise ValueError(f"resize_image: size must be two positive integers (H, W), got {size!r}")
+    arr = np.asarray(rgb)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"resize_image: expected a uint8 image, got dtype {arr.dtype}")
+    squeeze = arr.ndim == 3 and arr.shape[-1] == 1
+    src = arr[..., 0] if squeeze else arr
+    if src.shape[:2] == (height, width):
+        out = src.copy()
+    else:
+        out = np.asarray(
+            Image.fromarray(src).resize((width, height), Image.Resampling.BILINEAR),
+            dtype=np.uint8,
+        )
+    return out[..., np.newaxis] if squeeze else out
+
+
+def to_channels(batch: np.ndarray, channels: int) -> np.ndarray:
+    """Convert a ``uint8`` batch ``(N, H, W, C)`` to ``channels`` (1 or 3) channels.
+
+    RGB -> gray uses Pillow's ``convert("L")`` luma (ITU-R 601-2, rounded), the same as
+    ``keras.utils.load_img(color_mode="grayscale")``; gray -> RGB repeats the channel.
+    A batch that already has ``channels`` channels is returned unchanged.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    arr = np.asarray(batch)
+    if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
+        raise ValueError(f"expected a batch of shape (N, H, W, 1 or 3), got shape {arr.shape}")
+    have = arr.shape[-1]
+    if have == channels:
+        return arr
+    if channels == 3:
+        return np.repeat(arr, 3, axis=-1)
+    rgb = arr.astype(np.uint32)
+    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+    return luma.astype(np.uint8)[..., np.newaxis]
+
+
+def resolve_function(dotted: str) -> Callable[[np.ndarray], Any]:
+    """Import the function a dotted path names (``"package.module.function"``).
+
+    The longest importable module prefix is imported and the rest looked up as attributes,
+    so ``"keras.applications.mobilenet_v2.preprocess_input"`` and ``"numpy.sqrt"`` both work.
+
+    Raises
+    ------
+    ValueError
+        The path does not name an importable callable; the message names the path.
+    """
+    if not isinstance(dotted, str) or not dotted.strip() or "." not in dotted:
+        raise ValueError(
+            f"preprocessing function {dotted!r} is not a dotted path like "
+            "'keras.applications.mobilenet_v2.preprocess_input'"
+        )
+    parts = dotted.strip().split(".")
+    failures: list[str] = []
+    for split in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:split])
+        try:
+            obj: Any = importlib.import_module(module_name)
+        except ImportError as exc:
+            failures.append(f"{module_name}: {exc}")
+            continue
+        try:
+            for attr in parts[split:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            raise ValueError(
+                f"preprocessing function {dotted!r}: module {module_name!r} has no "
+                f"attribute {'.'.join(parts[split:])!r}"
+            ) from None
+        if not callable(obj):
+            raise ValueError(f"preprocessing function {dotted!r} is not callable")
+        return obj
+    raise ValueError(
+        f"preprocessing function {dotted!r} cannot be imported ({'; '.join(failures[-1:])})"
+    )
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Turns a ``uint8`` batch into the ``float32`` input the model expects.
+
+    Either ``x * rescale + offset`` on float32 pixel values 0..255, or ``function`` (a dotted
+    path, imported lazily on first use) applied to the float32 batch. The batch is first
+    converted to ``channels`` channels (grayscale when the model has one input channel).
+
+    Parameters
+    ----------
+    rescale, offset : float
+        Affine map of 0..255 values (ignored when ``function`` is set).
+    function : str or None
+        Dotted path of a preprocessing function, e.g.
+        ``"keras.applications.mobilenet_v2.preprocess_input"``.
+    channels : int
+        1 or 3.
+    """
+
+    rescale: float = 1.0
+    offset: float = 0.0
+    function: str | None = None
+    channels: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("rescale", "offset"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"preprocessing {name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"preprocessing {name} must be finite, got {value!r}")
+        if self.channels not in (1, 3) or isinstance(self.channels, bool):
+            raise ValueError(f"preprocessing channels must be 1 or 3, got {self.channels!r}")
+        if self.function is not None and (
+            not isinstance(self.function, str) or not self.function.strip()
+        ):
+            raise ValueError(
+                f"preprocessing function must be a dotted path string, got {self.function!r}"
+            )
+
+    @classmethod
+    def from_config(cls, block: Mapping[str, Any] | None, *, channels: int | None = None
+                    ) -> Preprocessor:
+        """Build from the configuration's ``preprocessing`` block.
+
+        Parameters
+        ----------
+        block : mapping or None
+            ``{"rescale": float, "offset": float}`` or ``{"function": "dotted.path"}``,
+            optionally with ``"channels"``. ``None`` or ``{}`` is the identity.
+        channels : int, optional
+            The model's input channels; overrides ``block["channels"]``.
+
+        Raises
+        ------
+        ValueError
+            Unknown keys, both ``function`` and ``rescale``/``offset``, or bad values.
+        """
+        block = dict(block or {})
+        unknown = sorted(set(block) - set(PREPROCESSING_KEYS))
+        if unknown:
+            raise ValueError(
+                f"preprocessing: unknown key(s) {', '.join(map(repr, unknown))}; "
+                f"allowed keys are {', '.join(PREPROCESSING_KEYS)}"
+            )
+        if block.get("function") is not None and (
+            block.get("rescale") is not None or block.get("offset") is not None
+        ):
+            raise ValueError(
+                "preprocessing: give either 'function' or 'rescale'/'offset', not both "
+                f"(got {block!r})"
+            )
+        n_channels = channels if channels is not None else block.get("channels", 3)
+        return cls(
+            rescale=1.0 if block.get("rescale") is None else block["rescale"],
+            offset=0.0 if block.get("offset") is None else block["offset"],
+            function=block.get("function"),
+            channels=n_channels,
+        )
+
+    def resolve(self) -> Callable[[np.ndarray], Any] | None:
+        """Import the preprocessing function now (``None`` for rescale/offset).
+
+        Raises
+        ------
+        ValueError
+            The dotted path cannot be imported; the message names it.
+        """
+        return None if self.function is None else resolve_function(self.function)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocess a ``uint8`` batch ``(N, H, W, C)`` into ``float32 (N, H, W, channels)``."""
+        arr = np.asarray(batch)
+        if arr.dtype != np.uint8:
+            raise ValueError(f"Preprocessor expects a uint8 batch, got dtype {arr.dtype}")
+        x = to_channels(arr, self.channels).astype(np.float32)
+        func = self.resolve()
+        if func is None:
+            return x * np.float32(self.rescale) + np.float32(self.offset)
+        out = np.asarray(func(x), dtype=np.float32)
+        if out.shape != x.shape:
+            raise ValueError(
+                f"preprocessing function {self.function!r} changed the batch shape from "
+                f"{x.shape} to {out.shape}"
+            )
+        return out
