@@ -128,7 +128,7 @@ class CamExplainer:
         self.scorecam_max_channels = scorecam_max_channels
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
-        self._gradient_fns: dict[tuple[str, ...], tf.types.experimental.GenericFunction] = {}
+        self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec])
         self._scorecam_fn = None
 
@@ -166,24 +166,35 @@ class CamExplainer:
         logits = tf.cast(single(record.logits, "output layer", self.head.layer.name), tf.float32)
         return logits, self._probabilities(logits)
 
-    def _make_gradient_graph(self, methods: tuple[str, ...]):
+    def _finish(self, raw: tf.Tensor, size, upsample: bool, normalize: bool):
+        """Degenerate flags, then upsampling to ``size`` and scaling, as graph ops."""
+        flags = tf.logical_not(tf.reduce_any(raw > 0, axis=(1, 2)))
+        if upsample:
+            raw = postprocess.upsample(raw, size)
+        if normalize:
+            raw = postprocess.scale_to_unit(raw)
+        return raw, flags
+
+    def _make_gradient_graph(self, methods: tuple[str, ...], upsample: bool, normalize: bool):
         def graph(images, class_idx):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 activations, logits = self._forward(images, on_activation=tape.watch)
                 score = tf.reduce_sum(self._class_score(logits, class_idx))
             activations = tf.cast(activations, tf.float32)
-            raw = {}
+            maps, flags = {}, {}
             if methods:
                 grads = tf.cast(tape.gradient(score, activations), tf.float32)
                 for method in methods:
                     weights = GRADIENT_METHODS[method](activations, grads)
-                    raw[method] = postprocess.combine(activations, weights)
-            return activations, raw
+                    raw = postprocess.combine(activations, weights)
+                    maps[method], flags[method] = self._finish(
+                        raw, tf.shape(images)[1:3], upsample, normalize)
+            return activations, maps, flags
 
         return tf.function(graph, input_signature=[self._image_spec, self._class_spec])
 
     def _scorecam_graph(self, images, maps, image_index, class_idx):
-        masks = normalized_masks(maps, self.input_shape[:2])
+        masks = normalized_masks(maps, tf.shape(images)[1:3])
         inputs = masked_inputs(images, image_index, masks)
         with tap(self._layer, self.head) as record:
             self.model(inputs, training=False)
@@ -226,24 +237,22 @@ class CamExplainer:
         images = self._check_images(images)
         class_idx = self._check_classes(class_idx, images.shape[0])
         gradient_methods = tuple(m for m in methods if m in GRADIENT_METHODS)
-        fn = self._gradient_fns.get(gradient_methods)
+        key = (gradient_methods, bool(upsample), bool(normalize))
+        fn = self._gradient_fns.get(key)
         if fn is None:
-            fn = self._gradient_fns[gradient_methods] = self._make_gradient_graph(gradient_methods)
-        activations, raw = fn(images, class_idx)
-        raw = dict(raw)
+            fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
+        activations, maps, flags = fn(images, class_idx)
+        maps, flags = dict(maps), dict(flags)
         channels = None
         if "scorecam" in methods:
-            raw["scorecam"], channels = self._scorecam(images, activations, class_idx)
-        maps = CamMaps(layer_name=self.layer_name, scorecam_channels=channels)
+            raw, channels = self._scorecam(images, activations, class_idx)
+            maps["scorecam"], flags["scorecam"] = self._finish(
+                raw, tf.shape(images)[1:3], upsample, normalize)
+        result = CamMaps(layer_name=self.layer_name, scorecam_channels=channels)
         for method in methods:
-            out = raw[method]
-            maps.degenerate[method] = postprocess.degenerate(out.numpy())
-            if upsample:
-                out = postprocess.upsample(out, self.input_shape[:2])
-            if normalize:
-                out = postprocess.scale_to_unit(out)
-            maps[method] = np.asarray(out, dtype=np.float32)
-        return maps
+            result[method] = np.asarray(maps[method], dtype=np.float32)
+            result.degenerate[method] = np.asarray(flags[method], dtype=bool)
+        return result
 
     # ------------------------------------------------------------------ Score-CAM
     def _scorecam(self, images, activations, class_idx):
@@ -262,8 +271,8 @@ class CamExplainer:
                 tf.TensorSpec((None,), tf.int32), self._class_spec])
         maps = tf.reshape(tf.transpose(selected, (0, 3, 1, 2)), (n * keep, h, w))
         image_index = tf.repeat(tf.range(n, dtype=tf.int32), keep)
-        height, width = self.input_shape[:2]
-        chunk = max(1, _SCORECAM_PIXEL_BUDGET // max(1, (height or 224) * (width or 224)))
+        height, width = images.shape[1:3]
+        chunk = max(1, _SCORECAM_PIXEL_BUDGET // max(1, height * width))
         scores = [
             self._scorecam_fn(images, maps[s:s + chunk], image_index[s:s + chunk], class_idx)
             for s in range(0, n * keep, chunk)

@@ -20,7 +20,7 @@ def top_k_channels(activations: tf.Tensor, k: int) -> tf.Tensor:
     return tf.math.top_k(variance, k=k, sorted=True).indices
 
 
-def normalized_masks(maps: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+def normalized_masks(maps: tf.Tensor, size) -> tf.Tensor:
     """Masks ``(M, H, W, 1)`` in [0, 1] from channel maps ``(M, h, w)``."""
     up = tf.image.resize(maps[..., None], size, method="bilinear")
     low = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)

@@ -1,0 +1,164 @@
+"""Throughput of the CAM engine against the plain forward pass and tf-keras-vis.
+
+Run: ``python benchmarks/bench_cams.py [--repeats 5] [--json out.json]``.
+
+Everything is measured in one process on one machine, so the ratios (not the absolute
+figures) are what the targets in docs/benchmarks.md speak of:
+
+- Grad-CAM throughput >= 0.85 x the plain batched forward pass;
+- all gradient methods together <= 1.15 x the time of Grad-CAM alone;
+- Grad-CAM >= 4 x tf-keras-vis' Gradcam (same inputs, same output: upsampled, normalised);
+- Score-CAM >= 2 x tf-keras-vis' Scorecam with the same channels and the same output.
+
+tf-keras-vis' Scorecam takes the union of the top-k channels over a whole batch, so for the
+"same channels" comparison it is called one image at a time (its top-k of that image equals
+cam-audit's per-image top-k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from audit.cams import CamExplainer  # noqa: E402
+
+
+def _linear_head(model):
+    model.layers[-1].activation = keras.activations.linear
+
+
+def timed(fn, repeats):
+    fn()  # warm-up: traces and caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def mobilenet(size):
+    keras.utils.set_random_seed(0)
+    base = keras.applications.MobileNetV2(weights=None, include_top=False,
+                                          input_shape=(size, size, 3))
+    return keras.Sequential([keras.Input((size, size, 3)), base,
+                             keras.layers.GlobalAveragePooling2D(),
+                             keras.layers.Dense(10, activation="softmax")], name="mobilenetv2"), base
+
+
+def small_cnn(size):
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([
+        keras.Input((size, size, 3)),
+        keras.layers.Conv2D(16, 3, activation="relu", padding="same"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, activation="relu", padding="same"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu", padding="same", name="last_conv"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, activation="softmax"),
+    ], name="small_cnn"), None
+
+
+def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, scorecam_k,
+          scorecam_images):
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.scorecam import Scorecam
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, size, size, 3), dtype=np.float32)
+    n_out = model.outputs[0].shape[-1]
+    c = (np.arange(batch) % n_out).astype(np.int64)
+    ex = CamExplainer(model, scorecam_max_channels=scorecam_k)
+    forward = tf.function(lambda t: model(t, training=False))
+    xt = tf.constant(x)
+    out = {"model": name, "batch": batch, "input": f"{size}x{size}", "layer": ex.layer_name}
+    t_fwd = timed(lambda: forward(xt).numpy(), repeats)
+    t_grad = timed(lambda: ex.explain(x, c, ("gradcam",)), repeats)
+    t_all = timed(lambda: ex.explain(x, c, ("gradcam", "gradcam++", "negative")), repeats)
+    out.update(forward_ips=batch / t_fwd, gradcam_ips=batch / t_grad,
+               all_gradient_ips=batch / t_all)
+
+    # tf-keras-vis needs the layer in the model it is given: a nested backbone makes it fail
+    # ("Graph disconnected"), so it explains the same network rebuilt flat.
+    peer_model = flat_layer_model or model
+    gradcam_peer = Gradcam(peer_model, model_modifier=_linear_head, clone=True)
+    score = CategoricalScore(list(c))
+    t_peer = timed(lambda: gradcam_peer(score, x, penultimate_layer=layer_for_tfkv,
+                                        seek_penultimate_conv_layer=False), repeats)
+    out["tfkv_gradcam_ips"] = batch / t_peer
+
+    xs, cs = x[:scorecam_images], c[:scorecam_images]
+    t_score = timed(lambda: ex.explain(xs, cs, ("scorecam",)), max(1, repeats // 2))
+    scorecam_peer = Scorecam(peer_model, model_modifier=_linear_head)
+    k = scorecam_k or -1
+
+    def peer_scorecam():
+        for i in range(len(xs)):
+            scorecam_peer(CategoricalScore([int(cs[i])]), xs[i:i + 1],
+                          penultimate_layer=layer_for_tfkv, seek_penultimate_conv_layer=False,
+                          max_N=k)
+
+    t_score_peer = timed(peer_scorecam, max(1, repeats // 2))
+    out.update(scorecam_images=len(xs), scorecam_channels=ex.explain(
+        xs[:1], cs[:1], ("scorecam",)).scorecam_channels,
+        scorecam_ips=len(xs) / t_score, tfkv_scorecam_ips=len(xs) / t_score_peer)
+    out["ratios"] = {
+        "gradcam_over_forward": out["gradcam_ips"] / out["forward_ips"],
+        "all_gradient_time_over_gradcam": out["gradcam_ips"] / out["all_gradient_ips"],
+        "gradcam_over_tfkv": out["gradcam_ips"] / out["tfkv_gradcam_ips"],
+        "scorecam_over_tfkv": out["scorecam_ips"] / out["tfkv_scorecam_ips"],
+    }
+    return out
+
+
+def flat_mobilenet(model, base):
+    """The same layers as one flat functional graph, for tf-keras-vis."""
+    x = base.output
+    for layer in model.layers[1:]:
+        x = layer(x)
+    return keras.Model(base.inputs, x)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    results = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(),
+                    "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "tensorflow": tf.__version__, "keras": keras.__version__,
+                    "gpus": len(tf.config.list_physical_devices("GPU"))},
+        "runs": [],
+    }
+    size_m = 96 if args.quick else 224
+    model, base = mobilenet(size_m)
+    results["runs"].append(bench("MobileNetV2 (weights=None)", model, flat_mobilenet(model, base),
+                                 "out_relu", 8 if args.quick else 32, size_m, args.repeats,
+                                 scorecam_k=16, scorecam_images=2 if args.quick else 4))
+    model, _ = small_cnn(64)
+    results["runs"].append(bench("small CNN", model, None, "last_conv", 32, 64, args.repeats,
+                                 scorecam_k=None, scorecam_images=8))
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as handle:
+            handle.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
