@@ -1,0 +1,157 @@
+"""CSV manifests: ``image,label,x_min,y_min,x_max,y_max``, one box per row.
+
+Format
+------
+* A header row names the columns (case and surrounding spaces ignored; a UTF-8 byte-order mark is
+  fine; extra columns are ignored). ``image`` and ``label`` are required; the four box columns are
+  optional as a group (a classification-only manifest has none of them).
+* Box coordinates are pixel-edge corners in the original image (see :mod:`audit.datasets.types`).
+* Several rows naming one image give that image several boxes. A row with all four box fields
+  empty gives no box: such a sample counts for accuracy and its localisation scores are NaN.
+* Line numbers in reasons are 1-based physical lines of the file (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+
+from audit.datasets.manifest import (
+    BOX_FIELDS,
+    DatasetManifest,
+    RawEntry,
+    build_manifest,
+    parse_box,
+)
+from audit.errors import DatasetError
+
+REQUIRED_COLUMNS = ("image", "label")
+
+
+def read_csv_entries(path: str) -> list[RawEntry]:
+    """Parse a CSV manifest into raw entries (one per data row).
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+
+    Returns
+    -------
+    list of RawEntry
+
+    Raises
+    ------
+    DatasetError
+        The file is missing or unreadable, has no header, or lacks required columns.
+    """
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise DatasetError(f"dataset manifest {path} does not exist") from None
+    except IsADirectoryError:
+        raise DatasetError(f"dataset manifest {path} is a folder, expected a CSV file") from None
+    except OSError as exc:
+        raise DatasetError(f"dataset manifest {path} cannot be opened: {exc}") from None
+    entries: list[RawEntry] = []
+    with handle:
+        reader = csv.reader(handle)
+        line = 1
+        try:
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                raise DatasetError(
+                    f"dataset manifest {path} is empty: expected a header row "
+                    f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}'"
+                )
+            columns = _columns(header, path)
+            line = reader.line_num + 1
+            for row in reader:
+                start, line = line, reader.line_num + 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                entries.append(_entry(row, columns, len(header), f"line {start}"))
+        except UnicodeDecodeError as exc:
+            raise DatasetError(
+                f"dataset manifest {path} is not UTF-8 text (near line {line}): {exc}"
+            ) from None
+        except csv.Error as exc:
+            raise DatasetError(
+                f"dataset manifest {path} is not valid CSV at line {reader.line_num}: {exc}"
+            ) from None
+        except OSError as exc:
+            raise DatasetError(f"dataset manifest {path} cannot be read: {exc}") from None
+    return entries
+
+
+def _columns(header: Sequence[str], path: str) -> dict[str, int]:
+    """Map the known column names to their positions; raise on missing required columns."""
+    names = [cell.strip().lower() for cell in header]
+    positions: dict[str, int] = {}
+    for i, name in enumerate(names):
+        positions.setdefault(name, i)
+    found = ", ".join(repr(cell.strip()) for cell in header)
+    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    box_present = [c for c in BOX_FIELDS if c in positions]
+    if box_present and len(box_present) < len(BOX_FIELDS):
+        missing += [c for c in BOX_FIELDS if c not in positions]
+    if missing:
+        raise DatasetError(
+            f"dataset manifest {path} is missing required column(s) "
+            f"{', '.join(map(repr, missing))}; found columns: {found}. Expected the header "
+            f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}' (the four box columns may all be omitted)"
+        )
+    return {c: positions[c] for c in REQUIRED_COLUMNS + tuple(box_present)}
+
+
+def _entry(row: list[str], columns: dict[str, int], n_columns: int, where: str) -> RawEntry:
+    if len(row) != n_columns:
+        image = row[columns["image"]].strip() if len(row) > columns["image"] else ""
+        return RawEntry(image=image, label=None, where=where, problem=(
+            f"the row has {len(row)} fields but the header has {n_columns} columns "
+            "(is there an unquoted comma in a path?); the row is skipped"))
+    image = row[columns["image"]].strip()
+    if not image:
+        return RawEntry(image="", label=None, where=where,
+                        problem="the image field is empty; the row is skipped")
+    label = row[columns["label"]].strip() or None
+    if "x_min" not in columns:
+        return RawEntry(image=image, label=label, where=where)
+    values = [row[columns[name]] for name in BOX_FIELDS]
+    if not any(v.strip() for v in values):
+        return RawEntry(image=image, label=label, where=where)
+    box = parse_box(values, where)
+    if isinstance(box, str):
+        return RawEntry(image=image, label=label, where=where, box_problems=(box,))
+    return RawEntry(image=image, label=label, where=where, boxes=(box,))
+
+
+def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
+             class_names: Sequence[str] | None = None) -> DatasetManifest:
+    """Load a CSV manifest.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The CSV file.
+    images_root : str or path-like, optional
+        Folder relative image paths are resolved against; defaults to the CSV's folder.
+    class_names : sequence of str, optional
+        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+
+    Returns
+    -------
+    DatasetManifest
+
+    Raises
+    ------
+    DatasetError
+        Run-level problems (see :func:`audit.datasets.manifest.build_manifest`).
+    """
+    path = os.fspath(path)
+    root = os.fspath(images_root) if images_root is not None else os.path.dirname(
+        os.path.abspath(path))
+    entries = read_csv_entries(path)
+    return build_manifest(entries, path=path, format="csv", images_root=root,
+                          class_names=class_names, one_entry_per_image=False)

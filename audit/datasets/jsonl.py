@@ -1,0 +1,172 @@
+"""JSON Lines manifests: one JSON object per image.
+
+Format
+------
+``{"image": "cats/1.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max], ...]}``
+
+* ``boxes`` is optional (missing, ``null`` or ``[]`` = no box); each box is a list of four corner
+  coordinates or an object ``{"x_min": .., "y_min": .., "x_max": .., "y_max": ..}``.
+* ``label`` is a class name or an integer class index.
+* Blank lines are ignored. A line that is not a JSON object, or lacks ``image`` or ``label``, is
+  skipped with its line number (1-based). When *no* line has a required key the manifest is
+  taken to be in another layout and the run stops with an error naming the keys found.
+* Each image is listed once; a repeated image is a duplicate (the first entry is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from audit.datasets.manifest import (
+    BOX_FIELDS,
+    DatasetManifest,
+    RawEntry,
+    build_manifest,
+    parse_box,
+)
+from audit.datasets.types import Box
+from audit.errors import DatasetError
+
+REQUIRED_KEYS = ("image", "label")
+
+
+def read_jsonl_entries(path: str) -> list[RawEntry]:
+    """Parse a JSON Lines manifest into raw entries (one per non-blank line).
+
+    Parameters
+    ----------
+    path : str
+        The ``.jsonl`` file.
+
+    Returns
+    -------
+    list of RawEntry
+
+    Raises
+    ------
+    DatasetError
+        The file is missing or unreadable, or no line has a required key.
+    """
+    entries: list[RawEntry] = []
+    keys_seen: dict[str, None] = {}
+    has_key = dict.fromkeys(REQUIRED_KEYS, False)
+    n_objects = 0
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                where = f"line {number}"
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    entries.append(RawEntry(image="", label=None, where=where, problem=(
+                        f"not valid JSON ({exc.msg} at column {exc.colno}); the line is "
+                        "skipped")))
+                    continue
+                if not isinstance(obj, dict):
+                    entries.append(RawEntry(image="", label=None, where=where, problem=(
+                        f"expected a JSON object {{\"image\": ..., \"label\": ...}}, got a "
+                        f"{type(obj).__name__}; the line is skipped")))
+                    continue
+                n_objects += 1
+                keys_seen.update(dict.fromkeys(obj))
+                for key in REQUIRED_KEYS:
+                    has_key[key] = has_key[key] or key in obj
+                entries.append(_entry(obj, where))
+    except FileNotFoundError:
+        raise DatasetError(f"dataset manifest {path} does not exist") from None
+    except IsADirectoryError:
+        raise DatasetError(f"dataset manifest {path} is a folder, expected a JSON Lines file"
+                           ) from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"dataset manifest {path} is not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"dataset manifest {path} cannot be read: {exc}") from None
+    missing = [key for key, present in has_key.items() if not present]
+    if n_objects and missing:
+        raise DatasetError(
+            f"dataset manifest {path}: no line has the required key(s) "
+            f"{', '.join(map(repr, missing))}; keys found: "
+            f"{', '.join(map(repr, keys_seen)) or '(none)'}. Expected objects like "
+            '{"image": "a.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max]]}'
+        )
+    return entries
+
+
+def _entry(obj: dict[str, Any], where: str) -> RawEntry:
+    image = obj.get("image")
+    if "image" not in obj:
+        return RawEntry(image="", label=None, where=where, problem=(
+            f"the object has no 'image' key (keys: {', '.join(map(repr, obj)) or 'none'}); "
+            "the line is skipped"))
+    if not isinstance(image, str) or not image.strip():
+        return RawEntry(image="", label=None, where=where, problem=(
+            f"'image' must be a non-empty path string, got {image!r}; the line is skipped"))
+    image = image.strip()
+    if "label" not in obj:
+        return RawEntry(image=image, label=None, where=where, problem=(
+            f"the object for image {image!r} has no 'label' key; the line is skipped"))
+    label = obj["label"]
+    raw_boxes = obj.get("boxes")
+    if raw_boxes is None:
+        return RawEntry(image=image, label=label, where=where)
+    if not isinstance(raw_boxes, list):
+        return RawEntry(image=image, label=label, where=where, box_problems=(
+            f"{where}: 'boxes' must be a list of boxes, got {type(raw_boxes).__name__} "
+            f"{raw_boxes!r}",))
+    boxes: list[Box] = []
+    problems: list[str] = []
+    for i, raw in enumerate(raw_boxes):
+        box = _parse_one(raw, f"{where}, box {i + 1}")
+        if isinstance(box, str):
+            problems.append(box)
+        else:
+            boxes.append(box)
+    return RawEntry(image=image, label=label, where=where, boxes=tuple(boxes),
+                    box_problems=tuple(problems))
+
+
+def _parse_one(raw: Any, where: str) -> Box | str:
+    if isinstance(raw, dict):
+        missing = [k for k in BOX_FIELDS if k not in raw]
+        if missing:
+            return (f"{where}: box object lacks {', '.join(map(repr, missing))} "
+                    f"(keys: {', '.join(map(repr, raw)) or 'none'})")
+        return parse_box([raw[k] for k in BOX_FIELDS], where)
+    if isinstance(raw, list):
+        return parse_box(raw, where)
+    return (f"{where}: a box must be [x_min, y_min, x_max, y_max] or an object with those keys, "
+            f"got {raw!r}")
+
+
+def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
+               class_names: Sequence[str] | None = None) -> DatasetManifest:
+    """Load a JSON Lines manifest.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.jsonl`` file.
+    images_root : str or path-like, optional
+        Folder relative image paths are resolved against; defaults to the file's folder.
+    class_names : sequence of str, optional
+        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+
+    Returns
+    -------
+    DatasetManifest
+
+    Raises
+    ------
+    DatasetError
+        Run-level problems (see :func:`audit.datasets.manifest.build_manifest`).
+    """
+    path = os.fspath(path)
+    root = os.fspath(images_root) if images_root is not None else os.path.dirname(
+        os.path.abspath(path))
+    return build_manifest(read_jsonl_entries(path), path=path, format="jsonl", images_root=root,
+                          class_names=class_names, one_entry_per_image=True)
