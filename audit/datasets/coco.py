@@ -1,0 +1,233 @@
+"""COCO JSON manifests: ``images``, ``annotations`` and ``categories``.
+
+Format
+------
+* ``images``: ``{"id", "file_name", "width", "height"}``; ``file_name`` is resolved against the
+  images folder and is the sample id. ``width``/``height`` (when positive) are used to check
+  and clip boxes at load time.
+* ``annotations``: ``{"id", "image_id", "category_id", "bbox": [x, y, w, h]}``;
+  ``bbox`` becomes ``Box(x, y, x + w, y + h)``. ``bbox`` is optional (a label without a box).
+* ``categories``: ``{"id", "name"}``; category names are the labels matched to the model's
+  classes.
+
+An image's label is the category of its annotations. When its annotations name several
+categories, the category with the **largest total box area** wins (ties: the category annotated
+first) and only that category's boxes are kept: the audit asks whether the map of that class
+lies on that class's objects. An image without annotations has no label and is skipped.
+Annotations that refer to an unknown image are listed as skipped entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from audit.datasets.manifest import (
+    DatasetManifest,
+    RawEntry,
+    build_manifest,
+    check_box,
+    dominant_label,
+    parse_number,
+)
+from audit.datasets.types import Box
+from audit.errors import DatasetError
+
+REQUIRED_KEYS = ("images", "annotations", "categories")
+
+
+def _load_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise DatasetError(f"dataset manifest {path} does not exist") from None
+    except IsADirectoryError:
+        raise DatasetError(f"dataset manifest {path} is a folder, expected a COCO JSON file"
+                           ) from None
+    except json.JSONDecodeError as exc:
+        raise DatasetError(
+            f"dataset manifest {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"dataset manifest {path} is not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise DatasetError(f"dataset manifest {path} cannot be read: {exc}") from None
+
+
+def _categories(items: list[Any], path: str) -> dict[Any, str]:
+    names: dict[Any, str] = {}
+    for i, cat in enumerate(items):
+        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+            raise DatasetError(
+                f"dataset manifest {path}: categories[{i}] must be an object with 'id' and a "
+                f"string 'name', got {cat!r}"
+            )
+        if cat["id"] in names and names[cat["id"]] != cat["name"]:
+            raise DatasetError(
+                f"dataset manifest {path}: category id {cat['id']!r} is defined twice, as "
+                f"{names[cat['id']]!r} and as {cat['name']!r} (categories[{i}])"
+            )
+        names[cat["id"]] = cat["name"].strip()
+    return names
+
+
+def read_coco_entries(path: str) -> list[RawEntry]:
+    """Parse a COCO JSON manifest into raw entries (one per image).
+
+    Parameters
+    ----------
+    path : str
+        The COCO JSON file.
+
+    Returns
+    -------
+    list of RawEntry
+
+    Raises
+    ------
+    DatasetError
+        The file is missing, not JSON, lacks a required key, or has inconsistent categories.
+    """
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise DatasetError(
+            f"dataset manifest {path}: expected a COCO JSON object with keys "
+            f"{', '.join(REQUIRED_KEYS)}, got a {type(data).__name__}"
+        )
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise DatasetError(
+            f"dataset manifest {path} is missing required COCO key(s) "
+            f"{', '.join(map(repr, missing))}; keys found: "
+            f"{', '.join(map(repr, data)) or '(none)'}"
+        )
+    for key in REQUIRED_KEYS:
+        if not isinstance(data[key], list):
+            raise DatasetError(
+                f"dataset manifest {path}: {key!r} must be a list, got {type(data[key]).__name__}"
+            )
+    categories = _categories(data["categories"], path)
+
+    entries: list[RawEntry] = []
+    images: dict[Any, dict[str, Any]] = {}
+    order: list[Any] = []
+    for i, img in enumerate(data["images"]):
+        where = f"images[{i}]"
+        if not isinstance(img, dict) or "id" not in img:
+            entries.append(RawEntry(image="", label=None, where=where, problem=(
+                f"an image must be an object with 'id' and 'file_name', got {img!r}")))
+            continue
+        where = f"image id {img['id']!r}"
+        name = img.get("file_name")
+        if not isinstance(name, str) or not name.strip():
+            entries.append(RawEntry(image="", label=None, where=where, problem=(
+                f"'file_name' must be a non-empty path string, got {name!r}")))
+            continue
+        if img["id"] in images:
+            entries.append(RawEntry(image=name.strip(), label=None, where=where, problem=(
+                f"image id {img['id']!r} is listed twice in 'images' (as "
+                f"{images[img['id']]['file_name']!r} and {name!r}); annotations cannot be "
+                "attributed, the later one is skipped")))
+            continue
+        images[img["id"]] = img
+        order.append(img["id"])
+
+    annotations: dict[Any, list[dict[str, Any]]] = {image_id: [] for image_id in order}
+    for j, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            entries.append(RawEntry(image="", label=None, where=f"annotations[{j}]", problem=(
+                f"an annotation must be an object with 'image_id' and 'category_id', "
+                f"got {ann!r}")))
+            continue
+        if ann["image_id"] not in annotations:
+            entries.append(RawEntry(
+                image="", label=None, where=f"annotation id {ann.get('id', j)!r}", problem=(
+                    f"the annotation refers to image_id {ann['image_id']!r}, which is not in "
+                    "'images'")))
+            continue
+        annotations[ann["image_id"]].append(ann)
+
+    for image_id in order:
+        entries.append(_entry(images[image_id], annotations[image_id], categories))
+    return entries
+
+
+def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any, str]
+           ) -> RawEntry:
+    image = img["file_name"].strip()
+    where = f"image id {img['id']!r}"
+    width, height = parse_number(img.get("width")), parse_number(img.get("height"))
+    size = (int(height), int(width)) if width and height and width > 0 and height > 0 else None
+    if not anns:
+        return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
+            "the image has no annotations, so it has no label"))
+    objects: list[tuple[str, Box | str | None]] = []
+    for ann in anns:
+        ann_where = f"annotation id {ann.get('id', '?')!r}"
+        cid = ann.get("category_id")
+        if cid not in categories:
+            return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
+                f"{ann_where} has category_id {cid!r}, which is not in 'categories' "
+                f"(known ids: {', '.join(map(repr, list(categories)[:10]))})"))
+        box = _bbox(ann["bbox"], ann_where) if ann.get("bbox") is not None else None
+        objects.append((categories[cid], box))
+    label = dominant_label([(name, box.area if isinstance(box, Box) else 0.0)
+                            for name, box in objects])
+    boxes = tuple(box for name, box in objects if name == label and isinstance(box, Box))
+    problems = tuple(box for name, box in objects if name == label and isinstance(box, str))
+    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
+                    image_size=size)
+
+
+def _bbox(raw: Any, where: str) -> Box | str:
+    names = ("x", "y", "width", "height")
+    if not isinstance(raw, list) or len(raw) != 4:
+        return f"{where}: bbox must be [x, y, width, height], got {raw!r}"
+    values: list[float] = []
+    for name, value in zip(names, raw, strict=True):
+        number = parse_number(value)
+        if number is None:
+            return f"{where}: bbox {name} is {value!r}, not a number"
+        values.append(number)
+    x, y, w, h = values
+    for name, size in (("width", w), ("height", h)):
+        if size < 0:
+            return (f"{where}: bbox {name} is negative ({size:g}); "
+                    "COCO bbox is [x, y, width, height]")
+        if size == 0:
+            return f"{where}: bbox has zero area ({name} is 0)"
+    return check_box(Box(x, y, x + w, y + h), where)
+
+
+def load_coco(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
+              class_names: Sequence[str] | None = None) -> DatasetManifest:
+    """Load a COCO JSON manifest.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The COCO JSON file.
+    images_root : str or path-like, optional
+        Folder ``file_name`` is resolved against; defaults to the JSON file's folder.
+    class_names : sequence of str, optional
+        The model's classes; ``None`` uses the sorted distinct category names of the images.
+
+    Returns
+    -------
+    DatasetManifest
+
+    Raises
+    ------
+    DatasetError
+        Run-level problems (see :func:`read_coco_entries` and
+        :func:`audit.datasets.manifest.build_manifest`).
+    """
+    path = os.fspath(path)
+    root = os.fspath(images_root) if images_root is not None else os.path.dirname(
+        os.path.abspath(path))
+    return build_manifest(read_coco_entries(path), path=path, format="coco", images_root=root,
+                          class_names=class_names, one_entry_per_image=True)

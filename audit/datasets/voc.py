@@ -1,0 +1,176 @@
+"""Pascal VOC folders: ``Annotations/*.xml`` next to ``JPEGImages/``.
+
+Format
+------
+``path`` is the VOC folder (the one holding ``Annotations/``); a folder of XML files itself is
+also accepted. Each XML file describes one image:
+
+* ``<filename>``: the image file, resolved against ``images_root`` (default: the VOC folder's
+  ``JPEGImages/``); it is the sample id.
+* ``<size><width>/<height>``: used to check and clip boxes at load time (ignored when 0).
+* ``<object><name>`` and ``<bndbox><xmin>..<ymax>``: VOC corners are 1-based and inclusive,
+  so ``Box(xmin - 1, ymin - 1, xmax, ymax)`` (the box of the whole image is
+  ``xmin=1, xmax=width`` -> ``Box(0, .., width, ..)``).
+
+An image's label is chosen as in COCO: the object class with the largest total box area (ties:
+the class listed first), keeping only that class's boxes. A file with no ``<object>`` has no
+label and is skipped; an XML file that does not parse is skipped with the parser's message.
+XML files are read in sorted file-name order.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from audit.datasets.manifest import (
+    BOX_FIELDS,
+    DatasetManifest,
+    RawEntry,
+    build_manifest,
+    dominant_label,
+    parse_number,
+)
+from audit.datasets.types import Box
+from audit.errors import DatasetError
+
+VOC_FIELDS = ("xmin", "ymin", "xmax", "ymax")
+
+
+def voc_folders(path: str) -> tuple[str, str]:
+    """The annotations folder and the VOC root folder for ``path``.
+
+    Raises
+    ------
+    DatasetError
+        ``path`` is not a folder, or holds neither ``Annotations/`` nor XML files.
+    """
+    if not os.path.exists(path):
+        raise DatasetError(f"VOC dataset folder {path} does not exist")
+    if not os.path.isdir(path):
+        raise DatasetError(
+            f"VOC dataset {path} is a file; expected the VOC folder holding Annotations/ "
+            "(and JPEGImages/)"
+        )
+    annotations = os.path.join(path, "Annotations")
+    if os.path.isdir(annotations):
+        return annotations, path
+    if any(name.lower().endswith(".xml") for name in os.listdir(path)):
+        return path, os.path.dirname(os.path.abspath(path))
+    found = ", ".join(sorted(os.listdir(path))[:10]) or "(empty folder)"
+    raise DatasetError(
+        f"VOC dataset folder {path} has no Annotations/ subfolder and no .xml files; "
+        f"found: {found}"
+    )
+
+
+def _text(node: ET.Element | None, tag: str) -> str | None:
+    child = None if node is None else node.find(tag)
+    if child is None or child.text is None or not child.text.strip():
+        return None
+    return child.text.strip()
+
+
+def read_voc_entry(xml_path: str, where: str) -> RawEntry:
+    """Parse one VOC XML file into a raw entry (never raises: problems become reasons)."""
+    try:
+        root = ET.parse(xml_path).getroot()
+    except ET.ParseError as exc:
+        return RawEntry(image="", label=None, where=where, problem=(
+            f"the XML file does not parse ({exc}); the sample is skipped"))
+    except OSError as exc:
+        return RawEntry(image="", label=None, where=where, problem=(
+            f"the XML file cannot be read ({exc}); the sample is skipped"))
+    image = _text(root, "filename")
+    if image is None:
+        return RawEntry(image="", label=None, where=where, problem=(
+            f"no <filename> element in <{root.tag}>; the image cannot be found"))
+    size_node = root.find("size")
+    width = parse_number(_text(size_node, "width"))
+    height = parse_number(_text(size_node, "height"))
+    size = (int(height), int(width)) if width and height and width > 0 and height > 0 else None
+    objects: list[tuple[str, Box | str]] = []
+    for k, obj in enumerate(root.findall("object"), start=1):
+        obj_where = f"{where}, object {k}"
+        name = _text(obj, "name")
+        if name is None:
+            return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
+                f"object {k} has no <name>, so the image's label is unknown"))
+        objects.append((name, _bndbox(obj.find("bndbox"), obj_where)))
+    if not objects:
+        return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
+            "the file has no <object>, so the image has no label"))
+    label = dominant_label([(n, b.area if isinstance(b, Box) else 0.0) for n, b in objects])
+    boxes = tuple(b for n, b in objects if n == label and isinstance(b, Box))
+    problems = tuple(b for n, b in objects if n == label and isinstance(b, str))
+    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
+                    image_size=size)
+
+
+def _bndbox(node: ET.Element | None, where: str) -> Box | str:
+    if node is None:
+        return f"{where}: the object has no <bndbox>"
+    values: list[float] = []
+    for tag in VOC_FIELDS:
+        raw = _text(node, tag)
+        number = parse_number(raw)
+        if number is None:
+            shown = "missing or empty" if raw is None else f"{raw!r}, not a number"
+            return f"{where}: <bndbox><{tag}> is {shown}"
+        values.append(number)
+    if not all(math.isfinite(v) for v in values):
+        return f"{where}: <bndbox> has a NaN or infinite coordinate {tuple(values)}"
+    xmin, ymin, xmax, ymax = values
+    for lo, hi, a, b in (("xmin", "xmax", xmin, xmax), ("ymin", "ymax", ymin, ymax)):
+        if b < a:
+            return (f"{where}: box is inverted: <{hi}> ({b:g}) is smaller than <{lo}> ({a:g}); "
+                    "VOC corners are 1-based and inclusive")
+    box = Box(xmin - 1.0, ymin - 1.0, xmax, ymax)
+    # With inclusive corners a box with xmin == xmax is one pixel wide; zero area only happens
+    # with fractional coordinates.
+    for lo, hi in zip(BOX_FIELDS[:2], BOX_FIELDS[2:], strict=True):
+        if getattr(box, hi) <= getattr(box, lo):
+            return f"{where}: box has zero area ({box.as_tuple()})"
+    return box
+
+
+def load_voc(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
+             class_names: Sequence[str] | None = None) -> DatasetManifest:
+    """Load a Pascal VOC folder.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The VOC folder holding ``Annotations/`` (or a folder of XML files).
+    images_root : str or path-like, optional
+        Folder ``<filename>`` is resolved against; defaults to ``<VOC folder>/JPEGImages``.
+    class_names : sequence of str, optional
+        The model's classes; ``None`` uses the sorted distinct object names.
+
+    Returns
+    -------
+    DatasetManifest
+
+    Raises
+    ------
+    DatasetError
+        The folder is missing or holds no XML file, or the other run-level problems of
+        :func:`audit.datasets.manifest.build_manifest`.
+    """
+    path = os.fspath(path)
+    annotations, voc_root = voc_folders(path)
+    root = os.fspath(images_root) if images_root is not None else os.path.join(
+        voc_root, "JPEGImages")
+    names = sorted(n for n in os.listdir(annotations) if n.lower().endswith(".xml"))
+    if not names:
+        raise DatasetError(f"VOC annotations folder {annotations} holds no .xml file: "
+                           "the dataset is empty")
+    entries = [
+        read_voc_entry(os.path.join(annotations, name),
+                       os.path.relpath(os.path.join(annotations, name), voc_root))
+        for name in names
+    ]
+    return build_manifest(entries, path=path, format="voc", images_root=root,
+                          class_names=class_names, one_entry_per_image=True)
