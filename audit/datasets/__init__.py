@@ -1,0 +1,88 @@
+"""Dataset loaders: manifests in four formats, turned into samples and streamed as batches.
+
+``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
+audit, skipped samples with reasons, the class vocabulary); :func:`iter_batches` streams the
+samples as model-ready :class:`Batch` es, reading images lazily. Conventions are documented in
+:mod:`audit.datasets.manifest` (labels, duplicates, boxes), :mod:`audit.datasets.images`
+(pixel modes, EXIF, transparency) and :mod:`audit.datasets.stream` (batch composition).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from audit.datasets.coco import load_coco
+from audit.datasets.csv_manifest import load_csv
+from audit.datasets.images import ImageReadError, Preprocessor, read_image, resize_image
+from audit.datasets.jsonl import load_jsonl
+from audit.datasets.manifest import DatasetManifest
+from audit.datasets.stream import StreamStats, iter_batches, n_batches
+from audit.datasets.types import Batch, Box, Sample, SkippedSample
+from audit.datasets.voc import load_voc
+from audit.errors import DatasetError
+
+__all__ = [
+    "FORMATS",
+    "Batch",
+    "Box",
+    "DatasetManifest",
+    "ImageReadError",
+    "Preprocessor",
+    "Sample",
+    "SkippedSample",
+    "StreamStats",
+    "iter_batches",
+    "load_manifest",
+    "n_batches",
+    "read_image",
+    "resize_image",
+]
+
+_LOADERS: dict[str, Callable[..., DatasetManifest]] = {
+    "csv": load_csv,
+    "jsonl": load_jsonl,
+    "coco": load_coco,
+    "voc": load_voc,
+}
+
+#: The manifest formats :func:`load_manifest` understands.
+FORMATS: tuple[str, ...] = tuple(_LOADERS)
+
+
+def load_manifest(format: str, path: str | os.PathLike, *,
+                  images_root: str | os.PathLike | None = None,
+                  class_names: Sequence[str] | None = None) -> DatasetManifest:
+    """Load a dataset manifest of the given format.
+
+    Parameters
+    ----------
+    format : str
+        ``"csv"``, ``"jsonl"``, ``"coco"`` or ``"voc"`` (case-insensitive).
+    path : str or path-like
+        The manifest file (the VOC folder for ``"voc"``).
+    images_root : str or path-like, optional
+        Folder relative image paths are resolved against. Defaults to the manifest's folder,
+        and for VOC to the VOC folder's ``JPEGImages/``.
+    class_names : sequence of str, optional
+        The model's classes in output order. ``None`` derives the vocabulary from the labels:
+        ``"0".."max"`` for integer labels, else the sorted distinct label names.
+
+    Returns
+    -------
+    DatasetManifest
+
+    Raises
+    ------
+    DatasetError
+        Unknown format, missing or unreadable manifest, missing required columns or keys, an
+        empty dataset, or labels of which none match ``class_names``.
+    """
+    key = format.strip().lower() if isinstance(format, str) else format
+    loader = _LOADERS.get(key)
+    if loader is None:
+        raise DatasetError(
+            f"unknown dataset format {format!r} for manifest {os.fspath(path)}; "
+            f"allowed formats: {', '.join(FORMATS)}"
+        )
+    return loader(path, images_root=images_root, class_names=class_names)
