@@ -1,0 +1,237 @@
+"""The audit configuration: one YAML file, validated before anything runs.
+
+Every key but ``model.path`` and ``dataset.path`` has a default. Unknown keys are errors
+(a typo must not silently fall back to a default). An error names the file, the key path,
+the value received and what is allowed, for example::
+
+    config.yaml: cams.batch_size: received 0; Input should be greater than or equal to 1
+
+Relative paths are resolved against the folder of the configuration file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from audit.errors import ConfigError
+
+Method = Literal["gradcam", "gradcam++", "scorecam", "negative"]
+Target = Literal["predicted", "true"]
+DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Preprocessing(_Section):
+    """How raw 0..255 pixels become model input: ``x * rescale + offset``, or a function."""
+
+    rescale: float | None = 1.0 / 255.0
+    offset: float = 0.0
+    function: str | None = Field(
+        default=None, description="Dotted path, e.g. keras.applications.mobilenet_v2."
+                                  "preprocess_input; replaces rescale/offset.")
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if self.function is not None and "." not in self.function:
+            raise ValueError(f"function must be a dotted path like 'keras.applications."
+                             f"mobilenet_v2.preprocess_input'; received {self.function!r}")
+        return self
+
+    def as_block(self) -> dict:
+        if self.function:
+            return {"function": self.function}
+        return {"rescale": 1.0 if self.rescale is None else self.rescale, "offset": self.offset}
+
+
+class ModelSection(_Section):
+    path: Path
+    layer: str | None = None
+    class_names: list[str] | None = None
+    input_size: tuple[int, int] | None = None
+    preprocessing: Preprocessing = Preprocessing()
+
+    @field_validator("class_names")
+    @classmethod
+    def _unique(cls, names):
+        if names is not None:
+            if not names:
+                raise ValueError("class_names must not be empty; leave it out to use indices")
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"class_names must be unique; repeated: {dupes}")
+        return names
+
+    @field_validator("input_size")
+    @classmethod
+    def _positive(cls, size):
+        if size is not None and min(size) < 1:
+            raise ValueError(f"input_size must be two positive integers [height, width]; "
+                             f"received {list(size)}")
+        return size
+
+
+class DatasetSection(_Section):
+    format: DatasetFormat = "csv"
+    path: Path
+    images_root: Path | None = None
+    max_skipped_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+
+
+class CamsSection(_Section):
+    methods: list[Method] = ["gradcam", "gradcam++", "scorecam", "negative"]
+    targets: list[Target] = ["predicted", "true"]
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    scorecam_max_channels: int | None = Field(default=None, ge=1)
+
+    @field_validator("methods", "targets")
+    @classmethod
+    def _non_empty_unique(cls, values):
+        if not values:
+            raise ValueError("must name at least one entry")
+        if len(set(values)) != len(values):
+            raise ValueError(f"entries repeat: {values}")
+        return values
+
+    @field_validator("targets")
+    @classmethod
+    def _predicted_first(cls, values):
+        if "predicted" not in values:
+            raise ValueError("must include 'predicted': every figure is computed on the map "
+                             "of the model's decision")
+        return values
+
+
+class MetricsSection(_Section):
+    pointing_tolerance_px: float = Field(default=15.0, ge=0.0)
+    loc_threshold: float = Field(default=0.15, gt=0.0, le=1.0)
+    loc_min_iou: float = Field(default=0.5, gt=0.0, le=1.0)
+    fixation_enrichment_below: float = Field(default=1.0, gt=0.0)
+    bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+
+
+class GatesSection(_Section):
+    """Release gates; ``null`` switches a gate off. Rates and accuracies lie in [0, 1]."""
+
+    min_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_background_fixation_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_pointing_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_energy_in_box: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_degenerate_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ReportSection(_Section):
+    out_dir: Path = Path("reports")
+    gallery_size: int = Field(default=8, ge=0, le=100)
+    baseline: Path | None = None
+
+
+class DemoSection(_Section):
+    """Build the demo data and model on first use (they are generated, never downloaded)."""
+
+    data_dir: Path = Path("data/demo")
+    size: Literal["full", "small"] = "full"
+
+
+class AuditConfig(_Section):
+    run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    pipeline: Path = Path("pipelines/audit.yaml")
+    model: ModelSection
+    dataset: DatasetSection
+    cams: CamsSection = CamsSection()
+    metrics: MetricsSection = MetricsSection()
+    gates: GatesSection = GatesSection()
+    report: ReportSection = ReportSection()
+    demo: DemoSection | None = None
+    source: Path | None = Field(default=None, exclude=True)
+
+    def resolved_dump(self) -> dict:
+        """The configuration with every default filled in, as plain YAML-ready data."""
+        return self.model_dump(mode="json", exclude={"source"})
+
+
+_PATH_KEYS = (("model", "path"), ("dataset", "path"), ("dataset", "images_root"),
+              ("report", "out_dir"), ("report", "baseline"), ("demo", "data_dir"), ("pipeline",))
+
+
+def _allowed_keys(model_cls, loc: tuple) -> list[str]:
+    cls = model_cls
+    for part in loc[:-1]:
+        field = cls.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,))
+                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return []
+        cls = candidates[0]
+    return list(cls.model_fields)
+
+
+def _format_errors(exc: ValidationError, where: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = [k for k in _allowed_keys(AuditConfig, loc) if k != "source"]
+            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            lines.append(f"{where}: {key}: unknown key.{hint} Allowed here: "
+                         f"{', '.join(allowed)}.")
+        elif kind == "missing":
+            lines.append(f"{where}: {key}: required key is missing.")
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {key}: received {error.get('input')!r}; {message}.")
+    return "\n".join(lines)
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    for keys in _PATH_KEYS:
+        node = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str | os.PathLike):
+            value = Path(os.path.expanduser(str(node[keys[-1]])))
+            node[keys[-1]] = value if value.is_absolute() else base / value
+    return data
+
+
+def parse_config(data: Any, *, where: str = "config", base_dir: Path | None = None
+                 ) -> AuditConfig:
+    """Validate a configuration mapping; relative paths are resolved against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys (run_name, model, dataset, ...); "
+                          f"received {type(data).__name__}.")
+    import copy
+
+    data = _resolve_paths(copy.deepcopy(data), base_dir or Path.cwd())
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, where)) from None
+
+
+def load_config(path: str | os.PathLike) -> AuditConfig:
+    """Read and validate a YAML configuration file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Configuration file '{path}' does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    config = parse_config(data, where=str(path), base_dir=path.resolve().parent)
+    return config.model_copy(update={"source": path.resolve()})
