@@ -213,10 +213,10 @@ def aggregate(
     baseline) use one row per ``sample_id``. The confusion matrix has the true class in
     rows and the predicted class in columns. Method figures use the maps of the predicted
     class (``target == "predicted"``); ``true_class`` uses the maps of the true class of
-    misclassified samples. ``background_fixation`` and ``per_class.<name>.
-    background_fixation_rate.<method>`` count misclassified samples whose fixation score is
-    defined (they have a box and a non-degenerate map); the per-class rate groups samples
-    by their *true* class. Methods appear in sorted order.
+    misclassified samples. ``background_fixation`` and
+    ``per_class.<name>.background_fixation_rate.<method>`` count misclassified samples
+    whose fixation score is defined (they have a box and a non-degenerate map); the
+    per-class rate groups samples by their *true* class. Methods appear in sorted order.
 
     Examples
     --------
