@@ -1,0 +1,150 @@
+"""The ``cam-audit`` command line.
+
+Exit codes: 0 the audit passed every gate; 1 a gate failed; 2 bad configuration or input
+(the message names the file, key or layer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from audit import __version__
+from audit.errors import AuditError
+
+EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _quiet_tensorflow() -> None:
+    # TensorFlow's C++ start-up chatter is not for the user of a command-line tool.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cam-audit",
+        description="Audit a trained Keras image classifier with class activation maps.",
+        epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad configuration or input.")
+    parser.add_argument("--version", action="version", version=f"cam-audit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an audit (default config: ./config.yaml)")
+    run.add_argument("config", nargs="?", default="config.yaml", help="configuration YAML")
+    run.add_argument("--out", metavar="DIR", help="run folder (default: <report.out_dir>/<run-id>)")
+    run.add_argument("--pipeline", metavar="FILE", help="pipeline YAML (overrides the config's)")
+    run.add_argument("--limit", type=int, metavar="N", help="audit only the first N samples")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="continue an interrupted run from its last complete batch")
+    run.add_argument("--baseline", metavar="RUN_DIR",
+                     help="compare with this run instead of the previous run on the same data")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+    validate = sub.add_parser("validate", help="check config, model, layer and dataset")
+    validate.add_argument("config", nargs="?", default="config.yaml")
+
+    compare = sub.add_parser("compare", help="compare two runs: production A, candidate B")
+    compare.add_argument("run_a", metavar="RUN_A")
+    compare.add_argument("run_b", metavar="RUN_B")
+    compare.add_argument("--out", metavar="FILE", help="write the HTML comparison here")
+    return parser
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        print(text, file=sys.stderr)
+
+
+def _run(args) -> int:
+    from audit.config import load_config
+    from audit.pipeline.runner import run_audit
+
+    if args.limit is not None and args.limit < 1:
+        raise AuditError(f"--limit must be a positive number of samples; received {args.limit}.")
+    if args.resume:
+        result = run_audit(resume=args.resume, quiet=args.quiet, baseline=args.baseline)
+    else:
+        config = load_config(args.config)
+        result = run_audit(config, pipeline_path=args.pipeline, out_dir=args.out,
+                           limit=args.limit, quiet=args.quiet, baseline=args.baseline)
+    summary = result.summary
+    verdict = "PASSED" if summary["passed"] else "FAILED"
+    print(f"{verdict}: {summary.get('n_samples', 0)} samples, accuracy "
+          f"{_pct(summary.get('accuracy'))}, {summary.get('n_skipped', 0)} skipped")
+    for name, figures in summary.get("methods", {}).items():
+        print(f"  {name:10s} background fixation {_pct(figures.get('background_fixation_rate'))}"
+              f" of misclassified, pointing {_pct(figures.get('pointing_accuracy'))} "
+              f"(centre baseline {_pct((summary.get('centre_baseline') or {}).get('mean'))})")
+    for name, gate in summary.get("gates", {}).items():
+        print(f"  gate {name}: {'pass' if gate['passed'] else 'FAIL'}: {gate['reason']}")
+    report = result.run_dir / "report.html"
+    if report.exists():
+        print(f"report: {report}")
+    return result.exit_code
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def _validate(args) -> int:
+    from audit.config import load_config
+    from audit.pipeline.build import load_pipeline
+    from audit.stages.load_dataset import load_dataset_stage
+    from audit.stages.load_model import load_model_stage
+
+    config = load_config(args.config)
+    pipeline = load_pipeline(config.pipeline)
+    if config.demo is not None and not Path(config.model.path).exists():
+        print(f"config ok; the demo model '{config.model.path}' will be built on first run")
+        return EXIT_PASSED
+    explainer, class_names, info = load_model_stage(config)
+    manifest = load_dataset_stage(config, class_names)
+    print(f"config ok: {args.config}")
+    print(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
+    print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"
+          f"{info.channels}, {len(class_names)} classes, head {info.head})")
+    print(f"layer: {info.layer} ({info.layer_channels} channels)")
+    print(f"dataset: {config.dataset.path} ({config.dataset.format}): "
+          f"{len(manifest.samples)} samples, {len(manifest.skipped)} skipped entries")
+    for skipped in manifest.skipped[:10]:
+        print(f"  skipped {skipped.sample_id}: {skipped.reason}")
+    return EXIT_PASSED
+
+
+def _compare(args) -> int:
+    from audit.report import compare_runs
+
+    for run in (args.run_a, args.run_b):
+        if not (Path(run) / "summary.json").is_file():
+            raise AuditError(f"'{run}' is not a completed cam-audit run folder (no summary.json).")
+    _, table = compare_runs(args.run_a, args.run_b, out_path=args.out)
+    print(table)
+    if args.out:
+        print(f"comparison: {args.out}")
+    return EXIT_PASSED
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return EXIT_BAD_INPUT
+    _quiet_tensorflow()
+    try:
+        if args.command == "run":
+            return _run(args)
+        if args.command == "validate":
+            return _validate(args)
+        return _compare(args)
+    except AuditError as exc:
+        print(f"cam-audit: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("cam-audit: interrupted; resume with --resume RUN_DIR", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

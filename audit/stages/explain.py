@@ -1,0 +1,48 @@
+"""Stage ``explain`` (per batch): raw CAMs of the predicted class, and of the true class for
+misclassified samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit.cams import CamMaps
+from audit.pipeline.stage import stage
+
+
+@dataclass(frozen=True)
+class TargetMaps:
+    """Raw maps (layer resolution) of one target kind for the samples ``rows`` of a batch."""
+
+    target: str
+    rows: np.ndarray  # indices into the batch
+    class_idx: np.ndarray
+    maps: CamMaps
+
+
+def explain_batch(explainer, images, predicted, labels, *, methods, targets) -> list[TargetMaps]:
+    """Maps for ``targets`` (``predicted`` for every sample, ``true`` for misclassified ones)."""
+    out = []
+    for target in targets:
+        if target == "predicted":
+            rows = np.arange(len(predicted))
+            classes = predicted
+        else:
+            rows = np.flatnonzero(predicted != labels)
+            classes = labels[rows]
+        if len(rows) == 0:
+            continue
+        maps = explainer.explain(images[rows], classes.astype(np.int64), tuple(methods),
+                                 upsample=False, normalize=False)
+        out.append(TargetMaps(target, rows, classes, maps))
+    return out
+
+
+@stage("explain", inputs=("config", "explainer", "batch", "predictions"), outputs=("cams",),
+       per_batch=True, config_section="cams")
+def explain_stage(config, explainer, batch, predictions):
+    """Raw maps of every configured method and target for one batch."""
+    labels = np.array([s.label for s in batch.samples], dtype=np.int64)
+    return explain_batch(explainer, batch.images, predictions.predicted.astype(np.int64), labels,
+                         methods=config.cams.methods, targets=config.cams.targets)

@@ -1,0 +1,104 @@
+"""Stage ``score`` (per batch): localisation and fixation scores, one record per sample x
+method x target.
+
+Maps are upsampled from the layer's resolution straight to each image's *original* size and
+scored there against the boxes in original pixel coordinates, so the pointing tolerance is in
+the original image's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from audit.cams.postprocess import upsample
+from audit.metrics import (
+    background_fixation,
+    box_area_fraction,
+    boxes_to_mask,
+    centre_hit,
+    energy_in_box,
+    enrichment,
+    loc_correct,
+    loc_iou,
+    pointing_hit,
+)
+from audit.pipeline.stage import stage
+from audit.records import ScoreRecord
+
+NAN = math.nan
+
+
+def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: float,
+              loc_threshold: float, loc_min_iou: float) -> dict[str, float]:
+    """Every localisation score of one upsampled map; NaN where undefined."""
+    if heat is None or not mask.any():
+        return {"energy_in_box": NAN, "box_area_fraction": box_area_fraction(mask)
+                if mask.any() else NAN, "enrichment": NAN, "pointing_hit": NAN,
+                "loc_iou": NAN, "loc_correct": NAN}
+    iou = loc_iou(heat, boxes, threshold=loc_threshold)
+    return {
+        "energy_in_box": energy_in_box(heat, mask),
+        "box_area_fraction": box_area_fraction(mask),
+        "enrichment": enrichment(heat, mask),
+        "pointing_hit": pointing_hit(heat, mask, tolerance=tolerance),
+        "loc_iou": iou,
+        "loc_correct": loc_correct(iou, min_iou=loc_min_iou),
+    }
+
+
+def score_batch(batch, predictions, cams, class_names, metrics) -> list[ScoreRecord]:
+    """Records for one batch (pure: depends only on its arguments)."""
+    probs = predictions.probabilities
+    predicted = predictions.predicted
+    records: list[ScoreRecord] = []
+    # Index the maps by batch row so each sample's maps are upsampled together.
+    per_row: dict[int, list[tuple[str, str, int, np.ndarray, bool]]] = {}
+    for target_maps in cams:
+        for j, row in enumerate(target_maps.rows):
+            for method, maps in target_maps.maps.items():
+                per_row.setdefault(int(row), []).append(
+                    (method, target_maps.target, int(target_maps.class_idx[j]), maps[j],
+                     bool(target_maps.maps.degenerate[method][j])))
+    for row, sample in enumerate(batch.samples):
+        height, width = batch.original_sizes[row]
+        boxes = [b.as_tuple() for b in sample.boxes]
+        mask = boxes_to_mask(boxes, (height, width)) if boxes else np.zeros((height, width), bool)
+        base = {
+            "sample_id": sample.sample_id, "image": sample.image,
+            "label": class_names[sample.label], "label_index": int(sample.label),
+            "predicted": class_names[int(predicted[row])],
+            "predicted_index": int(predicted[row]),
+            "correct": bool(predicted[row] == sample.label),
+            "confidence": float(probs[row, predicted[row]]), "n_boxes": len(boxes),
+            "centre_hit": centre_hit(mask, tolerance=metrics.pointing_tolerance_px)
+            if boxes else NAN,
+        }
+        entries = sorted(per_row.get(row, []), key=lambda e: (e[0], e[1]))
+        healthy = [e for e in entries if not e[4]]
+        heats = {}
+        if healthy and boxes:
+            stack = upsample(np.stack([e[3] for e in healthy]), (height, width)).numpy()
+            heats = {(e[0], e[1]): stack[i] for i, e in enumerate(healthy)}
+        for method, target, class_index, _, degenerate in entries:
+            scores = score_map(heats.get((method, target)), mask, boxes,
+                               tolerance=metrics.pointing_tolerance_px,
+                               loc_threshold=metrics.loc_threshold,
+                               loc_min_iou=metrics.loc_min_iou)
+            fixation = NAN
+            if target == "predicted":
+                fixation = background_fixation(scores["enrichment"], correct=base["correct"],
+                                               below=metrics.fixation_enrichment_below)
+            records.append(ScoreRecord(**base, method=method, target=target,
+                                       target_class=class_names[class_index],
+                                       target_index=class_index, degenerate=degenerate,
+                                       background_fixation=fixation, **scores))
+    return records
+
+
+@stage("score", inputs=("config", "batch", "predictions", "cams", "class_names"),
+       outputs=("batch_records",), per_batch=True, config_section="metrics")
+def score_stage(config, batch, predictions, cams, class_names):
+    """Score every map of the batch against the sample's boxes."""
+    return score_batch(batch, predictions, cams, class_names, config.metrics)
