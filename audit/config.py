@@ -92,6 +92,14 @@ class CamsSection(_Section):
     batch_size: int = Field(default=32, ge=1, le=4096)
     scorecam_max_channels: int | None = Field(default=None, ge=1)
 
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _yaml_true(cls, values):
+        # YAML reads an unquoted `true` as a boolean; here it names the true class.
+        if isinstance(values, list):
+            return ["true" if v is True else v for v in values]
+        return values
+
     @field_validator("methods", "targets")
     @classmethod
     def _non_empty_unique(cls, values):
