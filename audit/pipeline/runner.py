@@ -221,7 +221,7 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
 
 
 def _execute(config, pipeline, ctx, status, start_batch, limit) -> RunResult:
-    from audit.datasets import Preprocessor, StreamStats, iter_batches, n_batches
+    from audit.datasets import StreamStats, iter_batches, n_batches
 
     folder = ctx.folder
     catalog: dict = {"config": config, "run": ctx}
@@ -243,14 +243,12 @@ def _execute(config, pipeline, ctx, status, start_batch, limit) -> RunResult:
             folder.append([], manifest.skipped)
             folder.write_status(**folder.lengths())
         info = catalog["model_info"]
-        preprocess = Preprocessor.from_config(config.model.preprocessing.as_block(),
-                                              channels=info.channels)
         total = n_batches(len(samples), config.cams.batch_size)
         stats = StreamStats()
         with _progress(total, start_batch, ctx.quiet) as bar:
             for batch in iter_batches(samples, batch_size=config.cams.batch_size,
                                       input_size=info.input_size, channels=info.channels,
-                                      preprocess=preprocess, start_batch=start_batch,
+                                      preprocess=info.preprocessor, start_batch=start_batch,
                                       stats=stats):
                 scope = dict(catalog, batch=batch)
                 records = []

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from audit.cams import CamExplainer
 from audit.cams.layers import output_shape
-from audit.errors import ModelError
+from audit.datasets import Preprocessor
+from audit.errors import ConfigError, ModelError
 from audit.model_loading import load_model
 from audit.pipeline.stage import stage
 
@@ -21,6 +22,7 @@ class ModelInfo:
     layer: str
     layer_channels: int
     head: str
+    preprocessor: Preprocessor
 
 
 @stage("load_model", inputs=("config",), outputs=("explainer", "class_names", "model_info"),
@@ -49,8 +51,14 @@ def load_model_stage(config):
     elif len(names) != explainer.n_classes:
         raise ModelError(f"model.class_names lists {len(names)} classes but model "
                          f"'{config.model.path}' has {explainer.n_classes} outputs.")
+    try:
+        preprocessor = Preprocessor.from_config(config.model.preprocessing.as_block(),
+                                                channels=int(channels))
+        preprocessor.resolve()
+    except (ValueError, ImportError) as exc:
+        raise ConfigError(f"model.preprocessing: {exc}") from None
     info = ModelInfo(path=str(config.model.path), input_size=(int(height), int(width)),
                      channels=int(channels), layer=explainer.layer_name,
                      layer_channels=int(output_shape(explainer._layer)[-1]),
-                     head=explainer.head.activation)
+                     head=explainer.head.activation, preprocessor=preprocessor)
     return explainer, list(names), info

@@ -41,17 +41,15 @@ def _png(array: np.ndarray) -> bytes:
 def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest, explainer,
                   config, model_info) -> list[GalleryItem]:
     """Re-explain the chosen samples and render their panels (no map was kept from the run)."""
-    from audit.datasets import Preprocessor, iter_batches
+    from audit.datasets import iter_batches
 
     if chosen.empty:
         return []
     by_id = {s.sample_id: s for s in manifest.samples}
     samples = [by_id[sid] for sid in chosen["sample_id"] if sid in by_id]
-    preprocess = Preprocessor.from_config(config.model.preprocessing.as_block(),
-                                          channels=model_info.channels)
     batch = next(iter_batches(samples, batch_size=len(samples),
                               input_size=model_info.input_size, channels=model_info.channels,
-                              preprocess=preprocess))
+                              preprocess=model_info.preprocessor))
     if not len(batch):
         return []
     methods = [m for m in config.cams.methods if m != "negative"]
