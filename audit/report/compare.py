@@ -1,0 +1,281 @@
+"""``cam-audit compare RUN_A RUN_B``: a production run (A) against a candidate (B).
+
+Both runs should audit the same dataset. The comparison shows the key figures side by side
+with their change and the regression rule of :mod:`audit.report.figures`, and the samples
+whose outcome changed: fixed (wrong in A, right in B), broken (right in A, wrong in B), newly
+background-fixated and no longer fixated, from the two ``records.csv`` files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import AuditError
+from audit.io import atomic_write_text
+from audit.records import read_records
+from audit.report.figures import REGRESSION_RULE, compare_figures
+from audit.report.html import change_rows
+from audit.report.templating import fmt_pct, render
+
+__all__ = ["CHANGE_KINDS", "compare_runs", "sample_changes"]
+
+#: Per-sample change kinds, in display order, with their descriptions.
+CHANGE_KINDS = (
+    ("fixed", "fixed", "wrong in A, right in B"),
+    ("broken", "broken", "right in A, wrong in B"),
+    ("newly_fixated", "newly fixated", "background fixation in B, not in A"),
+    ("no_longer_fixated", "no longer fixated", "background fixation in A, not in B"),
+)
+
+_METHOD_ORDER = ("gradcam", "gradcam++", "scorecam")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LIST_LIMIT = 100
+
+
+def _load_summary(run_dir: Path) -> dict:
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AuditError(f"{path}: no summary.json; is {run_dir} a completed cam-audit run "
+                         "folder?") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise AuditError(f"{path}: cannot read the run summary: {error}") from None
+    if not isinstance(summary, dict):
+        raise AuditError(f"{path}: expected a JSON object, got {type(summary).__name__}")
+    return summary
+
+
+def _load_records(run_dir: Path) -> pd.DataFrame | None:
+    path = run_dir / "records.csv"
+    if not path.is_file():
+        return None
+    try:
+        return read_records(path)
+    except (OSError, ValueError, KeyError, pd.errors.ParserError):
+        return None
+
+
+def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods) -> str | None:
+    in_b = set(b["method"].astype(str))
+    names = [str(m) for m in a_methods] or sorted(set(a["method"].astype(str)))
+    ordered = [m for m in _METHOD_ORDER if m in names]
+    ordered += [m for m in names if m not in ordered and m != "negative"]
+    ordered += [m for m in names if m == "negative"]
+    return next((m for m in ordered if m in in_b), None)
+
+
+def sample_changes(a: pd.DataFrame, b: pd.DataFrame, method: str) -> dict:
+    """Per-sample changes between the records of runs A and B for ``method``.
+
+    Rows with ``target == "predicted"`` of ``method`` are joined on ``sample_id``. Returns
+    ``n_common``, ``only_a``, ``only_b`` and, for each of :data:`CHANGE_KINDS`, a DataFrame
+    with ``sample_id``, ``image``, ``label``, ``predicted_a``, ``predicted_b``,
+    ``energy_a``, ``energy_b``.
+    """
+    columns = ["sample_id", "image", "label", "predicted", "correct", "energy_in_box",
+               "background_fixation"]
+
+    def rows(frame):
+        chosen = frame[(frame["target"].astype(str) == "predicted")
+                       & (frame["method"].astype(str) == method)]
+        chosen = chosen[columns].copy()
+        chosen["sample_id"] = chosen["sample_id"].astype(str)
+        return chosen.drop_duplicates("sample_id")
+
+    left, right = rows(a), rows(b)
+    joined = left.merge(right, on="sample_id", how="inner", suffixes=("_a", "_b"))
+    correct_a = joined["correct_a"].astype(bool).to_numpy()
+    correct_b = joined["correct_b"].astype(bool).to_numpy()
+    fixated_a = joined["background_fixation_a"].to_numpy(dtype=float, na_value=np.nan) == 1.0
+    fixated_b = joined["background_fixation_b"].to_numpy(dtype=float, na_value=np.nan) == 1.0
+    masks = {
+        "fixed": ~correct_a & correct_b,
+        "broken": correct_a & ~correct_b,
+        "newly_fixated": fixated_b & ~fixated_a,
+        "no_longer_fixated": fixated_a & ~fixated_b,
+    }
+    view = pd.DataFrame({
+        "sample_id": joined["sample_id"],
+        "image": joined["image_b"].astype(str),
+        "label": joined["label_b"].astype(str),
+        "predicted_a": joined["predicted_a"].astype(str),
+        "predicted_b": joined["predicted_b"].astype(str),
+        "energy_a": joined["energy_in_box_a"].astype(float),
+        "energy_b": joined["energy_in_box_b"].astype(float),
+    })
+    result = {
+        "n_common": int(len(joined)),
+        "only_a": int(len(set(left["sample_id"]) - set(right["sample_id"]))),
+        "only_b": int(len(set(right["sample_id"]) - set(left["sample_id"]))),
+    }
+    for key, mask in masks.items():
+        result[key] = view[mask].sort_values("sample_id", kind="mergesort").reset_index(drop=True)
+    return result
+
+
+def _plain(text) -> str:
+    return _CONTROL.sub("?", str(text))
+
+
+def _verdict(summary: dict) -> str:
+    passed = summary.get("passed")
+    return "PASSED" if passed is True else "FAILED" if passed is False else "NO VERDICT"
+
+
+def _side(summary: dict, run_dir: Path, role: str) -> dict:
+    provenance = summary.get("provenance") if isinstance(summary.get("provenance"), dict) else {}
+    return {
+        "role": role,
+        "dir": str(run_dir),
+        "run_id": str(summary.get("run_id") or provenance.get("run_id") or run_dir.name),
+        "run_name": str(summary.get("run_name") or ""),
+        "verdict": _verdict(summary),
+        "state": {"PASSED": "passed", "FAILED": "failed"}.get(_verdict(summary), "none"),
+        "finished_at": str(provenance.get("finished_at") or "n/a"),
+        "model": str(provenance.get("model_path") or "n/a"),
+        "model_sha256": str(provenance.get("model_sha256") or "n/a"),
+        "manifest_sha256": provenance.get("manifest_sha256"),
+        "n_samples": summary.get("n_samples"),
+    }
+
+
+def _table(rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+_STATUS_TEXT = {"regression": "REGRESSION", "improvement": "improved", "changed": "changed",
+                "unchanged": "", "n/a": ""}
+
+
+def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
+    """Compare run A (production) with run B (candidate) on the same dataset.
+
+    Parameters
+    ----------
+    run_a, run_b : path
+        Run folders, each with ``summary.json`` (required) and ``records.csv`` (for the
+        per-sample changes; without it that part says so).
+    out_path : path, optional
+        Where to write the HTML page (atomically).
+
+    Returns
+    -------
+    (html, text)
+        A self-contained HTML page and a plain-text table for the terminal. Both warn when
+        the runs' manifests differ (``provenance.manifest_sha256``).
+
+    Raises
+    ------
+    AuditError
+        If a run folder has no readable ``summary.json``.
+    """
+    import audit
+
+    run_a, run_b = Path(run_a), Path(run_b)
+    summary_a, summary_b = _load_summary(run_a), _load_summary(run_b)
+    side_a, side_b = _side(summary_a, run_a, "A, production"), _side(summary_b, run_b,
+                                                                   "B, candidate")
+
+    warnings = []
+    manifest_a, manifest_b = side_a["manifest_sha256"], side_b["manifest_sha256"]
+    if manifest_a and manifest_b and manifest_a != manifest_b:
+        warnings.append(
+            f"The runs audited different datasets: manifest SHA-256 {str(manifest_a)[:12]}… in A, "
+            f"{str(manifest_b)[:12]}… in B. Figures are not directly comparable."
+        )
+    elif not (manifest_a and manifest_b):
+        warnings.append("A run does not record its manifest's SHA-256: cannot confirm both "
+                        "runs audited the same dataset.")
+
+    changes = compare_figures(summary_a, summary_b)
+    figure_rows = change_rows(changes)
+
+    records_a, records_b = _load_records(run_a), _load_records(run_b)
+    per_sample = None
+    method = None
+    if records_a is None or records_b is None:
+        missing = [str(d / "records.csv") for d, r in ((run_a, records_a), (run_b, records_b))
+                   if r is None]
+        warnings.append(f"No per-sample comparison: cannot read {', '.join(missing)}.")
+    else:
+        method = _pick_method(records_a, records_b, list(summary_a.get("methods") or {}))
+        if method is None:
+            warnings.append("No per-sample comparison: the runs share no CAM method.")
+        else:
+            per_sample = sample_changes(records_a, records_b, method)
+
+    kinds = []
+    if per_sample is not None:
+        for key, title, description in CHANGE_KINDS:
+            frame = per_sample[key]
+            kinds.append({
+                "key": key, "title": title, "description": description,
+                "count": len(frame),
+                "rows": [{
+                    "sample_id": str(r.sample_id), "image": str(r.image), "label": str(r.label),
+                    "predicted_a": str(r.predicted_a), "predicted_b": str(r.predicted_b),
+                    "energy_a": fmt_pct(r.energy_a, 0), "energy_b": fmt_pct(r.energy_b, 0),
+                } for r in frame.head(_LIST_LIMIT).itertuples(index=False)],
+                "more": max(0, len(frame) - _LIST_LIMIT),
+            })
+
+    html = render(
+        "compare.html.j2",
+        a=side_a, b=side_b, warnings=warnings, figures=figure_rows, rule=REGRESSION_RULE,
+        n_regressions=sum(r["status"] == "regression" for r in figure_rows),
+        method=method, per_sample=per_sample, kinds=kinds,
+        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        version=getattr(audit, "__version__", ""),
+    )
+
+    lines = ["cam-audit compare", ""]
+    for side in (side_a, side_b):
+        lines.append(f"{side['role']:<15} {_plain(side['run_id'])}  {side['verdict']}  "
+                     f"finished {_plain(side['finished_at'])}  model "
+                     f"{_plain(side['model_sha256'])[:12]}")
+    for warning in warnings:
+        lines.append(f"WARNING: {_plain(warning)}")
+    lines.append("")
+    table = [["method", "figure", "A", "B", "change", "margin", ""]]
+    table += [
+        [(_plain(r["method"]) or "all samples") if r["first"] else "", r["label"], r["a"],
+         r["b"], r["delta"], r["margin"], _STATUS_TEXT.get(r["status"], r["status"])]
+        for r in figure_rows
+    ]
+    lines.append(_table(table, right={2, 3, 4, 5}))
+    n_regressions = sum(r["status"] == "regression" for r in figure_rows)
+    lines.append("")
+    lines.append(f"{n_regressions} regression(s). Rule: worse by more than the combined 95% "
+                 "interval, or by 0.02 without intervals.")
+    if per_sample is not None:
+        lines.append("")
+        lines.append(f"Per-sample changes ({_plain(method)}, predicted-class maps, "
+                     f"{per_sample['n_common']} samples in both; {per_sample['only_a']} only in "
+                     f"A, {per_sample['only_b']} only in B):")
+        lines.append(_table([["change", "samples", "meaning"]] + [
+            [k["title"], str(k["count"]), k["description"]] for k in kinds], right={1}))
+        for k in kinds:
+            if k["rows"]:
+                shown = ", ".join(_plain(r["sample_id"]) for r in k["rows"][:10])
+                more = k["count"] - min(10, len(k["rows"]))
+                lines.append(f"  {k['title']}: {shown}{f' (+{more} more)' if more else ''}")
+    text = "\n".join(lines) + "\n"
+
+    if out_path is not None:
+        atomic_write_text(Path(out_path), html)
+    return html, text
