@@ -1,0 +1,617 @@
+"""The report outputs: HTML report, JUnit XML, run history, baseline lookup and run comparison.
+
+Inputs are synthetic: score records built by hand, a summary from :func:`audit.aggregate.aggregate`
+with gates and provenance added, and gallery panels drawn with Pillow. The browser tests open
+the report in headless Chromium (``apt-get install -y chromium chromium-driver``) and fail,
+not skip, when it is missing.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import io
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+from audit.aggregate import aggregate
+from audit.records import ScoreRecord, records_to_frame
+from audit.report import (
+    GalleryItem,
+    Panel,
+    compare_runs,
+    find_baseline,
+    update_history,
+    write_junit,
+    write_report,
+)
+from audit.report.agreement import method_agreement
+from audit.report.figures import compare_figures
+from audit.report.html import MAX_SKIPPED_ROWS, build_context
+from audit.report.templating import TEMPLATES_ENV_VAR, data_uri, templates_dir
+
+NAN = math.nan
+HOSTILE_CLASS = "<script>alert(1)</script>"
+HOSTILE_FILE = 'img"><img src=x onerror=alert(1)>.png'
+CLASSES = ["cat", "dog", HOSTILE_CLASS]
+METHODS = ("gradcam", "gradcam++", "scorecam", "negative")
+
+
+# --- Synthetic inputs -------------------------------------------------------------------------
+
+
+def make_records(n: int = 60, *, seed: int = 0, classes=CLASSES, methods=METHODS,
+                 error_rate: float = 0.3, with_boxes: bool = True, degenerate=(),
+                 hostile_file: bool = True) -> list[ScoreRecord]:
+    """``n`` samples; misclassified ones get true-class maps; scores loosely realistic."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(n):
+        label = i % len(classes)
+        wrong = len(classes) > 1 and rng.random() < error_rate
+        predicted = (label + 1 + int(rng.integers(0, max(1, len(classes) - 1)))) % len(classes) \
+            if wrong else label
+        sample = f"s{i:03d}"
+        image = HOSTILE_FILE if hostile_file and i == 1 else f"images/{sample}.png"
+        area = float(rng.uniform(0.1, 0.4))
+        base = float(np.clip(rng.normal(0.25 if wrong else 0.6, 0.15), 0.01, 0.99))
+        centre = float(rng.random() < 0.4) if with_boxes else NAN
+        for method in methods:
+            for target in ("predicted", "true") if wrong else ("predicted",):
+                target_index = predicted if target == "predicted" else label
+                degenerate_map = method in degenerate
+                energy = float(np.clip(base + rng.normal(0, 0.08), 0.0, 1.0))
+                if method == "negative":
+                    energy = float(np.clip(1 - energy, 0, 1))
+                defined = with_boxes and not degenerate_map
+                enrichment = energy / area
+                iou = float(np.clip(energy - 0.1 + rng.normal(0, 0.1), 0, 1))
+                scores = dict(
+                    energy_in_box=energy if defined else NAN,
+                    box_area_fraction=area if with_boxes else NAN,
+                    enrichment=enrichment if defined else NAN,
+                    pointing_hit=float(rng.random() < energy + 0.2) if defined else NAN,
+                    loc_iou=iou if defined else NAN,
+                    loc_correct=float(iou >= 0.5) if defined else NAN,
+                )
+                if wrong and target == "predicted" and defined:
+                    scores["background_fixation"] = float(enrichment < 1.0)
+                records.append(ScoreRecord(
+                    sample_id=sample, image=image, label=classes[label], label_index=label,
+                    predicted=classes[predicted], predicted_index=predicted, correct=not wrong,
+                    confidence=float(rng.uniform(0.5, 0.99)), method=method, target=target,
+                    target_class=classes[target_index], target_index=target_index,
+                    n_boxes=1 if with_boxes else 0, degenerate=degenerate_map, centre_hit=centre,
+                    **scores,
+                ))
+    return records
+
+
+PROVENANCE = {
+    "run_id": "20261125-213000-demo",
+    "pipeline": "audit",
+    "model_path": "models/" + HOSTILE_FILE,
+    "model_sha256": "a" * 64,
+    "manifest_path": "data/manifest.csv",
+    "manifest_sha256": "b" * 64,
+    "n_images": 62,
+    "layer": "conv5_block3_out",
+    "scorecam_channels": 64,
+    "seed": 0,
+    "python": "3.11.9",
+    "tensorflow": "2.17.0",
+    "keras": "3.4.1",
+    "cam_audit": "0.1.0",
+    "platform": "Linux-6.1-x86_64",
+    "host": "ci-runner-3",
+    "started_at": "2026-11-25T21:30:00+00:00",
+    "finished_at": "2026-11-25T21:34:10+00:00",
+    "duration_s": 250.4,
+}
+
+
+def make_summary(records, *, classes=CLASSES, gates=None, passed=None, run_id=None,
+                 finished_at=None, manifest_sha256=None, n_resamples=200) -> dict:
+    summary = aggregate(records_to_frame(records) if isinstance(records, list) else records,
+                        class_names=list(classes), seed=0, n_resamples=n_resamples)
+    if gates is None:
+        gates = {
+            "min_accuracy": {"value": summary["accuracy"], "threshold": 0.9, "passed": False,
+                             "reason": f"accuracy {summary['accuracy']:.3f} is below the "
+                                       "minimum 0.900"},
+            "max_background_fixation_rate": {
+                "value": 0.12, "threshold": 0.5, "passed": True,
+                "reason": f"fine for class {HOSTILE_CLASS}"},
+        }
+    provenance = dict(PROVENANCE)
+    if run_id:
+        provenance["run_id"] = run_id
+    if finished_at:
+        provenance["finished_at"] = finished_at
+    if manifest_sha256:
+        provenance["manifest_sha256"] = manifest_sha256
+    summary.update(
+        run_id=provenance["run_id"], run_name="demo", n_skipped=3, n_boxes_clipped=2,
+        gates=gates,
+        passed=all(g["passed"] for g in gates.values()) if passed is None else passed,
+        provenance=provenance,
+    )
+    return summary
+
+
+def png(size=(96, 96), colour=(90, 140, 200), box=(20, 24, 70, 76), heat=None) -> bytes:
+    image = Image.new("RGB", size, colour)
+    draw = ImageDraw.Draw(image)
+    if heat is not None:
+        cx, cy = heat
+        for r in range(36, 0, -4):
+            shade = int(255 * (1 - r / 40))
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, shade, 0))
+    draw.rectangle(box, outline=(255, 255, 255), width=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_gallery(n: int = 2, methods=("gradcam", "gradcam++", "scorecam")) -> list[GalleryItem]:
+    items = []
+    for i in range(n):
+        panels = [Panel(title="image", png=png())]
+        for method in methods:
+            panels += [
+                Panel(title=f"{method}: predicted '{HOSTILE_CLASS}'", png=png(heat=(80, 15)),
+                      method=method, target="predicted",
+                      figures={"energy_in_box": 0.08, "enrichment": 0.3}),
+                Panel(title=f"{method}: true 'cat'", png=png(heat=(45, 50)), method=method,
+                      target="true", figures={"energy_in_box": 0.7, "enrichment": 2.6}),
+                Panel(title=f"{method}: negative evidence", png=png(heat=(10, 80)),
+                      method=method, target="negative", figures={"energy_in_box": None}),
+            ]
+        items.append(GalleryItem(
+            sample_id=f"s{i:03d}", image=HOSTILE_FILE if i == 0 else f"images/s{i:03d}.png",
+            label="cat", predicted=HOSTILE_CLASS, confidence=0.91, background_energy=0.92,
+            panels=panels,
+        ))
+    return items
+
+
+def make_skipped(n: int = 3) -> pd.DataFrame:
+    return pd.DataFrame({
+        "sample_id": [f"bad{i}" for i in range(n)],
+        "image": [HOSTILE_FILE] + [f"images/bad{i}.png" for i in range(1, n)],
+        "reason": ["unreadable image: cannot identify image file"] * n,
+    })
+
+
+CONFIG = {
+    "run_name": "demo",
+    "seed": 0,
+    "model": {"path": "models/" + HOSTILE_FILE, "layer": None, "class_names": CLASSES},
+    "dataset": {"format": "csv", "path": "data/manifest.csv"},
+    "cams": {"methods": list(METHODS), "targets": ["predicted", "true"], "batch_size": 32},
+    "metrics": {"pointing_tolerance_px": 15.0, "fixation_enrichment_below": 1.0,
+                "bootstrap_resamples": 200},
+    "gates": {"min_accuracy": 0.9, "max_background_fixation_rate": 0.5},
+    "report": {"out_dir": "reports", "gallery_size": 8},
+}
+
+
+def render_full(run_dir: Path, *, baseline=None, **overrides) -> tuple[Path, str]:
+    records = make_records()
+    kwargs = dict(summary=make_summary(records), records=records_to_frame(records),
+                  skipped=make_skipped(), gallery=make_gallery(), config=CONFIG,
+                  baseline=baseline)
+    kwargs.update(overrides)
+    path = write_report(run_dir, **kwargs)
+    return path, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def full_report(tmp_path_factory) -> tuple[Path, str]:
+    run_dir = tmp_path_factory.mktemp("run")
+    baseline = make_summary(make_records(seed=1, error_rate=0.15), run_id="20261101-000000-prod",
+                            finished_at="2026-11-01T00:00:00+00:00")
+    return render_full(run_dir, baseline=baseline)
+
+
+# --- Report -----------------------------------------------------------------------------------
+
+
+SECTIONS = ("verdict", "data", "accuracy", "localisation", "fixation", "agreement", "guide",
+            "provenance", "config")
+
+
+def test_report_has_every_section(full_report):
+    path, text = full_report
+    assert path.name == "report.html"
+    for section in SECTIONS:
+        assert f'id="{section}"' in text, section
+    assert "FAILED" in text and "min_accuracy" in text
+    assert "Compared with the baseline run" in text
+    for heading in ("Model and data", "Confusion matrix", "Localisation per method",
+                    "Background fixation", "Method agreement", "How to read this report",
+                    "Provenance", "Configuration as run"):
+        assert heading in text, heading
+    # Every provenance key the lead passes is shown.
+    for value in ("conv5_block3_out", "a" * 64, "b" * 64, "ci-runner-3", "3.11.9", "2.17.0"):
+        assert value in text
+    # Plots and panels are embedded; nothing is fetched.
+    assert text.count('src="data:image/png;base64,') >= 4 + 2 * 10
+    assert "<script" not in text
+
+
+def test_report_escapes_hostile_names(full_report):
+    _, text = full_report
+    assert HOSTILE_CLASS not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<img src=x" not in text
+    assert '"><img' not in text
+    assert "img&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.png" in text
+    assert html_lib.unescape("img&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.png") == HOSTILE_FILE
+    # Only images we built: every src is a data URI.
+    for src in re.findall(r'\ssrc="([^"]*)"', text):
+        assert src.startswith("data:image/"), src[:40]
+
+
+def test_report_regression_flags(tmp_path):
+    records = make_records()
+    summary = make_summary(records)
+    worse = json.loads(json.dumps(summary))
+    better = json.loads(json.dumps(summary))
+    worse["accuracy"] = summary["accuracy"] - 0.3
+    better["methods"]["gradcam"]["background_fixation_rate"] = 0.0
+    better["methods"]["gradcam"]["background_fixation"]["ci"] = None
+    changes = {c.key: c for c in compare_figures(summary, worse)}
+    assert changes["accuracy"].status == "regression"
+    assert changes["gradcam.energy_in_box.correct"].status == "unchanged"
+    assert changes["negative.background_fixation_rate"].better is None
+    changes = {c.key: c for c in compare_figures(better, summary)}
+    fixation = changes["gradcam.background_fixation_rate"]
+    assert fixation.rule == "absolute" and fixation.margin == 0.02
+    assert fixation.status == ("regression" if summary["methods"]["gradcam"][
+        "background_fixation_rate"] > 0.02 else "unchanged")
+    _, text = render_full(tmp_path, baseline=json.loads(json.dumps(summary)) | {
+        "accuracy": summary["accuracy"] + 0.3})
+    assert "regression" in text and "combined 95% interval" in text
+
+
+def test_report_edge_cases_do_not_crash(tmp_path):
+    # A single class, no boxes, every map degenerate for one method, no gallery, no gates,
+    # nothing skipped, no misclassified sample, an empty config.
+    records = make_records(20, classes=["only"], with_boxes=False, degenerate=("scorecam",),
+                           hostile_file=False)
+    summary = make_summary(records, classes=["only"], gates={})
+    assert summary["methods"]["gradcam"]["background_fixation_rate"] is None
+    path = write_report(tmp_path / "a", summary=summary, records=records_to_frame(records),
+                        skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
+                        gallery=[], config={})
+    text = path.read_text()
+    assert "PASSED" in text and "No gates configured" in text
+    assert "No sample was misclassified" in text
+    assert "No sample has a usable ground-truth box" in text
+    assert "n/a" in text
+
+    # All maps degenerate with boxes; NaN and None sprinkled through the summary.
+    records = make_records(12, degenerate=("gradcam",), methods=("gradcam",))
+    summary = make_summary(records, passed=None)
+    summary["accuracy"] = NAN
+    summary["accuracy_ci"] = None
+    summary["centre_baseline"] = {"n": 0, "mean": None, "ci": None, "n_nan": 12}
+    summary["provenance"]["duration_s"] = None
+    summary.pop("passed")
+    text = write_report(tmp_path / "b", summary=summary, records=records_to_frame(records),
+                        skipped=None, gallery=None, config=None).read_text()
+    assert "Every map of this method is degenerate" in text
+    assert "NO VERDICT" in text
+
+    # Nothing at all.
+    text = write_report(tmp_path / "c", summary={}, records=pd.DataFrame(),
+                        skipped=pd.DataFrame(), gallery=[], config={}).read_text()
+    assert "NO VERDICT" in text and 'id="guide"' in text
+
+
+def test_report_caps_the_skipped_table(tmp_path):
+    records = make_records(9, methods=("gradcam",), hostile_file=False)
+    skipped = make_skipped(MAX_SKIPPED_ROWS + 25)
+    context = build_context(summary=make_summary(records), records=records_to_frame(records),
+                            skipped=skipped, gallery=[], config=CONFIG)
+    assert len(context["data"]["skipped"]) == MAX_SKIPPED_ROWS
+    assert context["data"]["skipped_more"] == 25
+
+
+def test_gallery_layout_and_bad_png(tmp_path):
+    items = make_gallery(1, methods=("gradcam",))
+    broken = Panel(title="scorecam: predicted", png=b"not a png", method="scorecam",
+                   target="predicted")
+    items[0].panels.append(broken)
+    records = make_records(9, methods=("gradcam",), hostile_file=False)
+    context = build_context(summary=make_summary(records), records=records_to_frame(records),
+                            skipped=None, gallery=items, config=CONFIG)
+    gallery = context["gallery"]
+    assert gallery["columns"] == ["map of the predicted class", "map of the true class",
+                                  "negative evidence"]
+    rows = gallery["entries"][0]["rows"]
+    assert [r["method"] for r in rows] == ["Grad-CAM", "Score-CAM"]
+    assert rows[1]["cells"][0]["uri"] is None and rows[1]["cells"][1] is None
+    assert data_uri(b"<svg onload=alert(1)>") is None
+    assert data_uri(png()).startswith("data:image/png;base64,")
+
+
+def test_method_agreement_from_records():
+    rows = []
+    for i, (a, b, fa, fb) in enumerate([(0.1, 0.2, 1.0, 1.0), (0.5, 0.6, 0.0, 1.0),
+                                        (0.9, 0.8, 0.0, 0.0), (0.3, 0.9, 1.0, 0.0)]):
+        for method, energy, fix in (("gradcam", a, fa), ("scorecam", b, fb)):
+            rows.append(ScoreRecord(
+                sample_id=f"s{i}", image=f"s{i}.png", label="a", label_index=0, predicted="b",
+                predicted_index=1, correct=False, confidence=0.7, method=method,
+                target="predicted", target_class="b", target_index=1, n_boxes=1,
+                energy_in_box=energy, background_fixation=fix))
+    result = method_agreement(records_to_frame(rows))
+    (pair,) = result["pairs"]
+    assert pair["n"] == 4 and pair["n_fixation"] == 4
+    assert pair["fixation_agreement"] == pytest.approx(0.5)
+    # ranks: gradcam 1,3,4,2 scorecam 1,2,3,4 -> rho = 1 - 6*(0+1+1+4)/(4*15) = 0.4
+    assert pair["spearman"] == pytest.approx(0.4)
+    assert result["disagreements"][0]["sample_id"] == "s3"
+    assert result["disagreements"][0]["spread"] == pytest.approx(0.6)
+
+
+def test_templates_dir_resolution(tmp_path, monkeypatch):
+    assert (templates_dir() / "report.html.j2").is_file()
+    monkeypatch.setenv(TEMPLATES_ENV_VAR, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=TEMPLATES_ENV_VAR):
+        templates_dir()
+    shutil.copytree(Path(__file__).resolve().parents[1] / "templates", tmp_path / "t")
+    monkeypatch.setenv(TEMPLATES_ENV_VAR, str(tmp_path / "t"))
+    assert templates_dir() == tmp_path / "t"
+
+
+# --- JUnit ------------------------------------------------------------------------------------
+
+
+def test_junit_one_case_per_gate(tmp_path):
+    summary = make_summary(make_records(12, methods=("gradcam",)))
+    summary["gates"]["odd\x01name"] = {"value": None, "threshold": 0.1, "passed": None,
+                                       "reason": "undefined <value> & \"quotes\""}
+    path = write_junit(tmp_path, summary)
+    assert path == tmp_path / "junit.xml"
+    root = ET.parse(path).getroot()
+    suite = root.find("testsuite")
+    cases = suite.findall("testcase")
+    assert len(cases) == len(summary["gates"]) == 3
+    assert {c.get("classname") for c in cases} == {"cam-audit.gates"}
+    assert suite.get("tests") == "3" and suite.get("failures") == "2"
+    assert suite.get("id") == summary["run_id"]
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert props["run_id"] == summary["run_id"] and props["verdict"] == "failed"
+    failed = {c.get("name"): c.find("failure") for c in cases}
+    assert failed["max_background_fixation_rate"] is None
+    message = failed["min_accuracy"].get("message")
+    assert f"value {summary['accuracy']:.4g}" in message and "threshold 0.9" in message
+    odd = failed["odd\ufffdname"].get("message")
+    assert "value n/a" in odd and '<value> & "quotes"' in odd
+
+
+def test_junit_without_gates(tmp_path):
+    summary = make_summary(make_records(6, methods=("gradcam",)), gates={})
+    root = ET.parse(write_junit(tmp_path, summary)).getroot()
+    (case,) = root.iter("testcase")
+    assert case.get("name") == "no gates configured" and case.find("failure") is None
+    assert root.find("testsuite").get("failures") == "0"
+
+
+# --- History and baseline ---------------------------------------------------------------------
+
+
+def write_run(out_dir: Path, run_id: str, finished_at: str, *, manifest="b" * 64,
+              status="complete", seed=0) -> tuple[Path, dict]:
+    run_dir = out_dir / run_id
+    run_dir.mkdir(parents=True)
+    records = make_records(12, seed=seed, methods=("gradcam", "scorecam"), hostile_file=False)
+    summary = make_summary(records, run_id=run_id, finished_at=finished_at,
+                           manifest_sha256=manifest)
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    records_to_frame(records).to_csv(run_dir / "records.csv", index=False)
+    (run_dir / "report.html").write_text("<p>report</p>")
+    if status:
+        (run_dir / "status.json").write_text(json.dumps({"status": status}))
+    return run_dir, summary
+
+
+def test_history_two_runs_newest_first(tmp_path):
+    old_dir, old = write_run(tmp_path, "run-old", "2026-11-01T10:00:00+00:00")
+    new_dir, new = write_run(tmp_path, "run-new", "2026-11-02T10:00:00+00:00", seed=1)
+    index_json, index_html = update_history(tmp_path, summary=new, run_dir=new_dir)
+    rows = json.loads(index_json.read_text())
+    # index.json was missing: rebuilt from both run folders.
+    assert [r["run_id"] for r in rows] == ["run-new", "run-old"]
+    index_json, index_html = update_history(tmp_path, summary=old, run_dir=old_dir)
+    rows = json.loads(index_json.read_text())
+    assert [r["run_id"] for r in rows] == ["run-new", "run-old"]
+    row = rows[0]
+    assert row["report"] == "run-new/report.html"
+    assert set(row["background_fixation_rate"]) == {"gradcam", "scorecam"}
+    assert row["accuracy"] == pytest.approx(new["accuracy"])
+    assert row["passed"] is False and row["manifest_sha256"] == "b" * 64
+    assert set(row) >= {"run_id", "run_name", "finished_at", "model_sha256",
+                        "energy_in_box_misclassified"}
+    page = index_html.read_text()
+    assert page.index("run-new") < page.index("run-old")
+    assert 'href="run-new/report.html"' in page and 'href="run-old/report.html"' in page
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_history_rebuilds_a_corrupt_index(tmp_path):
+    _, first = write_run(tmp_path, "run-1", "2026-11-01T10:00:00+00:00")
+    second_dir, second = write_run(tmp_path, "run-2", "2026-11-03T10:00:00+00:00")
+    (tmp_path / "index.json").write_text("{not json")
+    index_json, _ = update_history(tmp_path, summary=second, run_dir=second_dir)
+    assert [r["run_id"] for r in json.loads(index_json.read_text())] == ["run-2", "run-1"]
+    (tmp_path / "index.json").write_text(json.dumps({"rows": "wrong shape"}))
+    index_json, _ = update_history(tmp_path, summary=second, run_dir=second_dir)
+    assert len(json.loads(index_json.read_text())) == 2
+    assert not list(tmp_path.glob(".index.*.tmp"))
+
+
+def test_find_baseline(tmp_path):
+    write_run(tmp_path, "a-oldest", "2026-11-01T10:00:00+00:00")
+    write_run(tmp_path, "b-previous", "2026-11-05T10:00:00+00:00")
+    write_run(tmp_path, "c-other-data", "2026-11-06T10:00:00+00:00", manifest="c" * 64)
+    write_run(tmp_path, "d-failed-run", "2026-11-07T10:00:00+00:00", status="failed")
+    write_run(tmp_path, "e-no-status", "2026-11-04T10:00:00+00:00", status=None)
+    (tmp_path / "f-broken").mkdir()
+    (tmp_path / "f-broken" / "summary.json").write_text("{")
+    current_dir, current = write_run(tmp_path, "g-current", "2026-11-08T10:00:00+00:00")
+    found = find_baseline(tmp_path, summary=current, exclude_run_dir=current_dir)
+    assert found == tmp_path / "b-previous"
+    current["provenance"]["manifest_sha256"] = "z" * 64
+    assert find_baseline(tmp_path, summary=current, exclude_run_dir=current_dir) is None
+    assert find_baseline(tmp_path / "missing", summary=current, exclude_run_dir=None) is None
+
+
+# --- Compare ----------------------------------------------------------------------------------
+
+
+def pair_record(sample, correct, fixation, method="gradcam"):
+    label, predicted = (0, 0) if correct else (0, 1)
+    return ScoreRecord(
+        sample_id=sample, image=f"{sample}.png", label="cat", label_index=label,
+        predicted=["cat", "dog"][predicted], predicted_index=predicted, correct=correct,
+        confidence=0.8, method=method, target="predicted",
+        target_class=["cat", "dog"][predicted], target_index=predicted, n_boxes=1,
+        energy_in_box=0.5, enrichment=2.0 if fixation != 1.0 else 0.5,
+        background_fixation=fixation,
+    )
+
+
+def test_compare_runs_counts(tmp_path):
+    # sample: (A correct, A fixation), (B correct, B fixation)
+    plan = {
+        "fixed1": ((False, 1.0), (True, NAN)),
+        "fixed2": ((False, 0.0), (True, NAN)),
+        "broken": ((True, NAN), (False, 1.0)),
+        "newfix": ((False, 0.0), (False, 1.0)),
+        "stayfx": ((False, 1.0), (False, 1.0)),
+        "same": ((True, NAN), (True, NAN)),
+        "onlyA": ((True, NAN), None),
+    }
+    for side, index in (("A", 0), ("B", 1)):
+        run = tmp_path / side
+        run.mkdir()
+        records = []
+        for sample, states in plan.items():
+            if states[index] is None:
+                continue
+            correct, fixation = states[index]
+            for method in ("gradcam", "scorecam"):
+                records.append(pair_record(sample, correct, fixation, method))
+        summary = make_summary(records, classes=["cat", "dog"], run_id=f"run-{side}",
+                               manifest_sha256="b" * 64 if side == "A" else "c" * 64)
+        (run / "summary.json").write_text(json.dumps(summary))
+        records_to_frame(records).to_csv(run / "records.csv", index=False)
+    out = tmp_path / "compare.html"
+    html, text = compare_runs(tmp_path / "A", tmp_path / "B", out_path=out)
+    assert out.read_text() == html
+    counts = dict(re.findall(r"^(fixed|broken|newly fixated|no longer fixated)\s+(\d+)", text,
+                             re.M))
+    # fixed1 is also "no longer fixated" (it is right in B).
+    assert counts == {"fixed": "2", "broken": "1", "newly fixated": "2",
+                      "no longer fixated": "1"}
+    assert "6 samples in both; 1 only in A, 0 only in B" in text
+    assert "WARNING" in text and "different datasets" in text
+    assert "different datasets" in html and "run-A" in html and "run-B" in html
+    assert "fixed1" in html and "newfix" in html
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+# --- Real browser -----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.fail(f"browser tests need {' and '.join(missing)}; install them with: {INSTALL}",
+                    pytrace=False)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("browser tests need selenium: pip install 'selenium>=4.20'", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                 "--window-size=1200,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_report_in_chromium(browser, full_report, tmp_path):
+    path, _ = full_report
+    browser.get(path.resolve().as_uri())
+    assert "cam-audit report" in browser.title
+    errors = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+    assert errors == [], errors
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt]);")
+    assert len(images) >= 20
+    assert all(complete and width > 0 for complete, width, _ in images), images
+    # The hostile class name is text on the page, and no script ran.
+    assert HOSTILE_CLASS in browser.find_element("tag name", "body").text
+    assert browser.execute_script("return document.scripts.length;") == 0
+    height = browser.execute_script("return document.body.scrollHeight;")
+    browser.set_window_size(1200, min(int(height), 16000))
+    shot = tmp_path / "report.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+def test_report_makes_no_network_request(browser, full_report, tmp_path):
+    path, text = full_report
+    # Static check: no remote URL in any src/href/url() (plain text may mention one).
+    assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', text, re.I)
+    assert not re.search(r"url\(\s*['\"]?\s*(?:https?:)?//", text, re.I)
+    assert not re.search(r"@import", text)
+    # History page too.
+    run_dir = path.parent
+    summary = make_summary(make_records(6, methods=("gradcam",)))
+    _, index_html = update_history(run_dir.parent, summary=summary, run_dir=run_dir)
+    for page in (path, index_html):
+        browser.get("about:blank")
+        browser.get_log("performance")  # drop what the browser did before our page
+        browser.get(page.resolve().as_uri())
+        browser.execute_script("return document.readyState;")
+        requested = []
+        for entry in browser.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            if message.get("method") == "Network.requestWillBeSent":
+                params = message["params"]
+                requested.append((params["request"]["url"], params.get("documentURL", "")))
+        assert requested, "performance logging recorded nothing"
+        assert any(u.startswith("file:") for u, _ in requested), requested
+        remote = [(u, d) for u, d in requested if not u.startswith(("data:", "file:"))]
+        assert remote == [], remote
