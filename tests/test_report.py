@@ -8,6 +8,7 @@ not skip, when it is missing.
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import io
 import json
@@ -345,6 +346,16 @@ def test_gallery_layout_and_bad_png(tmp_path):
     assert rows[1]["cells"][0]["uri"] is None and rows[1]["cells"][1] is None
     assert data_uri(b"<svg onload=alert(1)>") is None
     assert data_uri(png()).startswith("data:image/png;base64,")
+    # A truncated PNG (right signature, broken body) and a large one (shrunk).
+    big = Panel(title="image", png=png(size=(1200, 900)))
+    cut = Panel(title="gradcam: true", png=png()[:60], method="gradcam", target="true")
+    item = GalleryItem(sample_id="x", image="x.png", label="a", predicted="b", confidence=0.5,
+                       background_energy=0.9, panels=[big, cut])
+    context = build_context(summary={}, records=None, skipped=None, gallery=[item], config={})
+    view = context["gallery"]["entries"][0]
+    assert view["rows"][0]["cells"][0]["uri"] is None
+    shrunk = Image.open(io.BytesIO(base64.b64decode(view["image"]["uri"].split(",", 1)[1])))
+    assert max(shrunk.size) == 320
 
 
 def test_method_agreement_from_records():

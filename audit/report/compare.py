@@ -21,7 +21,7 @@ from audit.io import atomic_write_text
 from audit.records import read_records
 from audit.report.figures import REGRESSION_RULE, compare_figures
 from audit.report.html import change_rows
-from audit.report.templating import fmt_pct, render
+from audit.report.templating import fmt_pct, fmt_time, render
 
 __all__ = ["CHANGE_KINDS", "compare_runs", "sample_changes"]
 
@@ -138,7 +138,7 @@ def _side(summary: dict, run_dir: Path, role: str) -> dict:
         "run_name": str(summary.get("run_name") or ""),
         "verdict": _verdict(summary),
         "state": {"PASSED": "passed", "FAILED": "failed"}.get(_verdict(summary), "none"),
-        "finished_at": str(provenance.get("finished_at") or "n/a"),
+        "finished_at": fmt_time(provenance.get("finished_at")),
         "model": str(provenance.get("model_path") or "n/a"),
         "model_sha256": str(provenance.get("model_sha256") or "n/a"),
         "manifest_sha256": provenance.get("manifest_sha256"),
@@ -198,7 +198,8 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
             f"The runs audited different datasets: manifest SHA-256 {str(manifest_a)[:12]}… in A, "
             f"{str(manifest_b)[:12]}… in B. Figures are not directly comparable."
         )
-    elif not (manifest_a and manifest_b):
+    same_dataset = bool(manifest_a) and manifest_a == manifest_b
+    if not (manifest_a and manifest_b):
         warnings.append("A run does not record its manifest's SHA-256: cannot confirm both "
                         "runs audited the same dataset.")
 
@@ -236,7 +237,8 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
 
     html = render(
         "compare.html.j2",
-        a=side_a, b=side_b, warnings=warnings, figures=figure_rows, rule=REGRESSION_RULE,
+        a=side_a, b=side_b, warnings=warnings, same_dataset=same_dataset, figures=figure_rows,
+        rule=REGRESSION_RULE,
         n_regressions=sum(r["status"] == "regression" for r in figure_rows),
         method=method, per_sample=per_sample, kinds=kinds,
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -248,10 +250,12 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
         lines.append(f"{side['role']:<15} {_plain(side['run_id'])}  {side['verdict']}  "
                      f"finished {_plain(side['finished_at'])}  model "
                      f"{_plain(side['model_sha256'])[:12]}")
+    if same_dataset:
+        lines.append(f"Same dataset: manifest SHA-256 {_plain(manifest_a)[:12]}… in both runs.")
     for warning in warnings:
         lines.append(f"WARNING: {_plain(warning)}")
     lines.append("")
-    table = [["method", "figure", "A", "B", "change", "margin", ""]]
+    table = [["method", "figure", "A", "B", "change", "margin", "assessment"]]
     table += [
         [(_plain(r["method"]) or "all samples") if r["first"] else "", r["label"], r["a"],
          r["b"], r["delta"], r["margin"], _STATUS_TEXT.get(r["status"], r["status"])]

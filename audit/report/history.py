@@ -16,7 +16,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from audit.io import atomic_write_json, atomic_write_text
-from audit.report.templating import fmt_pct, is_number, render
+from audit.report.figures import ordered_methods
+from audit.report.templating import fmt_pct, fmt_time, is_number, render
 
 __all__ = ["INDEX_HTML", "INDEX_JSON", "find_baseline", "history_row", "update_history"]
 
@@ -110,7 +111,7 @@ def _load(out_dir: Path) -> list[dict]:
     return rows
 
 
-def _short(value, n: int = 12) -> str:
+def _short(value, n: int = 10) -> str:
     return str(value)[:n] if value else "—"
 
 
@@ -123,8 +124,7 @@ def _html(rows: list[dict], out_dir: Path) -> str:
             for m in (row.get(key) or {}) if isinstance(row.get(key), dict) else ():
                 if m not in methods:
                     methods.append(m)
-    order = ("gradcam", "gradcam++", "scorecam", "negative")
-    methods = [m for m in order if m in methods] + sorted(m for m in methods if m not in order)
+    methods = ordered_methods(methods)
     views = []
     for row in rows:
         report = str(row.get("report") or "")
@@ -136,7 +136,7 @@ def _html(rows: list[dict], out_dir: Path) -> str:
         views.append({
             "run_id": str(row.get("run_id")),
             "run_name": str(row.get("run_name") or ""),
-            "finished_at": str(row.get("finished_at") or "—"),
+            "finished_at": fmt_time(row.get("finished_at")) if row.get("finished_at") else "—",
             "passed": row.get("passed"),
             "accuracy": fmt_pct(row.get("accuracy")),
             "fixation": [fmt_pct(fixation.get(m)) for m in methods],
@@ -147,10 +147,12 @@ def _html(rows: list[dict], out_dir: Path) -> str:
             "href": quote(report, safe="/") if exists and not report.startswith("/") else None,
         })
     latest = views[0] if views else None
+    from audit.report.html import method_title
+
     return render(
         "history.html.j2",
         rows=views,
-        methods=methods,
+        methods=[{"name": m, "title": method_title(m)} for m in methods],
         latest=latest,
         n_passed=sum(v["passed"] is True for v in views),
         n_failed=sum(v["passed"] is False for v in views),

@@ -9,6 +9,7 @@ Content-Security-Policy forbids every fetch, so the file reads the same offline,
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 import math
 import os
@@ -34,6 +35,7 @@ from audit.report.templating import (
     fmt_delta,
     fmt_num,
     fmt_pct,
+    fmt_time,
     is_number,
     render,
 )
@@ -192,7 +194,7 @@ def _verdict(summary: dict) -> dict:
     return {"state": state, "label": label, "line": line, "gates": rows}
 
 
-def _glance(summary: dict, methods: list[str]) -> dict:
+def _glance(summary: dict, methods: list[str], fixation_limit) -> dict:
     centre = _number(_get(summary, "centre_baseline", "mean"))
     centre_ci = _interval(_get(summary, "centre_baseline", "ci"))
     rows = []
@@ -217,7 +219,9 @@ def _glance(summary: dict, methods: list[str]) -> dict:
                 f"{fmt_count(_get(fixation, 'count'))} of {fmt_count(_get(fixation, 'n'))}"
                 if is_number(_get(fixation, "n")) else ""
             ),
-            "fixation_high": (_number(data.get("background_fixation_rate")) or 0) >= 0.5,
+            # Red only against the configured gate, never against a made-up threshold.
+            "fixation_high": is_number(fixation_limit)
+            and (_number(data.get("background_fixation_rate")) or 0) > fixation_limit,
             "energy_correct": fmt_pct(_get(data, "energy_in_box", "correct", "mean")),
             "energy_misclassified": fmt_pct(_get(data, "energy_in_box", "misclassified", "mean")),
             "pointing": fmt_pct(pointing),
@@ -273,7 +277,7 @@ def _baseline(summary: dict, baseline: dict | None) -> dict | None:
     )
     return {
         "run_id": _text(baseline.get("run_id") or provenance.get("run_id")),
-        "finished_at": _text(provenance.get("finished_at")),
+        "finished_at": fmt_time(provenance.get("finished_at")),
         "model": _text(provenance.get("model_path")),
         "same_model": same_model,
         "passed": baseline.get("passed"),
@@ -444,12 +448,37 @@ def _figure_text(name, value) -> tuple[str, str]:
     return label, fmt_num(value, 2)
 
 
+#: Longest side of a gallery picture in the report: twice its displayed size, sharp in print.
+PANEL_MAX_SIDE = 320
+
+
+def _thumbnail(data) -> bytes | None:
+    """The picture's bytes, shrunk to :data:`PANEL_MAX_SIDE` when larger, as PNG; or None
+    when the bytes are not an image Pillow can decode (the report then says "no picture")."""
+    if data_uri(data) is None:
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as image:
+            image.load()
+            if max(image.size) <= PANEL_MAX_SIDE and image.format == "PNG":
+                return bytes(data)
+            picture = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    picture.thumbnail((PANEL_MAX_SIDE, PANEL_MAX_SIDE), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def _panel(panel) -> dict:
     figures = getattr(panel, "figures", None)
     figures = figures if isinstance(figures, dict) else {}
     return {
         "title": _text(getattr(panel, "title", "")),
-        "uri": data_uri(getattr(panel, "png", None)),
+        "uri": data_uri(_thumbnail(getattr(panel, "png", None))),
         "figures": [_figure_text(k, v) for k, v in figures.items()],
     }
 
@@ -534,7 +563,12 @@ def _provenance(summary) -> list[tuple[str, str, bool]]:
     rows = []
     for key in keys:
         value = provenance[key]
-        text = _duration(value) if key == "duration_s" else _text(value)
+        if key == "duration_s":
+            text = _duration(value)
+        elif key in ("started_at", "finished_at") and isinstance(value, str):
+            text = fmt_time(value)
+        else:
+            text = _text(value)
         label = _PROVENANCE_LABELS.get(key, str(key).replace("_", " "))
         rows.append((label, text, "sha256" in str(key) or key in ("model_path", "manifest_path")))
     if "schema_version" in summary:
@@ -597,12 +631,13 @@ def build_context(*, summary: dict, records: pd.DataFrame | None, skipped: pd.Da
     return {
         "run_id": _text(run_id) if run_id else "unnamed run",
         "run_name": _text(summary.get("run_name") or config.get("run_name") or ""),
-        "finished_at": _text(finished) if finished else "",
+        "finished_at": fmt_time(finished) if finished else "",
         "generated": generated,
         "version": getattr(audit, "__version__", ""),
         "model_name": _text(provenance.get("model_path") or _get(config, "model", "path")),
         "verdict": _verdict(summary),
-        "glance": _glance(summary, methods),
+        "glance": _glance(summary, methods,
+                          _get(config, "gates", "max_background_fixation_rate")),
         "baseline": _baseline(summary, baseline),
         "data": _model_and_data(summary, skipped, config, methods),
         "accuracy": _accuracy(summary, [m for m in methods]),

@@ -97,7 +97,7 @@ def confusion_matrix_png(labels: list[str], matrix) -> bytes | None:
     totals = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     names = [_label(c, 20) for c in labels]
-    side = float(np.clip(1.6 + 0.45 * n, 3.2, 9.0))
+    side = float(np.clip(1.4 + 0.5 * n, 2.4, 9.0))
     annotate = n <= 25
     with _figure(side + 1.3, side) as figure:
         ax = figure.add_subplot()

@@ -12,7 +12,7 @@ import base64
 import math
 import os
 import sys
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "fmt_delta",
     "fmt_num",
     "fmt_pct",
+    "fmt_time",
     "fmt_value",
     "is_number",
     "render",
@@ -88,7 +89,8 @@ def _environment(folder: Path):
         keep_trailing_newline=True,
     )
     env.filters.update(
-        pct=fmt_pct, num=fmt_num, ci=fmt_ci, count=fmt_count, value=fmt_value, delta=fmt_delta
+        pct=fmt_pct, num=fmt_num, ci=fmt_ci, count=fmt_count, value=fmt_value, delta=fmt_delta,
+        time=fmt_time,
     )
     return env
 
@@ -119,8 +121,8 @@ def fmt_num(value, digits: int = 3) -> str:
     """A number with ``digits`` decimals; integers as they are; undefined -> ``"n/a"``."""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
+    if isinstance(value, Integral):
+        return str(int(value))
     if not is_number(value):
         return NA
     return f"{float(value):.{digits}f}"
@@ -157,6 +159,28 @@ def fmt_delta(value, kind: str = "num") -> str:
         points = 100.0 * value
         return "±0.0 pp" if round(points, 1) == 0 else f"{points:+.1f} pp"
     return "±0.000" if round(value, 3) == 0 else f"{value:+.3f}"
+
+
+def fmt_time(value) -> str:
+    """An ISO 8601 timestamp as ``"2026-11-25 21:34:10 UTC"`` (or with its offset); other
+    text as it is; undefined -> ``"n/a"``."""
+    import datetime as _dt
+
+    if value is None or value == "":
+        return NA
+    if not isinstance(value, str):
+        return str(value)
+    try:
+        moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    offset = moment.utcoffset()
+    if offset is None:
+        return text
+    if offset == _dt.timedelta(0):
+        return f"{text} UTC"
+    return f"{text} {moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]}"
 
 
 # --- Images -----------------------------------------------------------------------------------
