@@ -355,7 +355,7 @@ def test_gallery_layout_and_bad_png(tmp_path):
     view = context["gallery"]["entries"][0]
     assert view["rows"][0]["cells"][0]["uri"] is None
     shrunk = Image.open(io.BytesIO(base64.b64decode(view["image"]["uri"].split(",", 1)[1])))
-    assert max(shrunk.size) == 320
+    assert max(shrunk.size) == 300
 
 
 def test_method_agreement_from_records():

@@ -9,7 +9,6 @@ Content-Security-Policy forbids every fetch, so the file reads the same offline,
 from __future__ import annotations
 
 import datetime as _dt
-import io
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from audit.report.figures import (
 from audit.report.gallery import GalleryItem
 from audit.report.templating import (
     NA,
+    compact_png,
     data_uri,
     fmt_ci,
     fmt_count,
@@ -449,28 +449,13 @@ def _figure_text(name, value) -> tuple[str, str]:
 
 
 #: Longest side of a gallery picture in the report: twice its displayed size, sharp in print.
-PANEL_MAX_SIDE = 320
+PANEL_MAX_SIDE = 300
 
 
 def _thumbnail(data) -> bytes | None:
-    """The picture's bytes, shrunk to :data:`PANEL_MAX_SIDE` when larger, as PNG; or None
-    when the bytes are not an image Pillow can decode (the report then says "no picture")."""
-    if data_uri(data) is None:
-        return None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(bytes(data))) as image:
-            image.load()
-            if max(image.size) <= PANEL_MAX_SIDE and image.format == "PNG":
-                return bytes(data)
-            picture = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
-    picture.thumbnail((PANEL_MAX_SIDE, PANEL_MAX_SIDE), Image.Resampling.LANCZOS)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue()
+    """A gallery picture shrunk to :data:`PANEL_MAX_SIDE` and palette-compressed, or None
+    when the bytes are not an image Pillow decodes (the report then says "no picture")."""
+    return compact_png(data, max_side=PANEL_MAX_SIDE, dither=True)
 
 
 def _panel(panel) -> dict:

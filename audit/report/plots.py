@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from audit.report.templating import compact_png
+
 __all__ = [
     "CORRECT_COLOUR",
     "MISCLASSIFIED_COLOUR",
@@ -75,8 +77,8 @@ def _figure(width: float, height: float):
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white",
-                   metadata={"Software": None}, pil_kwargs={"optimize": True})
-    return buffer.getvalue()
+                   metadata={"Software": None})
+    return compact_png(buffer.getvalue())
 
 
 def confusion_matrix_png(labels: list[str], matrix) -> bytes | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 __all__ = [
     "TEMPLATES_ENV_VAR",
+    "compact_png",
     "data_uri",
     "fmt_ci",
     "fmt_count",
@@ -208,3 +209,32 @@ def data_uri(data: bytes | None) -> str | None:
     if mime is None:
         return None
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def compact_png(data: bytes, *, max_side: int | None = None, dither: bool = False) -> bytes | None:
+    """``data`` (any image Pillow reads) as a small PNG: at most ``max_side`` pixels on its
+    longer side and reduced to a 256-colour palette, which keeps a plot or a CAM overlay
+    visually the same at a third of the bytes. ``dither`` suits photographs. None when the
+    bytes are not an image (or not one Pillow can decode).
+    """
+    if data_uri(data) is None:
+        return None
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as image:
+            image.load()
+            picture = image.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+    if max_side is not None and max(picture.size) > max_side:
+        picture.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    palette = picture.quantize(
+        colors=256, method=Image.Quantize.FASTOCTREE,
+        dither=Image.Dither.FLOYDSTEINBERG if dither else Image.Dither.NONE,
+    )
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
