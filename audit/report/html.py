@@ -352,6 +352,9 @@ def _accuracy(summary, methods) -> dict:
         "per_class": rows,
         "per_class_more": max(0, len(per_class) - MAX_CLASS_ROWS),
         "confusion": data_uri(png),
+        # Beyond a handful of classes the matrix needs the full width, under the table.
+        "stacked": len(per_class) > 8,
+        "annotated": len(per_class) <= 25,
     }
 
 
