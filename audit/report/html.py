@@ -186,7 +186,7 @@ def _verdict(summary: dict) -> dict:
         state, label = "none", "NO VERDICT"
     n_failed = sum(not r["passed"] for r in rows)
     if not rows:
-        line = "No gates configured: the run passes on completion."
+        line = "No gates configured."
     elif n_failed:
         line = f"{n_failed} of {len(rows)} gate{'s' if len(rows) != 1 else ''} failed."
     else:
