@@ -88,10 +88,12 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest, expl
                                             size=(_PANEL_PX, _PANEL_PX)),
                                 method, "true", figures(method, "true")))
         if negative is not None:
+            # Negative evidence is Grad-CAM of the negated gradient: it sits in Grad-CAM's row.
+            row_method = "gradcam" if "gradcam" in methods else (methods or ["negative"])[0]
             panels.append(Panel(f"negative evidence against '{row0['predicted']}'",
                                 overlay_png(display, negative[i], boxes=boxes,
                                             colormap="viridis", size=(_PANEL_PX, _PANEL_PX)),
-                                "negative", "negative", figures("negative", "predicted")))
+                                row_method, "negative", figures("negative", "predicted")))
         energy = chosen.loc[chosen["sample_id"] == sample.sample_id, "background_energy"]
         items.append(GalleryItem(sample.sample_id, sample.image, str(row0["label"]),
                                  str(row0["predicted"]), float(row0["confidence"]),
