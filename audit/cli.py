@@ -18,8 +18,26 @@ EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter is not for the user of a command-line tool.
+    """Start TensorFlow without its C++ start-up chatter (CUDA probes, absl notices).
+
+    Those lines are written to file descriptor 2 by native code while TensorFlow imports and
+    looks for GPUs, so they are silenced by pointing the descriptor at /dev/null for just that
+    moment; Python exceptions still propagate. Set CAM_AUDIT_TF_LOGS=1 to see them.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("CAM_AUDIT_TF_LOGS") == "1" or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _parser() -> argparse.ArgumentParser:
