@@ -120,7 +120,7 @@ def test_model_is_a_cam_architecture_without_rescaling():
     names = [layer.name for layer in model.layers]
     assert names[-3:] == ["last_conv", "gap", "predictions"]
     assert type(model.get_layer("gap")).__name__ == "GlobalAveragePooling2D"
-    assert model.get_layer("last_conv").output.shape[1:3] == (6, 6)
+    assert model.get_layer("last_conv").output.shape[1:3] == (12, 12)
     assert not any(type(layer).__name__ == "Rescaling" for layer in model.layers)
     assert model.output_shape == (None, 3)
 

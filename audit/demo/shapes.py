@@ -3,13 +3,16 @@
 Every image shows one object (a circle, a square, a triangle, ...) of a random colour (always
 lighter than its background), at a random position and size, on a darker textured background.
 There is one background *style* per class (a colour tint plus a texture: stripes, dots,
-noise, ...). With probability
-``background_correlation`` an image gets its own class's style, otherwise a style drawn
-uniformly at random, so at ``0.0`` the background carries no information about the class and at
-``0.95`` it is an easier cue than the shape: it covers most of the image and its tint alone
-separates the styles. A model trained on correlated data learns the background; on
-decorrelated data it then fails where object and background disagree, and its class activation
-maps sit on the background ("background fixation").
+noise, ...). With probability ``background_correlation`` an image gets its own class's style,
+otherwise a style drawn uniformly at random, so at ``0.0`` the background carries no
+information about the class and at ``0.95`` it is an easier cue than the shape: it covers most
+of the image and its tint alone separates the styles. Every shape has the same area for a given
+size, so only the outline tells the classes apart (not the object's size or brightness: with
+equal extents a triangle is the smallest shape, and a background-learner then also learns "a
+large bright object means circle or square", which puts its maps on the object). A model
+trained on correlated data learns the background; on decorrelated data it then fails where
+object and background disagree, and its class activation maps sit on the background
+("background fixation").
 
 Output layout (``out_dir``)::
 
@@ -39,7 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 # Bump when a change to the drawing changes the images: cached demos are then rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SHAPES = ("circle", "square", "triangle", "diamond", "cross", "hexagon")
 
@@ -116,39 +119,64 @@ def _bilinear(cells: np.ndarray, size: int, step: float) -> np.ndarray:
     return rows[:, i0] * (1 - f)[None, :] + rows[:, i0 + 1] * f[None, :]
 
 
-def _shape_mask(shape: str, size: int, extent: int, cx: float, cy: float,
-                angle: float) -> np.ndarray:
-    """A boolean (size, size) mask of ``shape``, about ``extent`` pixels across, at (cx, cy)."""
+# Every shape has the area of a circle of diameter ``extent``, so that the object's size or
+# brightness says nothing about its class: only its outline does. Each entry gives the shape's
+# outline for unit area (None: a circle) and the radius, per unit of ``extent``, of the circle
+# around its centre that holds it at any rotation (its margin from the image's edges).
+_UNIT = math.sqrt(math.pi) / 2  # the side of a square of the same area as a unit-diameter circle
+
+
+def _regular(n: int, start: float) -> list[tuple[float, float]]:
+    """A regular n-gon around the origin, scaled to the area of a unit-diameter circle."""
+    area_per_r2 = n * math.sin(2 * math.pi / n) / 2
+    r = math.sqrt(math.pi / 4 / area_per_r2)
+    return [(r * math.cos(start + 2 * math.pi * k / n), r * math.sin(start + 2 * math.pi * k / n))
+            for k in range(n)]
+
+
+def _cross() -> list[tuple[float, float]]:
+    # Arms of width L/3 and length L: area 5 L^2 / 9.
+    half = math.sqrt(9 * math.pi / 4 / 5) / 2
+    w = half / 3
+    return [(-w, -half), (w, -half), (w, -w), (half, -w), (half, w), (w, w), (w, half),
+            (-w, half), (-w, w), (-half, w), (-half, -w), (-w, -w)]
+
+
+_OUTLINES: dict[str, list[tuple[float, float]] | None] = {
+    "circle": None,
+    "square": _regular(4, math.pi / 4),
+    "triangle": _regular(3, -math.pi / 2),  # pointing up
+    "diamond": _regular(4, 0.0),
+    "hexagon": _regular(6, 0.0),
+    "cross": _cross(),
+}
+# How far each shape may turn either way, in radians: a little, never so much that a square
+# becomes a diamond.
+_TILT = {"circle": 0.0, "square": 0.2, "triangle": 0.2, "diamond": 0.2, "hexagon": 0.5,
+         "cross": 0.2}
+
+
+def _bounding_radius(shape: str) -> float:
+    outline = _OUTLINES[shape]
+    if outline is None:
+        return 0.5
+    return max(math.hypot(x, y) for x, y in outline)
+
+
+def _shape_mask(shape: str, size: int, extent: float, cx: float, cy: float,
+                turn: float) -> np.ndarray:
+    """A boolean (size, size) mask of ``shape`` with the area of a circle of diameter
+    ``extent``, centred at (cx, cy), turned by ``turn`` (from -1 to 1) of its tilt range."""
     img = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(img)
-    r = extent / 2.0
-
-    def polygon(n: int, start: float, radius: float = r) -> list[tuple[float, float]]:
-        return [(cx + radius * math.cos(start + 2 * math.pi * k / n),
-                 cy + radius * math.sin(start + 2 * math.pi * k / n)) for k in range(n)]
-
-    if shape == "circle":
+    outline = _OUTLINES[shape]
+    if outline is None:
+        r = extent / 2.0
         draw.ellipse([cx - r, cy - r, cx + r - 1, cy + r - 1], fill=255)
-    elif shape == "square":
-        # Tilted a little, never so much that it turns into a diamond.
-        h = r * 0.85
-        corners = [(-h, -h), (h, -h), (h, h), (-h, h)]
-        c, s = math.cos(angle * 0.25), math.sin(angle * 0.25)
-        draw.polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in corners], fill=255)
-    elif shape == "triangle":
-        # Pointing up, tilted a little; shifted down so it fills its square.
-        pts = polygon(3, -math.pi / 2 + angle * 0.25, radius=r * 1.1)
-        draw.polygon([(x, y + r * 0.2) for x, y in pts], fill=255)
-    elif shape == "diamond":
-        draw.polygon(polygon(4, angle * 0.25), fill=255)
-    elif shape == "hexagon":
-        draw.polygon(polygon(6, angle), fill=255)
-    elif shape == "cross":
-        w = r / 3.0
-        draw.rectangle([cx - r, cy - w, cx + r - 1, cy + w - 1], fill=255)
-        draw.rectangle([cx - w, cy - r, cx + w - 1, cy + r - 1], fill=255)
-    else:  # pragma: no cover - checked by generate_dataset
-        raise ValueError(shape)
+    else:
+        a = turn * _TILT[shape]
+        c, s = math.cos(a) * extent, math.sin(a) * extent
+        draw.polygon([(cx + x * c - y * s, cy + x * s + y * c) for x, y in outline], fill=255)
     return np.asarray(img) > 0
 
 
@@ -194,8 +222,10 @@ def generate_dataset(
     ``background_correlation`` is the probability that an image's background has its own class's
     style (otherwise the style is uniformly random, so it may still match by chance: at
     ``0.0`` the background is independent of the class). ``object_scale`` bounds the object's
-    extent as a fraction of ``image_size``. Classes are balanced (cycled, then shuffled). The
-    output is a deterministic function of the arguments: the same seed gives identical bytes.
+    size as a fraction of ``image_size``: the size is the diameter of a circle of the same area
+    (a triangle of that size is wider, a square narrower). Classes are balanced (cycled, then
+    shuffled). The output is a deterministic function of the arguments: the same seed gives
+    identical bytes.
 
     The files are written into a temporary folder beside ``out_dir`` and moved into place at
     the end; an existing ``out_dir`` is replaced. ``write_masks`` also writes each object's
@@ -211,8 +241,8 @@ def generate_dataset(
     if not 0.0 <= background_correlation <= 1.0:
         raise ValueError(f"background_correlation must be in [0, 1], got {background_correlation}")
     lo, hi = object_scale
-    if not 0.0 < lo <= hi <= 0.9:
-        raise ValueError(f"object_scale must satisfy 0 < lo <= hi <= 0.9, got {object_scale}")
+    if not 0.0 < lo <= hi <= 0.6:  # a triangle of size 0.6 just fits
+        raise ValueError(f"object_scale must satisfy 0 < lo <= hi <= 0.6, got {object_scale}")
     if n_images < 1 or image_size < 16:
         raise ValueError("need n_images >= 1 and image_size >= 16")
 
@@ -221,12 +251,12 @@ def generate_dataset(
     labels = rng.permutation(np.arange(n_images) % n_classes)
     own_style = rng.random(n_images) < background_correlation
     styles = np.where(own_style, labels, rng.integers(0, n_classes, size=n_images))
-    extents = np.rint(rng.uniform(lo, hi, size=n_images) * image_size).astype(int)
-    extents = np.maximum(extents, 6)
-    angles = rng.uniform(-math.pi / 4, math.pi / 4, size=n_images)
+    extents = np.maximum(rng.uniform(lo, hi, size=n_images) * image_size, 6.0)
+    turns = rng.uniform(-1.0, 1.0, size=n_images)
     margin = 1
     # Centres keep the whole object (and its slight tilt) inside the image.
-    half = extents * 0.62 + margin
+    radius = np.asarray([_bounding_radius(classes[k]) for k in labels])
+    half = extents * radius + margin
     cxs = rng.uniform(half, image_size - half)
     cys = rng.uniform(half, image_size - half)
 
@@ -243,8 +273,8 @@ def generate_dataset(
         for i in range(n_images):
             img_rng = np.random.default_rng([seed, i])
             background = _background(int(styles[i]), n_classes, image_size, img_rng)
-            mask = _shape_mask(classes[labels[i]], image_size, int(extents[i]),
-                               float(cxs[i]), float(cys[i]), float(angles[i]))
+            mask = _shape_mask(classes[labels[i]], image_size, float(extents[i]),
+                               float(cxs[i]), float(cys[i]), float(turns[i]))
             colour = _object_colour(background.mean(axis=(0, 1)), img_rng)
             shade = 1.0 + img_rng.normal(0.0, 0.04, size=(image_size, image_size, 1))
             image = np.where(mask[:, :, None], colour[None, None, :] * shade, background)
