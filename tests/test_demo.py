@@ -13,6 +13,7 @@ from PIL import Image
 
 from audit.demo import build_model, ensure_demo, evaluate, generate_dataset
 from audit.demo.build import SIZES
+from audit.demo.train import load_images
 
 CLASSES = ["circle", "square", "triangle"]
 
@@ -150,6 +151,36 @@ def test_biased_model_learns_the_background(demo_small_biased, tmp_path):
     assert correlated > 0.9
     assert decorrelated < 0.75
     assert decorrelated < correlated - 0.2
+
+
+def _cam_enrichment(model_path, dataset_dir):
+    """(correct, enrichment) per sample: CAM of the predicted class, share of its energy in the
+    box over the box's share of the image. For GAP + dense this CAM equals Grad-CAM's map."""
+    import keras
+
+    model = keras.models.load_model(model_path, compile=False)
+    x, y, _ = load_images(dataset_dir)
+    acts = keras.Model(model.input, model.get_layer("last_conv").output).predict(x, verbose=0)
+    weights, bias = model.get_layer("predictions").get_weights()
+    pred = np.argmax(acts.mean(axis=(1, 2)) @ weights + bias, axis=1)
+    out = []
+    for i, row in enumerate(_rows(Path(dataset_dir))):
+        cam = np.maximum(acts[i] @ weights[:, pred[i]], 0).astype(np.float32)
+        up = np.asarray(Image.fromarray(cam).resize(x.shape[2:0:-1], Image.BILINEAR))
+        box = np.zeros(up.shape, bool)
+        box[int(row["y_min"]):int(row["y_max"]), int(row["x_min"]):int(row["x_max"])] = True
+        out.append((pred[i] == y[i], up[box].sum() / up.sum() / box.mean()))
+    return np.asarray(out, dtype=float)
+
+
+def test_biased_model_maps_sit_on_the_background(demo_small_biased, demo_small_unbiased):
+    biased = _cam_enrichment(demo_small_biased.model_path, demo_small_biased.audit_dir)
+    misclassified = biased[biased[:, 0] == 0, 1]
+    assert len(misclassified) >= 10
+    # Less than chance weight on the object for most errors: background fixation.
+    assert np.mean(misclassified < 1.0) > 0.6 and np.median(misclassified) < 0.9
+    unbiased = _cam_enrichment(demo_small_unbiased.model_path, demo_small_unbiased.audit_dir)
+    assert np.median(unbiased[:, 1]) > 2.0
 
 
 def test_unbiased_model_learns_the_shape(demo_small_unbiased, demo_small_biased):
