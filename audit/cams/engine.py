@@ -35,6 +35,35 @@ METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "scorecam", "negative")
 
 # Masked inputs per Score-CAM forward call, as a pixel budget: 64 images of 224 x 224.
 _SCORECAM_PIXEL_BUDGET = 64 * 224 * 224
+_SCORECAM_MAX_CHUNK = 256  # the last chunk is padded to full size: keep the waste small
+
+
+def _pad_rows(tensor: tf.Tensor, rows: int) -> tf.Tensor:
+    """``tensor`` with its last row repeated until it has ``rows`` rows."""
+    missing = rows - int(tensor.shape[0])
+    if missing <= 0:
+        return tensor
+    return tf.concat([tensor, tf.repeat(tensor[-1:], missing, axis=0)], axis=0)
+
+
+def _in_chunks(fn, size: int, n: int, *batched):
+    """Call ``fn`` on row chunks of exactly ``size`` rows (the last one padded) and join.
+
+    Every call then has the same shape, so a sample's result does not depend on how the
+    caller batched the data: the kernels TensorFlow picks on the CPU depend on the batch size
+    and round differently.
+    """
+    if n == 0:
+        return fn(*batched)
+    parts = []
+    for start in range(0, n, size):
+        chunk = [t[start:start + size] for t in batched]
+        rows = int(chunk[0].shape[0])
+        out = fn(*[_pad_rows(t, size) for t in chunk])
+        parts.append(tf.nest.map_structure(lambda x, rows=rows: x[:rows], out))
+    if len(parts) == 1:
+        return parts[0]
+    return tf.nest.map_structure(lambda *xs: tf.concat(xs, axis=0), *parts)
 
 
 class CamMaps(dict):
@@ -99,6 +128,9 @@ class CamExplainer:
     scorecam_max_channels : int or None
         Keep only the top-k channels per image by spatial variance for Score-CAM
         ("Faster Score-CAM"); ``None`` uses every channel.
+    micro_batch : int
+        The model always runs on exactly this many images per call (the last call of a batch
+        padded), so results are identical whatever batch size the caller uses.
 
     Examples
     --------
@@ -109,7 +141,7 @@ class CamExplainer:
     """
 
     def __init__(self, model, layer: str | None = None, *,
-                 scorecam_max_channels: int | None = None):
+                 scorecam_max_channels: int | None = None, micro_batch: int = 16):
         if len(model.inputs) != 1:
             raise ValueError(f"Model '{model.name}' has {len(model.inputs)} inputs; "
                              "cam-audit explains single-input image classifiers.")
@@ -126,6 +158,9 @@ class CamExplainer:
             raise ValueError(f"scorecam_max_channels must be a positive integer or None; "
                              f"received {scorecam_max_channels!r}.")
         self.scorecam_max_channels = scorecam_max_channels
+        if int(micro_batch) < 1:
+            raise ValueError(f"micro_batch must be a positive integer; received {micro_batch!r}.")
+        self.micro_batch = int(micro_batch)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
@@ -206,7 +241,8 @@ class CamExplainer:
     def predict(self, images) -> Predictions:
         """Logits and class probabilities for a batch ``(N, H, W, C)``."""
         images = self._check_images(images)
-        logits, probs = self._predict_fn(images)
+        logits, probs = _in_chunks(self._predict_fn, self.micro_batch, int(images.shape[0]),
+                                   images)
         return Predictions(logits.numpy(), probs.numpy())
 
     def explain(self, images, class_idx, methods: Sequence[str] = METHODS, *,
@@ -241,7 +277,8 @@ class CamExplainer:
         fn = self._gradient_fns.get(key)
         if fn is None:
             fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
-        activations, maps, flags = fn(images, class_idx)
+        activations, maps, flags = _in_chunks(fn, self.micro_batch, int(images.shape[0]),
+                                              images, class_idx)
         maps, flags = dict(maps), dict(flags)
         channels = None
         if "scorecam" in methods:
@@ -272,12 +309,11 @@ class CamExplainer:
         maps = tf.reshape(tf.transpose(selected, (0, 3, 1, 2)), (n * keep, h, w))
         image_index = tf.repeat(tf.range(n, dtype=tf.int32), keep)
         height, width = images.shape[1:3]
-        chunk = max(1, _SCORECAM_PIXEL_BUDGET // max(1, height * width))
-        scores = [
-            self._scorecam_fn(images, maps[s:s + chunk], image_index[s:s + chunk], class_idx)
-            for s in range(0, n * keep, chunk)
-        ]
-        weights = tf.reshape(tf.concat(scores, axis=0), (n, keep))
+        budget = _SCORECAM_PIXEL_BUDGET // max(1, height * width)
+        chunk = max(1, min(_SCORECAM_MAX_CHUNK, budget))
+        scores = _in_chunks(lambda m, i: self._scorecam_fn(images, m, i, class_idx), chunk,
+                            n * keep, maps, image_index)
+        weights = tf.reshape(scores, (n, keep))
         return postprocess.combine(selected, weights), keep
 
     # ------------------------------------------------------------------ input checks
