@@ -52,9 +52,10 @@ def mobilenet(size):
     keras.utils.set_random_seed(0)
     base = keras.applications.MobileNetV2(weights=None, include_top=False,
                                           input_shape=(size, size, 3))
-    return keras.Sequential([keras.Input((size, size, 3)), base,
-                             keras.layers.GlobalAveragePooling2D(),
-                             keras.layers.Dense(10, activation="softmax")], name="mobilenetv2"), base
+    model = keras.Sequential([keras.Input((size, size, 3)), base,
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(10, activation="softmax")], name="mobilenetv2")
+    return model, base
 
 
 def small_cnn(size):

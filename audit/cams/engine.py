@@ -320,7 +320,7 @@ class CamExplainer:
     def _check_images(self, images) -> tf.Tensor:
         array = np.asarray(images)
         if array.ndim != 4 or any(e is not None and a != e
-                                  for a, e in zip(array.shape[1:], self.input_shape)):
+                                  for a, e in zip(array.shape[1:], self.input_shape, strict=True)):
             raise ValueError(f"images must have shape (N, {', '.join(map(str, self.input_shape))})"
                              f" for model '{self.model.name}'; received {array.shape}.")
         if not np.issubdtype(array.dtype, np.floating):

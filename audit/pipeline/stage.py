@@ -55,7 +55,7 @@ class Stage:
         if not isinstance(result, tuple) or len(result) != len(self.outputs):
             raise TypeError(f"Stage '{self.name}' must return {len(self.outputs)} values "
                             f"{self.outputs}; it returned {type(result).__name__}.")
-        return dict(zip(self.outputs, result))
+        return dict(zip(self.outputs, result, strict=True))
 
 
 REGISTRY: dict[str, Stage] = {}
