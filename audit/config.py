@@ -90,6 +90,9 @@ class CamsSection(_Section):
     methods: list[Method] = ["gradcam", "gradcam++", "scorecam", "negative"]
     targets: list[Target] = ["predicted", "true"]
     batch_size: int = Field(default=32, ge=1, le=4096)
+    micro_batch: int = Field(default=16, ge=1, le=4096, description=(
+        "Images per model call. Every call has this shape (the last padded), so results do "
+        "not depend on batch_size; change it only with the results' comparability in mind."))
     scorecam_max_channels: int | None = Field(default=None, ge=1)
 
     @field_validator("targets", mode="before")

@@ -412,3 +412,17 @@ def test_overlay_png_decodes_with_boxes():
     assert tuple(decoded[10, 30]) == (255, 255, 255)  # box outline, scaled by 2
     with pytest.raises(ValueError, match="heatmap must be 2-D"):
         overlay_png(image, np.zeros((2, 2, 2)))
+
+
+def test_micro_batch_makes_results_independent_of_batching(trained_cnn):
+    model, x, y = trained_cnn
+    ex = CamExplainer(model, micro_batch=4, scorecam_max_channels=6)
+    methods = ("gradcam", "gradcam++", "scorecam", "negative")
+    whole = ex.explain(x, y, methods)
+    first, rest = ex.explain(x[:3], y[:3], methods), ex.explain(x[3:], y[3:], methods)
+    for method in methods:
+        np.testing.assert_array_equal(whole[method],
+                                      np.concatenate([first[method], rest[method]]))
+    probs = ex.predict(x).probabilities
+    np.testing.assert_array_equal(probs, np.concatenate([ex.predict(x[:5]).probabilities,
+                                                         ex.predict(x[5:]).probabilities]))

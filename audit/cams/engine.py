@@ -46,20 +46,21 @@ def _pad_rows(tensor: tf.Tensor, rows: int) -> tf.Tensor:
     return tf.concat([tensor, tf.repeat(tensor[-1:], missing, axis=0)], axis=0)
 
 
-def _in_chunks(fn, size: int, n: int, *batched):
-    """Call ``fn`` on row chunks of exactly ``size`` rows (the last one padded) and join.
+def _in_chunks(fn, size: int | None, n: int, *batched, pad: bool = True):
+    """Call ``fn`` on row chunks of ``size`` rows and join the results.
 
-    Every call then has the same shape, so a sample's result does not depend on how the
-    caller batched the data: the kernels TensorFlow picks on the CPU depend on the batch size
-    and round differently.
+    With ``pad``, every chunk has exactly ``size`` rows (the last one padded), so every call
+    has the same shape and a sample's result does not depend on how the caller batched the
+    data: the kernels TensorFlow picks on the CPU depend on the batch size and round
+    differently. ``size=None`` calls ``fn`` once on everything.
     """
-    if n == 0:
+    if n == 0 or size is None or (n <= size and not pad):
         return fn(*batched)
     parts = []
     for start in range(0, n, size):
         chunk = [t[start:start + size] for t in batched]
         rows = int(chunk[0].shape[0])
-        out = fn(*[_pad_rows(t, size) for t in chunk])
+        out = fn(*[_pad_rows(t, size) if pad else t for t in chunk])
         parts.append(tf.nest.map_structure(lambda x, rows=rows: x[:rows], out))
     if len(parts) == 1:
         return parts[0]
@@ -128,9 +129,11 @@ class CamExplainer:
     scorecam_max_channels : int or None
         Keep only the top-k channels per image by spatial variance for Score-CAM
         ("Faster Score-CAM"); ``None`` uses every channel.
-    micro_batch : int
-        The model always runs on exactly this many images per call (the last call of a batch
-        padded), so results are identical whatever batch size the caller uses.
+    micro_batch : int or None
+        When set, the model always runs on exactly this many images per call (the last call
+        padded), so results are bit-identical whatever batch size the caller uses; the audit
+        pipeline sets it. ``None`` (the default) runs each call on the batch as given: fastest,
+        but CPU kernels round differently for different batch sizes (differences ~1e-7).
 
     Examples
     --------
@@ -141,7 +144,7 @@ class CamExplainer:
     """
 
     def __init__(self, model, layer: str | None = None, *,
-                 scorecam_max_channels: int | None = None, micro_batch: int = 16):
+                 scorecam_max_channels: int | None = None, micro_batch: int | None = None):
         if len(model.inputs) != 1:
             raise ValueError(f"Model '{model.name}' has {len(model.inputs)} inputs; "
                              "cam-audit explains single-input image classifiers.")
@@ -158,9 +161,10 @@ class CamExplainer:
             raise ValueError(f"scorecam_max_channels must be a positive integer or None; "
                              f"received {scorecam_max_channels!r}.")
         self.scorecam_max_channels = scorecam_max_channels
-        if int(micro_batch) < 1:
-            raise ValueError(f"micro_batch must be a positive integer; received {micro_batch!r}.")
-        self.micro_batch = int(micro_batch)
+        if micro_batch is not None and int(micro_batch) < 1:
+            raise ValueError(f"micro_batch must be a positive integer or None; received "
+                             f"{micro_batch!r}.")
+        self.micro_batch = None if micro_batch is None else int(micro_batch)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
@@ -312,7 +316,7 @@ class CamExplainer:
         budget = _SCORECAM_PIXEL_BUDGET // max(1, height * width)
         chunk = max(1, min(_SCORECAM_MAX_CHUNK, budget))
         scores = _in_chunks(lambda m, i: self._scorecam_fn(images, m, i, class_idx), chunk,
-                            n * keep, maps, image_index)
+                            n * keep, maps, image_index, pad=self.micro_batch is not None)
         weights = tf.reshape(scores, (n, keep))
         return postprocess.combine(selected, weights), keep
 

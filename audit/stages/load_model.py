@@ -31,7 +31,8 @@ def load_model_stage(config):
     """Load the model, pick the layer to explain and name the classes."""
     model = load_model(config.model.path)
     explainer = CamExplainer(model, config.model.layer,
-                             scorecam_max_channels=config.cams.scorecam_max_channels)
+                             scorecam_max_channels=config.cams.scorecam_max_channels,
+                             micro_batch=config.cams.micro_batch)
     height, width, channels = explainer.input_shape
     if config.model.input_size is not None:
         if (height, width) != (None, None) and tuple(config.model.input_size) != (height, width):
