@@ -38,10 +38,11 @@ def _linear_head(model):
     model.layers[-1].activation = keras.activations.linear
 
 
-def timed(fn, repeats):
+def timed(fn, repeats, min_seconds=2.0):
+    """Median seconds per call over at least ``repeats`` calls and ``min_seconds`` in all."""
     fn()  # warm-up: traces and caches
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or sum(times) < min_seconds:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
