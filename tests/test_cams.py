@@ -357,7 +357,7 @@ def test_no_retracing_across_batch_sizes(trained_cnn):
     for n in (1, 3, 8, 5):
         ex.explain(x[:n], y[:n], ("gradcam", "gradcam++", "negative"))
         ex.predict(x[:n])
-    fn = ex._gradient_fns[(("gradcam", "gradcam++", "negative"), True, True)]
+    fn = ex._gradient_fns[(("gradcam", "gradcam++", "negative"), True, True, False)]
     assert fn.experimental_get_tracing_count() == 1
     assert ex._predict_fn.experimental_get_tracing_count() == 1
 
@@ -366,7 +366,7 @@ def test_gradient_methods_share_one_pass(trained_cnn):
     model, x, y = trained_cnn
     ex = CamExplainer(model)
     together = ex.explain(x, y, ("gradcam", "gradcam++", "negative"))
-    assert list(ex._gradient_fns) == [(("gradcam", "gradcam++", "negative"), True, True)]
+    assert list(ex._gradient_fns) == [(("gradcam", "gradcam++", "negative"), True, True, False)]
     for method in together:
         alone = CamExplainer(model).explain(x, y, (method,))
         np.testing.assert_allclose(together[method], alone[method], atol=1e-6)

@@ -38,6 +38,14 @@ _SCORECAM_PIXEL_BUDGET = 64 * 224 * 224
 _SCORECAM_MAX_CHUNK = 256  # the last chunk is padded to full size: keep the waste small
 
 
+def _spatial_size(images):
+    """``(H, W)`` of a batch: static ints when known (fast upsampling), else a tensor."""
+    h, w = images.shape[1], images.shape[2]
+    if h is not None and w is not None:
+        return (int(h), int(w))
+    return tf.shape(images)[1:3]
+
+
 def _pad_rows(tensor: tf.Tensor, rows: int) -> tf.Tensor:
     """``tensor`` with its last row repeated until it has ``rows`` rows."""
     missing = rows - int(tensor.shape[0])
@@ -214,7 +222,8 @@ class CamExplainer:
             raw = postprocess.scale_to_unit(raw)
         return raw, flags
 
-    def _make_gradient_graph(self, methods: tuple[str, ...], upsample: bool, normalize: bool):
+    def _make_gradient_graph(self, methods: tuple[str, ...], upsample: bool, normalize: bool,
+                             keep_activations: bool):
         def graph(images, class_idx):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 activations, logits = self._forward(images, on_activation=tape.watch)
@@ -227,13 +236,14 @@ class CamExplainer:
                     weights = GRADIENT_METHODS[method](activations, grads)
                     raw = postprocess.combine(activations, weights)
                     maps[method], flags[method] = self._finish(
-                        raw, tf.shape(images)[1:3], upsample, normalize)
-            return activations, maps, flags
+                        raw, _spatial_size(images), upsample, normalize)
+            # Activations leave the graph only when Score-CAM needs them.
+            return (activations if keep_activations else tf.zeros((0,))), maps, flags
 
         return tf.function(graph, input_signature=[self._image_spec, self._class_spec])
 
     def _scorecam_graph(self, images, maps, image_index, class_idx):
-        masks = normalized_masks(maps, tf.shape(images)[1:3])
+        masks = normalized_masks(maps, _spatial_size(images))
         inputs = masked_inputs(images, image_index, masks)
         with tap(self._layer, self.head) as record:
             self.model(inputs, training=False)
@@ -277,7 +287,7 @@ class CamExplainer:
         images = self._check_images(images)
         class_idx = self._check_classes(class_idx, images.shape[0])
         gradient_methods = tuple(m for m in methods if m in GRADIENT_METHODS)
-        key = (gradient_methods, bool(upsample), bool(normalize))
+        key = (gradient_methods, bool(upsample), bool(normalize), "scorecam" in methods)
         fn = self._gradient_fns.get(key)
         if fn is None:
             fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
@@ -288,7 +298,7 @@ class CamExplainer:
         if "scorecam" in methods:
             raw, channels = self._scorecam(images, activations, class_idx)
             maps["scorecam"], flags["scorecam"] = self._finish(
-                raw, tf.shape(images)[1:3], upsample, normalize)
+                raw, _spatial_size(images), upsample, normalize)
         result = CamMaps(layer_name=self.layer_name, scorecam_channels=channels)
         for method in methods:
             result[method] = np.asarray(maps[method], dtype=np.float32)

@@ -12,10 +12,37 @@ def combine(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(weighted)
 
 
-def upsample(maps, size: tuple[int, int]) -> tf.Tensor:
-    """Bilinear upsampling of maps ``(N, h, w)`` to ``(N, H, W)`` (stays non-negative)."""
+def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """The ``(out_size, in_size)`` matrix of 1-D bilinear interpolation with half-pixel
+    centres: the weights ``tf.image.resize(method="bilinear")`` uses (no antialiasing)."""
+    scale = in_size / out_size
+    src = np.clip((np.arange(out_size) + 0.5) * scale - 0.5, 0.0, in_size - 1)
+    low = np.floor(src).astype(int)
+    high = np.minimum(low + 1, in_size - 1)
+    frac = src - low
+    matrix = np.zeros((out_size, in_size), np.float32)
+    matrix[np.arange(out_size), low] += 1.0 - frac
+    matrix[np.arange(out_size), high] += frac
+    return matrix
+
+
+def upsample(maps, size) -> tf.Tensor:
+    """Bilinear upsampling of maps ``(N, h, w)`` to ``(N, H, W)`` (stays non-negative).
+
+    With static sizes this is two small matrix products (``R_h @ map @ R_w^T``), the same
+    arithmetic as ``tf.image.resize(method="bilinear")`` but several times faster on a CPU for
+    single-channel maps; otherwise it falls back to ``tf.image.resize``.
+    """
     maps = tf.convert_to_tensor(maps, dtype=tf.float32)
-    return tf.image.resize(maps[..., None], size, method="bilinear")[..., 0]
+    h, w = maps.shape[1], maps.shape[2]
+    static = tf.get_static_value(tf.convert_to_tensor(size))
+    if h is None or w is None or static is None:
+        return tf.image.resize(maps[..., None], size, method="bilinear")[..., 0]
+    rows = tf.constant(resize_matrix(int(h), int(static[0])))  # (H, h)
+    cols = tf.constant(resize_matrix(int(w), int(static[1])).T)  # (w, W)
+    n = tf.shape(maps)[0]
+    wide = tf.reshape(tf.matmul(tf.reshape(maps, (-1, w)), cols), (n, h, -1))  # (N, h, W)
+    return tf.matmul(tf.broadcast_to(rows, (n, *rows.shape)), wide)  # (N, H, W)
 
 
 def scale_to_unit(maps) -> tf.Tensor:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from audit.cams.postprocess import upsample
+
 
 def top_k_channels(activations: tf.Tensor, k: int) -> tf.Tensor:
     """Indices ``(N, k)`` of each image's ``k`` channels with the largest spatial variance."""
@@ -22,7 +24,7 @@ def top_k_channels(activations: tf.Tensor, k: int) -> tf.Tensor:
 
 def normalized_masks(maps: tf.Tensor, size) -> tf.Tensor:
     """Masks ``(M, H, W, 1)`` in [0, 1] from channel maps ``(M, h, w)``."""
-    up = tf.image.resize(maps[..., None], size, method="bilinear")
+    up = upsample(maps, size)[..., None]
     low = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
     high = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
     return tf.math.divide_no_nan(up - low, high - low)
