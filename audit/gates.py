@@ -2,7 +2,8 @@
 
 A gate whose figure is undefined (no misclassified sample to fixate, no box to point at)
 passes and says so: there is no evidence against the model on that count. A gate on a
-per-method figure is evaluated for every method and named ``<gate>[<method>]``.
+per-method figure is evaluated for every explanation method and named ``<gate>[<method>]``;
+the negative-evidence map is counter-evidence and is not gated.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def evaluate_gates(summary: dict, gates) -> dict:
                                     minimum=True, what="accuracy")
     n_samples = summary.get("n_samples") or 0
     for method, figures in sorted(summary.get("methods", {}).items()):
+        if method == "negative":
+            continue  # counter-evidence: where a map *should* avoid the object; not gated
         if gates.max_background_fixation_rate is not None:
             out[f"max_background_fixation_rate[{method}]"] = _gate(
                 "max_background_fixation_rate", figures.get("background_fixation_rate"),

@@ -87,7 +87,9 @@ def score_batch(batch, predictions, cams, class_names, metrics) -> list[ScoreRec
                                loc_threshold=metrics.loc_threshold,
                                loc_min_iou=metrics.loc_min_iou)
             fixation = NAN
-            if target == "predicted":
+            # Negative evidence is counter-evidence, not an explanation of the decision: it
+            # has no fixation flag.
+            if target == "predicted" and method != "negative":
                 fixation = background_fixation(scores["enrichment"], correct=base["correct"],
                                                below=metrics.fixation_enrichment_below)
             records.append(ScoreRecord(**base, method=method, target=target,
