@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["circle", "square", "triangle"]
 
 
-def _config(tmp_path, model, manifest, **extra) -> Path:
-    data = {"model": {"path": str(model), "class_names": CLASSES},
-            "dataset": {"path": str(manifest)},
+def _config(tmp_path, model_path, manifest_path, **extra) -> Path:
+    data = {"model": {"path": str(model_path), "class_names": CLASSES},
+            "dataset": {"path": str(manifest_path)},
             "cams": {"methods": ["gradcam"], "batch_size": 8},
             "metrics": {"bootstrap_resamples": 100},
             "report": {"out_dir": str(tmp_path / "reports"), "gallery_size": 1}}
