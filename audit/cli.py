@@ -86,6 +86,14 @@ def _run(args) -> int:
         config = load_config(args.config)
         result = run_audit(config, pipeline_path=args.pipeline, out_dir=args.out,
                            limit=args.limit, quiet=args.quiet, baseline=args.baseline)
+    try:
+        _print_summary(result)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return result.exit_code
+
+
+def _print_summary(result) -> None:
     summary = result.summary
     verdict = "PASSED" if summary["passed"] else "FAILED"
     print(f"{verdict}: {summary.get('n_samples', 0)} samples, accuracy "
@@ -99,7 +107,6 @@ def _run(args) -> int:
     report = result.run_dir / "report.html"
     if report.exists():
         print(f"report: {report}")
-    return result.exit_code
 
 
 def _pct(value) -> str:
@@ -162,6 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cam-audit: interrupted; resume with --resume RUN_DIR", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`cam-audit run | head`); the outputs are on
+        # disk. Exit as a piped tool does, without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
