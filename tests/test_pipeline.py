@@ -196,3 +196,27 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(demo_small_biased, bia
     for summary in (a, b):
         summary.pop("provenance"), summary.pop("run_id")
     assert a == b
+
+
+def test_scheduled_runs_build_history_compare_with_baseline_and_compare_cli(
+        demo_small_biased, tmp_path, capsys):
+    data = demo_config(demo_small_biased, tmp_path)
+    path = write_config(data, tmp_path)
+    for _ in range(2):
+        assert main(["run", str(path), "--pipeline", "quick.yaml", "--limit", "24",
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    reports = tmp_path / "reports"
+    rows = json.loads((reports / "index.json").read_text())
+    assert len(rows) == 2 and rows[0]["finished_at"] >= rows[1]["finished_at"]
+    first, second = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert first.name in (second / "report.html").read_text()  # compared with its baseline
+    assert second.name in (reports / "index.html").read_text()
+    assert main(["compare", str(first), str(second), "--out", str(tmp_path / "c.html")]) == 0
+    assert "fixed" in capsys.readouterr().out and (tmp_path / "c.html").is_file()
+    assert main(["compare", str(first), str(tmp_path)]) == 2
+    # A run put elsewhere with --out stays out of the history.
+    assert main(["run", str(path), "--pipeline", "quick.yaml", "--limit", "8", "--quiet",
+                 "--out", str(tmp_path / "elsewhere" / "run")]) == 0
+    assert not (tmp_path / "elsewhere" / "index.json").exists()
+    assert len(json.loads((reports / "index.json").read_text())) == 2

@@ -157,7 +157,9 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
     pipeline_path : path, optional
         Overrides ``config.pipeline``.
     out_dir : path, optional
-        The run folder; default ``<report.out_dir>/<run-id>``.
+        The run folder; default ``<report.out_dir>/<run-id>``, which also adds the run to
+        that folder's history (``index.html``) and compares it with the previous run on the
+        same dataset. A run with ``out_dir`` compares only with an explicit ``baseline``.
     limit : int, optional
         Audit only the first ``limit`` samples of the manifest.
     resume : path, optional
@@ -193,7 +195,7 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
             if run_dir.exists() and any(run_dir.iterdir()):
                 raise ConfigError(f"Output folder '{run_dir}' is not empty; choose another or "
                                   "remove it.")
-            history_dir = run_dir.parent
+            history_dir = None  # a run put elsewhere stays out of report.out_dir's history
         run_dir.mkdir(parents=True, exist_ok=True)
         folder = RunFolder(run_dir)
         started_at, start_batch = now_iso(), 0
@@ -203,7 +205,8 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         folder.start_files()
         folder.write_status(status="running", run_id=run_id, started_at=started_at,
                             pipeline_path=str(pipeline.path), limit=limit,
-                            completed_batches=0, history_dir=str(history_dir),
+                            completed_batches=0,
+                            history_dir=str(history_dir) if history_dir else None,
                             baseline=str(baseline) if baseline else None,
                             n_boxes_clipped_stream=0, **folder.lengths())
         status = folder.read_status()
