@@ -62,9 +62,9 @@ def _output_layer(model):
                          "classifiers with exactly one output.")
     history = getattr(outputs[0], "_keras_history", None)
     layer = history[0] if history is not None else model.layers[-1]
-    from audit.cams.layers import _is_container
+    from audit.cams.layers import is_nested_model
 
-    while _is_container(layer):
+    while is_nested_model(layer):
         layer = _output_layer(layer)
     return layer
 

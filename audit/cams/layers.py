@@ -12,20 +12,18 @@ from collections.abc import Iterator
 from audit.errors import ModelError
 
 
-def _is_container(layer) -> bool:
+def is_nested_model(layer) -> bool:
+    """A nested model (Sequential, functional or subclassed ``keras.Model``)."""
     import keras
 
-    return isinstance(layer, keras.Model) or (
-        hasattr(layer, "layers") and isinstance(getattr(layer, "layers", None), list)
-        and layer.__class__.__name__ in ("Functional", "Sequential")
-    )
+    return isinstance(layer, keras.Model)
 
 
 def iter_layers(model, prefix: str = "") -> Iterator[tuple[str, object]]:
     """Yield ``(path, layer)`` for every leaf layer of ``model``, depth first, in order."""
     for layer in model.layers:
         path = f"{prefix}{layer.name}"
-        if _is_container(layer):
+        if is_nested_model(layer):
             yield from iter_layers(layer, prefix=f"{path}/")
         else:
             yield path, layer
@@ -122,7 +120,7 @@ def resolve_layer(model, layer: str | None = None) -> tuple[str, object]:
         raise ModelError(f"Model '{model.name}' has no layer '{layer}'. "
                          + _describe_candidates(model))
     path, found = matches[0]
-    if _is_container(found):
+    if is_nested_model(found):
         raise ModelError(f"'{path}' is a nested model, not a layer. Name a layer inside it, "
                          f"such as '{path}/{found.layers[-1].name}'. "
                          + _describe_candidates(model))
