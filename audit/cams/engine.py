@@ -181,6 +181,11 @@ class CamExplainer:
 
     # ------------------------------------------------------------------ scoring helpers
     @property
+    def layer(self):
+        """The explained layer object (``layer_name`` is its path)."""
+        return self._layer
+
+    @property
     def n_classes(self) -> int:
         return self.head.n_classes
 

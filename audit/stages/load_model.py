@@ -60,6 +60,6 @@ def load_model_stage(config):
         raise ConfigError(f"model.preprocessing: {exc}") from None
     info = ModelInfo(path=str(config.model.path), input_size=(int(height), int(width)),
                      channels=int(channels), layer=explainer.layer_name,
-                     layer_channels=int(output_shape(explainer._layer)[-1]),
+                     layer_channels=int(output_shape(explainer.layer)[-1]),
                      head=explainer.head.activation, preprocessor=preprocessor)
     return explainer, list(names), info
