@@ -13,7 +13,7 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _gate(name, value, threshold, *, minimum: bool, what: str) -> dict:
+def _gate(value, threshold, *, minimum: bool, what: str) -> dict:
     if value is None:
         return {"value": None, "threshold": threshold, "passed": True,
                 "reason": f"{what} is undefined on this dataset; nothing to hold against it"}
@@ -37,7 +37,7 @@ def evaluate_gates(summary: dict, gates) -> dict:
     """
     out: dict[str, dict] = {}
     if gates.min_accuracy is not None:
-        out["min_accuracy"] = _gate("min_accuracy", summary.get("accuracy"), gates.min_accuracy,
+        out["min_accuracy"] = _gate(summary.get("accuracy"), gates.min_accuracy,
                                     minimum=True, what="accuracy")
     n_samples = summary.get("n_samples") or 0
     for method, figures in sorted(summary.get("methods", {}).items()):
@@ -45,22 +45,21 @@ def evaluate_gates(summary: dict, gates) -> dict:
             continue  # counter-evidence: where a map *should* avoid the object; not gated
         if gates.max_background_fixation_rate is not None:
             out[f"max_background_fixation_rate[{method}]"] = _gate(
-                "max_background_fixation_rate", figures.get("background_fixation_rate"),
-                gates.max_background_fixation_rate, minimum=False,
+                figures.get("background_fixation_rate"), gates.max_background_fixation_rate,
+                minimum=False,
                 what=f"{method} background-fixation rate among misclassified samples")
         if gates.min_pointing_accuracy is not None:
             out[f"min_pointing_accuracy[{method}]"] = _gate(
-                "min_pointing_accuracy", figures.get("pointing_accuracy"),
-                gates.min_pointing_accuracy, minimum=True, what=f"{method} pointing accuracy")
+                figures.get("pointing_accuracy"), gates.min_pointing_accuracy, minimum=True,
+                what=f"{method} pointing accuracy")
         if gates.min_energy_in_box is not None:
             mean = ((figures.get("energy_in_box") or {}).get("all") or {}).get("mean")
             out[f"min_energy_in_box[{method}]"] = _gate(
-                "min_energy_in_box", mean, gates.min_energy_in_box, minimum=True,
-                what=f"{method} mean energy in box")
+                mean, gates.min_energy_in_box, minimum=True, what=f"{method} mean energy in box")
         if gates.max_degenerate_fraction is not None:
             n_maps = figures.get("n_maps") or n_samples
             fraction = (figures.get("n_degenerate", 0) / n_maps) if n_maps else None
             out[f"max_degenerate_fraction[{method}]"] = _gate(
-                "max_degenerate_fraction", fraction, gates.max_degenerate_fraction,
-                minimum=False, what=f"{method} share of degenerate maps")
+                fraction, gates.max_degenerate_fraction, minimum=False,
+                what=f"{method} share of degenerate maps")
     return out

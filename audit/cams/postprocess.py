@@ -50,14 +50,3 @@ def scale_to_unit(maps) -> tf.Tensor:
     maps = tf.convert_to_tensor(maps, dtype=tf.float32)
     peak = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
     return tf.math.divide_no_nan(maps, peak)
-
-
-def degenerate(maps) -> np.ndarray:
-    """Boolean ``(N,)``: the map is zero everywhere (nothing survived the ReLU)."""
-    maps = np.asarray(maps)
-    return ~np.any(maps > 0, axis=tuple(range(1, maps.ndim)))
-
-
-def upsample_one(raw_map: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """One raw map ``(h, w)`` upsampled bilinearly to ``size`` as float32 (not rescaled)."""
-    return upsample(np.asarray(raw_map, dtype=np.float32)[None], size)[0].numpy()

@@ -32,7 +32,7 @@ from audit.errors import ConfigError
 from audit.pipeline.stage import REGISTRY, Stage
 
 #: Names the runner itself puts in the catalog.
-RUNNER_PROVIDES = ("config", "run", "batch", "records", "skipped", "stream")
+RUNNER_PROVIDES = ("config", "run", "batch", "records", "skipped")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,6 +62,7 @@ class RunFolder:
     """One run's folder on disk."""
 
     path: Path
+    _status: dict | None = field(default=None, repr=False)
 
     @property
     def status_path(self) -> Path:
@@ -77,7 +78,8 @@ class RunFolder:
 
     def read_status(self) -> dict:
         try:
-            return json.loads(self.status_path.read_text(encoding="utf-8"))
+            self._status = json.loads(self.status_path.read_text(encoding="utf-8"))
+            return dict(self._status)
         except FileNotFoundError:
             raise ConfigError(f"'{self.path}' is not a cam-audit run folder: it has no "
                               "status.json.") from None
@@ -85,12 +87,12 @@ class RunFolder:
             raise ConfigError(f"{self.status_path}: unreadable run status: {exc}") from None
 
     def write_status(self, **fields) -> dict:
-        status = {}
-        if self.status_path.exists():
-            status = self.read_status()
-        status.update(fields, updated_at=now_iso())
-        atomic_write_json(self.status_path, status)
-        return status
+        """Update the status with ``fields`` and replace status.json atomically."""
+        if self._status is None:
+            self._status = self.read_status() if self.status_path.exists() else {}
+        self._status.update(fields, updated_at=now_iso())
+        atomic_write_json(self.status_path, self._status)
+        return dict(self._status)
 
     # ------------------------------------------------------------ appending
     def start_files(self) -> None:

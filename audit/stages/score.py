@@ -19,7 +19,6 @@ from audit.metrics import (
     boxes_to_mask,
     centre_hit,
     energy_in_box,
-    enrichment,
     loc_correct,
     loc_iou,
     pointing_hit,
@@ -33,15 +32,18 @@ NAN = math.nan
 def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: float,
               loc_threshold: float, loc_min_iou: float) -> dict[str, float]:
     """Every localisation score of one upsampled map; NaN where undefined."""
-    if heat is None or not mask.any():
-        return {"energy_in_box": NAN, "box_area_fraction": box_area_fraction(mask)
-                if mask.any() else NAN, "enrichment": NAN, "pointing_hit": NAN,
-                "loc_iou": NAN, "loc_correct": NAN}
+    has_box = bool(mask.any())
+    fraction = box_area_fraction(mask) if has_box else NAN
+    if heat is None or not has_box:
+        return {"energy_in_box": NAN, "box_area_fraction": fraction, "enrichment": NAN,
+                "pointing_hit": NAN, "loc_iou": NAN, "loc_correct": NAN}
+    energy = energy_in_box(heat, mask)
     iou = loc_iou(heat, boxes, threshold=loc_threshold)
     return {
-        "energy_in_box": energy_in_box(heat, mask),
-        "box_area_fraction": box_area_fraction(mask),
-        "enrichment": enrichment(heat, mask),
+        "energy_in_box": energy,
+        "box_area_fraction": fraction,
+        # audit.metrics.enrichment's definition, without computing the energy a second time.
+        "enrichment": energy / fraction,
         "pointing_hit": pointing_hit(heat, mask, tolerance=tolerance),
         "loc_iou": iou,
         "loc_correct": loc_correct(iou, min_iou=loc_min_iou),
