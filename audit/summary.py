@@ -1,0 +1,258 @@
+"""The typed summary of a run: what ``aggregate`` produces, ``gate`` judges, and ``summary.json``
+holds.
+
+The figures travel between stages as these pydantic models, never as untyped dicts: the gate,
+the report, ``cam-audit compare`` and the run history read attributes, not keys they have to
+re-check. ``summary.json`` is :class:`RunSummary` serialised (:func:`write_summary`), and
+:func:`read_summary` reads every schema version written so far:
+
+- **1** (cam-audit 0.1): the same figures, written from a plain dict;
+- **2**: written from these models.
+
+Undefined figures (no misclassified sample, no box, a degenerate map) are ``None`` here and
+``null`` in JSON. The schema is documented in ``docs/results-schema.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from audit.errors import AuditError
+from audit.io import atomic_write_json
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "ClassFigures",
+    "ConfusionMatrix",
+    "FixationFigure",
+    "Gate",
+    "MethodFigures",
+    "Provenance",
+    "RunSummary",
+    "Split",
+    "Stat",
+    "Summary",
+    "TrueClassFigures",
+    "Verdict",
+    "read_summary",
+    "write_summary",
+]
+
+#: The version :func:`write_summary` writes.
+SCHEMA_VERSION = 2
+
+#: The versions :func:`read_summary` reads.
+READABLE_VERSIONS = (1, 2)
+
+Interval = tuple[float, float]
+
+
+class _Model(BaseModel):
+    # Unknown keys in a file written by a later version are ignored rather than refused, so an
+    # older cam-audit can still compare against a newer run; every field has a default so a
+    # version-1 file missing a figure still reads.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Stat(_Model):
+    """A mean with its interval (``STAT`` in the schema): ``n`` defined values, their mean, the
+    seeded 95% bootstrap interval of the mean, and how many rows had no value."""
+
+    n: int = 0
+    mean: float | None = None
+    ci: Interval | None = None
+    n_nan: int = 0
+
+
+class FixationFigure(_Model):
+    """The background-fixation rate among misclassified samples with a defined flag."""
+
+    n: int = 0
+    count: int = 0
+    mean: float | None = None
+    ci: Interval | None = None
+
+
+class Split(_Model):
+    """One score over all, correctly classified and misclassified samples."""
+
+    all: Stat = Stat()
+    correct: Stat = Stat()
+    misclassified: Stat = Stat()
+
+
+class TrueClassFigures(_Model):
+    """Scores of the maps of the *true* class of misclassified samples."""
+
+    energy_in_box: Stat = Stat()
+    enrichment: Stat = Stat()
+
+
+class MethodFigures(_Model):
+    """The figures of one CAM method, over the maps of the predicted class."""
+
+    n_maps: int = 0
+    n_degenerate: int = 0
+    background_fixation_rate: float | None = None
+    background_fixation: FixationFigure = FixationFigure()
+    pointing_accuracy: float | None = None
+    localization_accuracy: float | None = None
+    energy_in_box: Split = Split()
+    enrichment: Split = Split()
+    pointing_hit: Split = Split()
+    loc_iou: Split = Split()
+    loc_correct: Split = Split()
+    true_class: TrueClassFigures = TrueClassFigures()
+
+    def score(self, name: str) -> Split:
+        """The :class:`Split` of the per-map score ``name`` (``"energy_in_box"``, ...)."""
+        value = getattr(self, name, None)
+        if not isinstance(value, Split):
+            raise KeyError(f"No per-map score {name!r}; scores: energy_in_box, enrichment, "
+                           "pointing_hit, loc_iou, loc_correct.")
+        return value
+
+
+class ClassFigures(_Model):
+    """Figures of the samples of one true class."""
+
+    n: int = 0
+    accuracy: float | None = None
+    n_misclassified: int = 0
+    background_fixation_rate: dict[str, float | None] = {}
+
+
+class ConfusionMatrix(_Model):
+    """True class in rows, predicted class in columns."""
+
+    labels: list[str] = []
+    matrix: list[list[int]] = []
+
+
+class Summary(_Model):
+    """The aggregate figures of a run (the output of the ``aggregate`` stage)."""
+
+    schema_version: int = SCHEMA_VERSION
+    n_samples: int = 0
+    class_names: list[str] = []
+    accuracy: float | None = None
+    accuracy_ci: Interval | None = None
+    per_class: dict[str, ClassFigures] = {}
+    confusion_matrix: ConfusionMatrix = ConfusionMatrix()
+    centre_baseline: Stat = Stat()
+    methods: dict[str, MethodFigures] = {}
+    n_skipped: int = 0
+    n_boxes_clipped: int = 0
+    n_duplicates: int = 0
+    skipped_fraction: float = 0.0
+
+    @property
+    def n_misclassified(self) -> int:
+        """Misclassified samples, summed over the classes."""
+        return sum(c.n_misclassified for c in self.per_class.values())
+
+
+class Gate(_Model):
+    """One release gate's outcome."""
+
+    value: float | None = None
+    threshold: float | None = None
+    passed: bool = False
+    reason: str = ""
+
+
+class Verdict(_Model):
+    """The gates of a run and what they add up to (the output of the ``gate`` stage).
+
+    ``exit_code`` is the command line's: 0 every gate passed, 1 a gate on a figure failed,
+    2 a gate on the input failed (more samples skipped than allowed: the figures describe only
+    part of the dataset).
+    """
+
+    gates: dict[str, Gate] = {}
+    passed: bool = True
+    exit_code: Literal[0, 1, 2] = Field(default=0, exclude=True)
+
+
+class Provenance(_Model):
+    """Where a run's figures come from: files and their hashes, versions, times.
+
+    Keys beyond the declared ones are kept (``extra="allow"``): provenance grows with the
+    product, and an archived report must show everything its run recorded.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    run_id: str | None = None
+    run_name: str | None = None
+    pipeline: str | None = None
+    pipeline_path: str | None = None
+    model_path: str | None = None
+    model_sha256: str | None = None
+    manifest_path: str | None = None
+    manifest_sha256: str | None = None
+    dataset_format: str | None = None
+    seed: int | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+
+
+class RunSummary(Summary):
+    """``summary.json``: the figures, the verdict and the provenance of one run."""
+
+    run_id: str | None = None
+    run_name: str | None = None
+    gates: dict[str, Gate] = {}
+    passed: bool | None = None
+    provenance: Provenance = Provenance()
+
+    @classmethod
+    def assemble(cls, summary: Summary, verdict: Verdict, provenance: Provenance
+                 ) -> RunSummary:
+        """The run's summary from its three parts."""
+        return cls(**dict(summary), schema_version=SCHEMA_VERSION, run_id=provenance.run_id,
+                   run_name=provenance.run_name, gates=verdict.gates, passed=verdict.passed,
+                   provenance=provenance)
+
+
+def write_summary(path: str | os.PathLike, summary: RunSummary) -> Path:
+    """Write ``summary`` as ``summary.json`` (indented, ``null`` for undefined), atomically."""
+    return atomic_write_json(path, summary.model_dump(mode="json"))
+
+
+def read_summary(path: str | os.PathLike) -> RunSummary:
+    """Read a ``summary.json`` of any readable schema version.
+
+    Raises
+    ------
+    AuditError
+        When the file is missing, is not JSON, or is not a cam-audit summary of a readable
+        version; the message names the file and what was found.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AuditError(f"{path}: no summary.json; is {path.parent} a completed cam-audit run "
+                         "folder?") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise AuditError(f"{path}: cannot read the run summary: {error}") from None
+    if not isinstance(data, dict):
+        raise AuditError(f"{path}: expected a JSON object; received {type(data).__name__}.")
+    version = data.get("schema_version", 1)
+    if version not in READABLE_VERSIONS:
+        raise AuditError(f"{path}: schema_version {version!r} is not one this cam-audit reads "
+                         f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade cam-audit.")
+    try:
+        return RunSummary.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise AuditError(f"{path}: {key}: received {first.get('input')!r}; "
+                         f"{first['msg']}.") from None
