@@ -18,10 +18,9 @@ import pandas as pd
 
 from audit.metrics.bootstrap import describe
 from audit.records import RECORD_COLUMNS
+from audit.summary import SCHEMA_VERSION, Summary
 
-__all__ = ["SCHEMA_VERSION", "SCORES", "TRUE_CLASS_SCORES", "aggregate", "sub_seed"]
-
-SCHEMA_VERSION = 1
+__all__ = ["SCORES", "TRUE_CLASS_SCORES", "aggregate", "sub_seed"]
 
 #: Per-map scores summarised for every method, over all / correct / misclassified samples.
 SCORES: tuple[str, ...] = ("energy_in_box", "enrichment", "pointing_hit", "loc_iou", "loc_correct")
@@ -172,7 +171,7 @@ def _method_summary(rows: pd.DataFrame, method: str, seed: int, n_resamples: int
 
 def aggregate(
     records: pd.DataFrame, *, class_names: list[str], seed: int, n_resamples: int = 1000
-) -> dict:
+) -> Summary:
     """The aggregate figures of a run, as ``summary.json`` holds them.
 
     Parameters
@@ -191,13 +190,11 @@ def aggregate(
 
     Returns
     -------
-    summary : dict
-        ``schema_version``, ``n_samples``, ``class_names``, ``accuracy``, ``accuracy_ci``,
-        ``per_class``, ``confusion_matrix``, ``centre_baseline`` and ``methods`` as
-        described in ``docs/results-schema.md``; the caller adds ``run_id``, ``run_name``,
-        ``n_skipped``, ``n_boxes_clipped``, ``gates``, ``passed`` and ``provenance``. Only
-        plain ``dict``, ``list``, ``str``, ``int``, ``float`` and ``None`` (for undefined
-        figures), so ``json.dumps(summary, allow_nan=False)`` works.
+    summary : Summary
+        ``n_samples``, ``class_names``, ``accuracy``, ``accuracy_ci``, ``per_class``,
+        ``confusion_matrix``, ``centre_baseline`` and ``methods`` as described in
+        ``docs/results-schema.md``; undefined figures are ``None``. The counts of skipped
+        samples and clipped boxes are the ``aggregate`` stage's to add.
 
     Raises
     ------
@@ -233,9 +230,9 @@ def aggregate(
     ...     record("s2", 1, 0, pointing_hit=0.0, background_fixation=1.0),
     ... ])
     >>> summary = aggregate(frame, class_names=["a", "b"], seed=0)
-    >>> summary["accuracy"], summary["confusion_matrix"]["matrix"]
+    >>> summary.accuracy, summary.confusion_matrix.matrix
     (0.5, [[1, 0], [1, 0]])
-    >>> summary["methods"]["gradcam"]["background_fixation_rate"]
+    >>> summary.methods["gradcam"].background_fixation_rate
     1.0
     """
     names = _check_inputs(records, class_names, seed, n_resamples)
@@ -279,7 +276,7 @@ def aggregate(
             },
         }
 
-    return {
+    return Summary.model_validate({
         "schema_version": SCHEMA_VERSION,
         "n_samples": len(samples),
         "class_names": list(names),
@@ -293,4 +290,4 @@ def aggregate(
             n_resamples=n_resamples,
         ),
         "methods": {m: _method_summary(method_rows[m], m, seed, n_resamples) for m in methods},
-    }
+    })

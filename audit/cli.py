@@ -1,7 +1,8 @@
 """The ``cam-audit`` command line.
 
-Exit codes: 0 the audit passed every gate; 1 a gate failed; 2 bad configuration or input
-(the message names the file, key or layer).
+Exit codes mean one thing each: 0 the audit passed every gate; 1 a gate failed; 2 bad
+configuration or input (the message names the file, key or layer); 3 an internal error (one
+line names the stage and the exception; the traceback is in the run folder's ``error.log``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import sys
 from pathlib import Path
 
 from audit import __version__
-from audit.errors import AuditError
-
-EXIT_PASSED, EXIT_GATE_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from audit.errors import AuditError, ExitCode
+from audit.pipeline.runner import StageError
 
 
 def _quiet_tensorflow() -> None:
@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cam-audit",
         description="Audit a trained Keras image classifier with class activation maps.",
-        epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad configuration or input.")
+        epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad configuration or input, "
+               "3 an internal error.")
     parser.add_argument("--version", action="version", version=f"cam-audit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -69,14 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _say(quiet: bool, text: str) -> None:
-    if not quiet:
-        print(text, file=sys.stderr)
-
-
 def _run(args) -> int:
     from audit.config import load_config
-    from audit.pipeline.runner import run_audit
+    from audit.run import run_audit
 
     if args.limit is not None and args.limit < 1:
         raise AuditError(f"--limit must be a positive number of samples; received {args.limit}.")
@@ -90,20 +86,23 @@ def _run(args) -> int:
         _print_summary(result)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return result.exit_code
+    return int(result.exit_code)
 
 
 def _print_summary(result) -> None:
     summary = result.summary
-    verdict = "PASSED" if summary["passed"] else "FAILED"
-    print(f"{verdict}: {summary.get('n_samples', 0)} samples, accuracy "
-          f"{_pct(summary.get('accuracy'))}, {summary.get('n_skipped', 0)} skipped")
-    for name, figures in summary.get("methods", {}).items():
-        print(f"  {name:10s} background fixation {_pct(figures.get('background_fixation_rate'))}"
-              f" of misclassified, pointing {_pct(figures.get('pointing_accuracy'))} "
-              f"(centre baseline {_pct((summary.get('centre_baseline') or {}).get('mean'))})")
-    for name, gate in summary.get("gates", {}).items():
-        print(f"  gate {name}: {'pass' if gate['passed'] else 'FAIL'}: {gate['reason']}")
+    if summary is None:
+        print(f"run folder: {result.run_dir} (the pipeline writes no summary)")
+        return
+    verdict = "PASSED" if summary.passed else "FAILED"
+    print(f"{verdict}: {summary.n_samples} samples, accuracy {_pct(summary.accuracy)}, "
+          f"{summary.n_skipped} skipped")
+    for name, figures in summary.methods.items():
+        print(f"  {name:10s} background fixation {_pct(figures.background_fixation_rate)}"
+              f" of misclassified, pointing {_pct(figures.pointing_accuracy)} "
+              f"(centre baseline {_pct(summary.centre_baseline.mean)})")
+    for name, gate in summary.gates.items():
+        print(f"  gate {name}: {'pass' if gate.passed else 'FAIL'}: {gate.reason}")
     report = result.run_dir / "report.html"
     if report.exists():
         print(f"report: {report}")
@@ -115,27 +114,28 @@ def _pct(value) -> str:
 
 def _validate(args) -> int:
     from audit.config import load_config
-    from audit.pipeline.build import load_pipeline
-    from audit.stages.load_dataset import load_dataset_stage
-    from audit.stages.load_model import load_model_stage
+    from audit.run import load_audit_pipeline
+    from audit.stages.load_dataset import load_dataset
+    from audit.stages.load_model import load_model
 
     config = load_config(args.config)
-    pipeline = load_pipeline(config.pipeline)
+    pipeline = load_audit_pipeline(config.pipeline)
     if config.demo is not None and not Path(config.model.path).exists():
         print(f"config ok; the demo model '{config.model.path}' will be built on first run")
-        return EXIT_PASSED
-    explainer, class_names, info = load_model_stage(config)
-    manifest = load_dataset_stage(config, class_names)
+        return ExitCode.PASSED
+    explainer, class_names, info = load_model(config.model, config.cams)
+    manifest, batches = load_dataset(config.dataset, config.cams, class_names, info)
     print(f"config ok: {args.config}")
     print(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
     print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"
           f"{info.channels}, {len(class_names)} classes, head {info.head})")
     print(f"layer: {info.layer} ({info.layer_channels} channels)")
     print(f"dataset: {config.dataset.path} ({config.dataset.format}): "
-          f"{len(manifest.samples)} samples, {len(manifest.skipped)} skipped entries")
+          f"{len(manifest.samples)} samples in {len(batches)} batches, "
+          f"{len(manifest.skipped)} skipped entries")
     for skipped in manifest.skipped[:10]:
         print(f"  skipped {skipped.sample_id}: {skipped.reason}")
-    return EXIT_PASSED
+    return ExitCode.PASSED
 
 
 def _compare(args) -> int:
@@ -148,14 +148,14 @@ def _compare(args) -> int:
     print(table)
     if args.out:
         print(f"comparison: {args.out}")
-    return EXIT_PASSED
+    return ExitCode.PASSED
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
         _parser().print_help()
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
     _quiet_tensorflow()
     try:
         if args.command == "run":
@@ -165,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         return _compare(args)
     except AuditError as exc:
         print(f"cam-audit: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return ExitCode.BAD_INPUT
+    except StageError as exc:
+        print(f"cam-audit: internal error: {exc} (traceback in the run folder's error.log)",
+              file=sys.stderr)
+        return ExitCode.INTERNAL_ERROR
     except KeyboardInterrupt:
         print("cam-audit: interrupted; resume with --resume RUN_DIR", file=sys.stderr)
         return 130
@@ -174,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         # disk. Exit as a piped tool does, without a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as exc:  # a defect outside any stage: never exit 1 like a verdict
+        print(f"cam-audit: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return ExitCode.INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -84,6 +84,8 @@ class DatasetSection(_Section):
     path: Path
     images_root: Path | None = None
     max_skipped_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
+    limit: int | None = Field(default=None, ge=1, description=(
+        "Audit only the first N samples of the manifest (also `cam-audit run --limit N`)."))
 
 
 class CamsSection(_Section):

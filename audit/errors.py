@@ -1,15 +1,26 @@
-"""Errors that end a run.
+"""Errors that end a run, and the exit codes of the command line.
 
 Every run-level problem raises a subclass of :class:`AuditError`. The command line turns it
 into one clear message and exit code 2. Per-sample problems are not errors: the sample is
 skipped and recorded (see :class:`audit.datasets.types.SkippedSample`).
 """
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """What ``cam-audit`` exits with; each code means one thing."""
+
+    PASSED = 0  #: the audit ran and every gate passed
+    GATE_FAILED = 1  #: the audit ran and a gate failed
+    BAD_INPUT = 2  #: bad configuration or input (or too many samples skipped)
+    INTERNAL_ERROR = 3  #: an unexpected error: a defect, or a broken environment
+
 
 class AuditError(Exception):
     """A problem that stops the run. Its message names the file, key or layer at fault."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class ConfigError(AuditError):

@@ -2,64 +2,82 @@
 
 A gate whose figure is undefined (no misclassified sample to fixate, no box to point at)
 passes and says so: there is no evidence against the model on that count. A gate on a
-per-method figure is evaluated for every explanation method and named ``<gate>[<method>]``;
-the negative-evidence map is counter-evidence and is not gated.
+per-method figure is evaluated for every method whose maps explain the decision and named
+``<gate>[<method>]``; counter-evidence (the negative-evidence map) is not gated (see
+:data:`audit.cams.methods.METHODS`).
 """
 
 from __future__ import annotations
+
+from audit.cams.methods import METHODS
+from audit.config import GatesSection
+from audit.summary import Gate, Summary
+
+__all__ = ["evaluate_gates", "skipped_fraction_gate"]
 
 
 def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _gate(value, threshold, *, minimum: bool, what: str) -> dict:
+def _gate(value, threshold, *, minimum: bool, what: str) -> Gate:
     if value is None:
-        return {"value": None, "threshold": threshold, "passed": True,
-                "reason": f"{what} is undefined on this dataset; nothing to hold against it"}
+        return Gate(value=None, threshold=threshold, passed=True,
+                    reason=f"{what} is undefined on this dataset; nothing to hold against it")
     passed = value >= threshold if minimum else value <= threshold
     relation = ("at or above" if passed else "below") if minimum else (
         "at or below" if passed else "above")
     bound = "minimum" if minimum else "maximum"
-    return {"value": value, "threshold": threshold, "passed": bool(passed),
-            "reason": f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}"}
+    return Gate(value=value, threshold=threshold, passed=bool(passed),
+                reason=f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}")
 
 
-def evaluate_gates(summary: dict, gates) -> dict:
-    """``{name: {value, threshold, passed, reason}}`` for every configured gate.
+def evaluate_gates(summary: Summary, gates: GatesSection) -> dict[str, Gate]:
+    """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
-    Parameters
-    ----------
-    summary : dict
-        The aggregate (see docs/results-schema.md).
-    gates : GatesSection
-        Thresholds; ``None`` switches a gate off.
+    Per-method gates come method by method, in sorted method order.
     """
-    out: dict[str, dict] = {}
+    out: dict[str, Gate] = {}
     if gates.min_accuracy is not None:
-        out["min_accuracy"] = _gate(summary.get("accuracy"), gates.min_accuracy,
-                                    minimum=True, what="accuracy")
-    n_samples = summary.get("n_samples") or 0
-    for method, figures in sorted(summary.get("methods", {}).items()):
-        if method == "negative":
+        out["min_accuracy"] = _gate(summary.accuracy, gates.min_accuracy, minimum=True,
+                                    what="accuracy")
+    for method in sorted(summary.methods):
+        if not METHODS[method].fixation:
             continue  # counter-evidence: where a map *should* avoid the object; not gated
+        figures = summary.methods[method]
         if gates.max_background_fixation_rate is not None:
             out[f"max_background_fixation_rate[{method}]"] = _gate(
-                figures.get("background_fixation_rate"), gates.max_background_fixation_rate,
+                figures.background_fixation_rate, gates.max_background_fixation_rate,
                 minimum=False,
                 what=f"{method} background-fixation rate among misclassified samples")
         if gates.min_pointing_accuracy is not None:
             out[f"min_pointing_accuracy[{method}]"] = _gate(
-                figures.get("pointing_accuracy"), gates.min_pointing_accuracy, minimum=True,
+                figures.pointing_accuracy, gates.min_pointing_accuracy, minimum=True,
                 what=f"{method} pointing accuracy")
         if gates.min_energy_in_box is not None:
-            mean = ((figures.get("energy_in_box") or {}).get("all") or {}).get("mean")
             out[f"min_energy_in_box[{method}]"] = _gate(
-                mean, gates.min_energy_in_box, minimum=True, what=f"{method} mean energy in box")
+                figures.energy_in_box.all.mean, gates.min_energy_in_box, minimum=True,
+                what=f"{method} mean energy in box")
         if gates.max_degenerate_fraction is not None:
-            n_maps = figures.get("n_maps") or n_samples
-            fraction = (figures.get("n_degenerate", 0) / n_maps) if n_maps else None
+            n_maps = figures.n_maps or summary.n_samples
+            fraction = figures.n_degenerate / n_maps if n_maps else None
             out[f"max_degenerate_fraction[{method}]"] = _gate(
                 fraction, gates.max_degenerate_fraction, minimum=False,
                 what=f"{method} share of degenerate maps")
     return out
+
+
+def skipped_fraction_gate(summary: Summary, maximum: float) -> Gate | None:
+    """A failing gate when more samples were skipped than ``maximum`` allows, else None.
+
+    This gate is about the input, not the model: the figures describe only part of the
+    dataset.
+    """
+    fraction = summary.skipped_fraction
+    if fraction <= maximum:
+        return None
+    return Gate(value=fraction, threshold=maximum, passed=False,
+                reason=f"{fraction:.1%} of the samples were skipped, above "
+                       f"dataset.max_skipped_fraction {maximum:.1%}; the figures describe "
+                       "only part of the dataset")
+

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from audit.pipeline import tables
+
 NAN = math.nan
 
 
@@ -50,30 +52,7 @@ class ScoreRecord:
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ScoreRecord))
 
-RECORD_DTYPES: dict[str, str] = {
-    "sample_id": "string",
-    "image": "string",
-    "label": "string",
-    "label_index": "int64",
-    "predicted": "string",
-    "predicted_index": "int64",
-    "correct": "bool",
-    "confidence": "float64",
-    "method": "string",
-    "target": "string",
-    "target_class": "string",
-    "target_index": "int64",
-    "n_boxes": "int64",
-    "energy_in_box": "float64",
-    "box_area_fraction": "float64",
-    "enrichment": "float64",
-    "pointing_hit": "float64",
-    "loc_iou": "float64",
-    "loc_correct": "float64",
-    "background_fixation": "float64",
-    "degenerate": "bool",
-    "centre_hit": "float64",
-}
+RECORD_DTYPES: dict[str, str] = tables.dtypes(ScoreRecord)
 
 
 def records_to_frame(records: list[ScoreRecord]) -> pd.DataFrame:
@@ -84,5 +63,4 @@ def records_to_frame(records: list[ScoreRecord]) -> pd.DataFrame:
 
 def read_records(path) -> pd.DataFrame:
     """Read a ``records.csv`` written by a run back with the right dtypes."""
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    return frame.astype(RECORD_DTYPES)
+    return tables.read_table(path, ScoreRecord)

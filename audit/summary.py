@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from audit.errors import AuditError
+from audit.errors import AuditError, ExitCode
 from audit.io import atomic_write_json
 
 __all__ = [
@@ -176,7 +175,7 @@ class Verdict(_Model):
 
     gates: dict[str, Gate] = {}
     passed: bool = True
-    exit_code: Literal[0, 1, 2] = Field(default=0, exclude=True)
+    exit_code: ExitCode = Field(default=ExitCode.PASSED, exclude=True)
 
 
 class Provenance(_Model):
@@ -216,9 +215,10 @@ class RunSummary(Summary):
     def assemble(cls, summary: Summary, verdict: Verdict, provenance: Provenance
                  ) -> RunSummary:
         """The run's summary from its three parts."""
-        return cls(**dict(summary), schema_version=SCHEMA_VERSION, run_id=provenance.run_id,
-                   run_name=provenance.run_name, gates=verdict.gates, passed=verdict.passed,
-                   provenance=provenance)
+        return cls(**{**dict(summary), "schema_version": SCHEMA_VERSION,
+                      "run_id": provenance.run_id, "run_name": provenance.run_name,
+                      "gates": verdict.gates, "passed": verdict.passed,
+                      "provenance": provenance})
 
 
 def write_summary(path: str | os.PathLike, summary: RunSummary) -> Path:

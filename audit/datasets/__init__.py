@@ -17,7 +17,14 @@ from audit.datasets.csv_manifest import load_csv
 from audit.datasets.images import ImageReadError, Preprocessor, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
 from audit.datasets.manifest import DatasetManifest
-from audit.datasets.stream import StreamStats, iter_batches, n_batches
+from audit.datasets.stream import (
+    BatchLoader,
+    BatchSpec,
+    StreamStats,
+    batch_specs,
+    iter_batches,
+    n_batches,
+)
 from audit.datasets.types import Batch, Box, Sample, SkippedSample
 from audit.datasets.voc import load_voc
 from audit.errors import DatasetError
@@ -25,6 +32,8 @@ from audit.errors import DatasetError
 __all__ = [
     "FORMATS",
     "Batch",
+    "BatchLoader",
+    "BatchSpec",
     "Box",
     "DatasetManifest",
     "ImageReadError",
@@ -32,6 +41,7 @@ __all__ = [
     "Sample",
     "SkippedSample",
     "StreamStats",
+    "batch_specs",
     "iter_batches",
     "load_manifest",
     "n_batches",

@@ -50,6 +50,75 @@ def n_batches(n_samples: int, batch_size: int) -> int:
     return math.ceil(n_samples / batch_size)
 
 
+@dataclass(frozen=True)
+class BatchSpec:
+    """Which samples form batch ``index`` (nothing read yet): cheap and picklable.
+
+    ``skipped`` carries the manifest's skipped entries on batch 0, so they reach the skipped
+    table first, in the manifest's order.
+    """
+
+    index: int
+    samples: tuple[Sample, ...]
+    skipped: tuple[SkippedSample, ...] = ()
+
+
+def batch_specs(samples: Sequence[Sample], *, batch_size: int,
+                skipped: Sequence[SkippedSample] = ()) -> list[BatchSpec]:
+    """Batch ``i`` holds ``samples[i * batch_size:(i + 1) * batch_size]``; batch 0 also
+    carries ``skipped``. With no samples but skipped entries, one empty batch carries them."""
+    total = n_batches(len(samples), batch_size)
+    specs = [BatchSpec(i, tuple(samples[i * batch_size:(i + 1) * batch_size]))
+             for i in range(total)]
+    if skipped:
+        first = specs[0] if specs else BatchSpec(0, ())
+        specs[:1] = [BatchSpec(0, first.samples, tuple(skipped))]
+    return specs
+
+
+@dataclass(frozen=True)
+class BatchLoader:
+    """Reads the images of a :class:`BatchSpec` into a model-ready :class:`Batch`.
+
+    A pure function of its fields and the spec, so any process can load any batch.
+    """
+
+    input_size: tuple[int, int]
+    channels: int
+    preprocess: Callable[[np.ndarray], np.ndarray]
+    reader: Callable[[str], np.ndarray] = read_image
+
+    def __call__(self, spec: BatchSpec) -> Batch:
+        height, width = _check_args(1, self.input_size, self.channels, 0)
+        kept: list[Sample] = []
+        skipped: list[SkippedSample] = list(spec.skipped)
+        sizes: list[tuple[int, int]] = []
+        clipped = 0
+        display = np.zeros((len(spec.samples), height, width, 3), dtype=np.uint8)
+        for sample in spec.samples:
+            try:
+                rgb = self.reader(sample.path)
+            except ImageReadError as exc:
+                skipped.append(SkippedSample(sample.sample_id, sample.image,
+                                             f"image could not be read: {exc.reason}"))
+                continue
+            size = (int(rgb.shape[0]), int(rgb.shape[1]))
+            checked, n_clipped = apply_image_size(sample, size)
+            if isinstance(checked, SkippedSample):
+                skipped.append(checked)
+                continue
+            clipped += n_clipped
+            display[len(kept)] = resize_image(rgb, (height, width))
+            del rgb
+            kept.append(checked)
+            sizes.append(size)
+        display = display[:len(kept)]
+        return Batch(index=spec.index, samples=kept,
+                     images=_model_input(display, self.channels, self.preprocess),
+                     original_sizes=sizes, display=display, skipped=skipped,
+                     n_boxes_clipped=clipped)
+
+
 def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tuple[int, int],
                  channels: int, preprocess: Callable[[np.ndarray], np.ndarray],
                  start_batch: int = 0, reader: Callable[[str], np.ndarray] = read_image,
@@ -84,37 +153,15 @@ def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tupl
         ``original_sizes`` ``(height, width)`` per kept sample, ``skipped`` the batch's samples
         that cannot be used.
     """
-    height, width = _check_args(batch_size, input_size, channels, start_batch)
-    total = n_batches(len(samples), batch_size)
-    for index in range(start_batch, total):
-        chunk = samples[index * batch_size:(index + 1) * batch_size]
-        kept: list[Sample] = []
-        skipped: list[SkippedSample] = []
-        sizes: list[tuple[int, int]] = []
-        display = np.zeros((len(chunk), height, width, 3), dtype=np.uint8)
-        for sample in chunk:
-            try:
-                rgb = reader(sample.path)
-            except ImageReadError as exc:
-                skipped.append(SkippedSample(sample.sample_id, sample.image,
-                                             f"image could not be read: {exc.reason}"))
-                continue
-            if stats is not None:
-                stats.n_images_read += 1
-            size = (int(rgb.shape[0]), int(rgb.shape[1]))
-            checked, n_clipped = apply_image_size(sample, size)
-            if isinstance(checked, SkippedSample):
-                skipped.append(checked)
-                continue
-            if stats is not None:
-                stats.n_boxes_clipped += n_clipped
-            display[len(kept)] = resize_image(rgb, (height, width))
-            del rgb
-            kept.append(checked)
-            sizes.append(size)
-        display = display[:len(kept)]
-        yield Batch(index=index, samples=kept, images=_model_input(display, channels, preprocess),
-                    original_sizes=sizes, display=display, skipped=skipped)
+    _check_args(batch_size, input_size, channels, start_batch)
+    load = BatchLoader(tuple(input_size), channels, preprocess, reader)
+    for spec in batch_specs(samples, batch_size=batch_size)[start_batch:]:
+        batch = load(spec)
+        if stats is not None:
+            stats.n_boxes_clipped += batch.n_boxes_clipped
+            stats.n_images_read += len(batch) + sum(
+                1 for s in batch.skipped if not s.reason.startswith("image could not be read"))
+        yield batch
 
 
 def _check_args(batch_size: int, input_size: tuple[int, int], channels: int,

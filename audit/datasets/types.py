@@ -84,6 +84,7 @@ class Batch:
     original_sizes: list[tuple[int, int]]
     display: np.ndarray | None = None
     skipped: list[SkippedSample] = field(default_factory=list)
+    n_boxes_clipped: int = 0
 
     def __len__(self) -> int:
         return len(self.samples)

@@ -1,6 +1,16 @@
-"""Pipelines: ordered lists of named stages, built from YAML and run over a stream of batches."""
+"""A small pipeline core: stages with named inputs and outputs, put in order by their data, run
+before, over and after a stream of items, with checkpoints in a run folder.
 
-from audit.pipeline.build import Pipeline, load_pipeline
-from audit.pipeline.stage import REGISTRY, Stage, stage
+It knows nothing about auditing: the audit's stages are listed in :mod:`audit.stages` and the
+audit run is put together in :mod:`audit.run`.
+"""
 
-__all__ = ["REGISTRY", "Pipeline", "Stage", "load_pipeline", "stage"]
+from audit.pipeline.pipeline import Pipeline, build_pipeline, load_pipeline
+from audit.pipeline.run_folder import Checkpoint, RunFolder
+from audit.pipeline.runner import StageError, run_batch, run_pipeline, run_stage
+from audit.pipeline.stage import PARAMS, Counts, Stage
+from audit.pipeline.stream import Stream
+
+__all__ = ["PARAMS", "Checkpoint", "Counts", "Pipeline", "RunFolder", "Stage", "StageError",
+           "Stream", "build_pipeline", "load_pipeline", "run_batch", "run_pipeline",
+           "run_stage"]

@@ -1,18 +1,18 @@
-"""The run folder: status, the configuration as run, and records appended batch by batch.
+"""The run folder: status, and the tables the stream appends to, checkpointed batch by batch.
 
-While a run is going, records and skipped samples are appended to ``records.partial.csv`` and
-``skipped.partial.csv``; after each batch ``status.json`` is replaced atomically with the
-number of completed batches and the byte length of both files. A run killed at any moment
-resumes by truncating the partial files to the last recorded lengths and continuing with the
-next batch. On completion the partial files are renamed to ``records.csv`` and ``skipped.csv``.
+While the stream goes, each collected table is appended to ``<name>.partial.csv``; after each
+item ``status.json`` is replaced atomically with the number of completed items, the byte
+length of every table and the counts so far. A run killed at any moment resumes by truncating
+the tables to the recorded lengths and going on with the next item. When the stream is done the
+tables are renamed to ``<name>.csv`` and the status says so, so a run that fails after the
+stream resumes without streaming again.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,40 +21,25 @@ import pandas as pd
 
 from audit.errors import ConfigError
 from audit.io import atomic_write_json
-from audit.records import RECORD_COLUMNS, ScoreRecord
+from audit.pipeline import tables
 
-SKIPPED_COLUMNS = ("sample_id", "image", "reason")
+__all__ = ["Checkpoint", "RunFolder", "now_iso"]
 
 
 def now_iso() -> str:
+    """The current UTC time, ISO 8601, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _format_value(value) -> str:
-    if isinstance(value, bool):
-        return "True" if value else "False"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return ""
-        return f"{value:.6g}"
-    return str(value)
+@dataclass(frozen=True)
+class Checkpoint:
+    """How far the stream got: items done, table lengths in bytes, counts, and whether the
+    stream is complete (its tables renamed to their final names)."""
 
-
-def records_csv_rows(records: list[ScoreRecord]) -> str:
-    """CSV text for records (no header); floats to 6 significant digits, NaN as empty."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for r in records:
-        writer.writerow([_format_value(getattr(r, c)) for c in RECORD_COLUMNS])
-    return buffer.getvalue()
-
-
-def skipped_csv_rows(skipped) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    for s in skipped:
-        writer.writerow([s.sample_id, s.image, s.reason])
-    return buffer.getvalue()
+    completed: int = 0
+    lengths: Mapping[str, int] = field(default_factory=dict)
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    stream_complete: bool = False
 
 
 @dataclass
@@ -68,14 +53,13 @@ class RunFolder:
     def status_path(self) -> Path:
         return self.path / "status.json"
 
-    @property
-    def records_partial(self) -> Path:
-        return self.path / "records.partial.csv"
+    def partial(self, name: str) -> Path:
+        return self.path / f"{name}.partial.csv"
 
-    @property
-    def skipped_partial(self) -> Path:
-        return self.path / "skipped.partial.csv"
+    def final(self, name: str) -> Path:
+        return self.path / f"{name}.csv"
 
+    # ------------------------------------------------------------------ status
     def read_status(self) -> dict:
         try:
             self._status = json.loads(self.status_path.read_text(encoding="utf-8"))
@@ -94,39 +78,59 @@ class RunFolder:
         atomic_write_json(self.status_path, self._status)
         return dict(self._status)
 
-    # ------------------------------------------------------------ appending
-    def start_files(self) -> None:
-        """Fresh partial files holding only their headers."""
-        self.records_partial.write_text(",".join(RECORD_COLUMNS) + "\n", encoding="utf-8")
-        self.skipped_partial.write_text(",".join(SKIPPED_COLUMNS) + "\n", encoding="utf-8")
+    def checkpoint(self) -> Checkpoint:
+        """The stream's progress recorded in the status (a fresh run has none)."""
+        status = self._status if self._status is not None else (
+            self.read_status() if self.status_path.exists() else {})
+        return Checkpoint(completed=int(status.get("completed_batches", 0)),
+                          lengths=dict(status.get("tables", {})),
+                          counts=dict(status.get("counts", {})),
+                          stream_complete=bool(status.get("stream_complete", False)))
 
-    def lengths(self) -> dict:
-        return {"records_bytes": self.records_partial.stat().st_size,
-                "skipped_bytes": self.skipped_partial.stat().st_size}
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self.write_status(completed_batches=checkpoint.completed,
+                          tables=dict(checkpoint.lengths),
+                          counts={k: dict(v) for k, v in checkpoint.counts.items()},
+                          stream_complete=checkpoint.stream_complete)
 
-    def truncate_to(self, status: dict) -> None:
-        """Cut the partial files back to the last completed batch."""
-        for path, key in ((self.records_partial, "records_bytes"),
-                          (self.skipped_partial, "skipped_bytes")):
-            if not path.exists():
-                raise ConfigError(f"Cannot resume '{self.path}': {path.name} is missing.")
-            with open(path, "r+b") as handle:
-                handle.truncate(int(status[key]))
+    # ------------------------------------------------------------------ tables
+    def open_tables(self, row_types: Mapping[str, type], checkpoint: Checkpoint) -> dict:
+        """Start the tables (headers only) or, resuming, cut them back to the checkpoint.
 
-    def append(self, records: list[ScoreRecord], skipped) -> None:
-        for path, text in ((self.records_partial, records_csv_rows(records)),
-                           (self.skipped_partial, skipped_csv_rows(skipped))):
-            if text:
-                with open(path, "a", encoding="utf-8", newline="") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
+        Returns the byte length of every table.
+        """
+        lengths = {}
+        for name, row_type in row_types.items():
+            path = self.partial(name)
+            if name in checkpoint.lengths:
+                if not path.exists():
+                    raise ConfigError(f"Cannot resume '{self.path}': {path.name} is missing.")
+                with open(path, "r+b") as handle:
+                    handle.truncate(int(checkpoint.lengths[name]))
+            else:
+                path.write_text(tables.header(row_type), encoding="utf-8")
+            lengths[name] = path.stat().st_size
+        return lengths
 
-    def finish_files(self) -> tuple[Path, Path]:
-        records, skipped = self.path / "records.csv", self.path / "skipped.csv"
-        os.replace(self.records_partial, records)
-        os.replace(self.skipped_partial, skipped)
-        return records, skipped
+    def append(self, name: str, rows, row_type: type) -> int:
+        """Append ``rows`` to the table ``name`` (flushed to disk); return its new length."""
+        path = self.partial(name)
+        text = tables.format_rows(rows, row_type)
+        if text:
+            with open(path, "a", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return path.stat().st_size
 
-    def read_skipped(self, path: Path | None = None) -> pd.DataFrame:
-        return pd.read_csv(path or self.skipped_partial, dtype=str, keep_default_na=False)
+    def finish_tables(self, names) -> None:
+        """Rename the partial tables to their final names."""
+        for name in names:
+            os.replace(self.partial(name), self.final(name))
+
+    def read_table(self, name: str, row_type: type) -> pd.DataFrame:
+        """A finished table as a DataFrame (see :func:`audit.pipeline.tables.read_table`)."""
+        path = self.final(name)
+        if not path.exists():
+            raise ConfigError(f"Cannot read '{path}': the run folder lacks its table '{name}'.")
+        return tables.read_table(path, row_type)

@@ -1,53 +1,113 @@
-"""A stage is a plain function with named inputs and outputs (in the spirit of Kedro's node).
+"""A stage: a plain function with named inputs and outputs (in the spirit of Kedro's node).
 
-The runner keeps a *catalog*: a mapping from names to values. A stage reads its inputs from
-the catalog by name and its return value is stored under its output names. Stages marked
-``per_batch`` run once per batch of the dataset stream, with ``batch`` in the catalog; they
-must be pure functions of their inputs so that a run streams in bounded memory, resumes after
-a crash, and can run as the transforms of a distributed engine later.
+The runner keeps a *catalog*, a mapping from names to values. A stage reads its inputs from the
+catalog by name and its return value is stored under its output names. An input named
+``params:<section>`` is a section of the run's configuration, so a stage's signature says which
+settings it uses. The functions know nothing about stages or runners: ``Stage`` wraps them.
 
-Stages register themselves in :data:`REGISTRY` with the :func:`stage` decorator; a pipeline
-YAML file names them.
+A stage marked ``per_batch`` runs once per item of the run's stream (a batch of the dataset),
+as a pure function of its inputs, so that a run streams in bounded memory, resumes after a
+crash, and runs unchanged under another engine. Its outputs named in ``collect`` leave the
+stream: rows of a table (a list of dataclass instances, appended to ``<name>.csv`` batch by
+batch and read back as a DataFrame) or counts (a :class:`Counts`, summed over the stream).
+A stage that makes the stream names that output in ``stream``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["PARAMS", "Counts", "Stage"]
+
+#: Prefix of the inputs that are configuration sections: ``params:cams``.
+PARAMS = "params:"
+
+
+class Counts(dict):
+    """Named integer counts a per-batch stage reports; the runner sums them over the stream."""
+
+    def __add__(self, other: Mapping[str, int]) -> Counts:
+        total = Counts(self)
+        for key, value in other.items():
+            total[key] = total.get(key, 0) + int(value)
+        return total
+
+
+def _names(values, what: str, stage: str) -> tuple[str, ...]:
+    names = (values,) if isinstance(values, str) else tuple(values)
+    if not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"Stage '{stage}': {what} must be non-empty names; received {names!r}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Stage '{stage}': {what} repeat a name; received {names!r}.")
+    return names
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A named step: ``func(**{name: catalog[name] for name in inputs})`` -> ``outputs``.
+    """A named step: ``func(*[catalog[name] for name in inputs])`` -> ``outputs``.
 
     Attributes
     ----------
     name : str
         The name pipeline files use.
     func : callable
-        Takes the inputs as keyword arguments; returns one value per output (a tuple when
-        there are several, ``None`` when there are none).
+        Takes the inputs positionally, in order; returns one value per output (a tuple when
+        there are several, anything when there are none).
     inputs, outputs : tuple of str
-        Catalog names read and written.
+        Catalog names read and written. ``params:<section>`` inputs are configuration
+        sections; parameters given to the stage in a pipeline file override its first one.
     per_batch : bool
-        Runs once per batch of the dataset stream.
-    config_section : str or None
-        The configuration section a pipeline file's parameters for this stage override
-        (``explain: {methods: [gradcam]}`` sets ``cams.methods``).
+        Runs once per item of the stream.
+    collect : mapping of str to type
+        Per-batch outputs that leave the stream, with the dataclass of their rows (a table)
+        or :class:`Counts`.
+    stream : str or None
+        The output that is a :class:`~audit.pipeline.stream.Stream` for the per-batch stages.
     """
 
     name: str
     func: Callable
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
     per_batch: bool = False
-    config_section: str | None = None
+    collect: Mapping[str, type] = field(default_factory=dict)
+    stream: str | None = None
 
-    def run(self, catalog: dict) -> dict:
-        missing = [name for name in self.inputs if name not in catalog]
-        if missing:
-            raise KeyError(f"Stage '{self.name}' needs {missing}, which no earlier stage made.")
-        result = self.func(**{name: catalog[name] for name in self.inputs})
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))
+        object.__setattr__(self, "outputs", _names(self.outputs, "outputs", self.name))
+        object.__setattr__(self, "collect", MappingProxyType(dict(self.collect)))
+        stray = [n for n in self.collect if n not in self.outputs]
+        if stray:
+            raise ValueError(f"Stage '{self.name}': collect names {stray}, which are not among "
+                             f"its outputs {list(self.outputs)}.")
+        if self.collect and not self.per_batch:
+            raise ValueError(f"Stage '{self.name}': only per-batch stages collect outputs; "
+                             f"received collect={list(self.collect)}.")
+        for name, kind in self.collect.items():
+            if not (kind is Counts or dataclasses.is_dataclass(kind)):
+                raise ValueError(f"Stage '{self.name}': collect['{name}'] must be a dataclass "
+                                 f"(table rows) or Counts; received {kind!r}.")
+        if self.stream is not None and (self.stream not in self.outputs or self.per_batch):
+            raise ValueError(f"Stage '{self.name}': stream must name an output of a stage that "
+                             f"is not per-batch; received stream={self.stream!r}.")
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The configuration sections the stage reads (its ``params:`` inputs)."""
+        return tuple(n[len(PARAMS):] for n in self.inputs if n.startswith(PARAMS))
+
+    @property
+    def own_section(self) -> str | None:
+        """The section a pipeline file's parameters for this stage override (its first)."""
+        return self.sections[0] if self.sections else None
+
+    def __call__(self, catalog: Mapping) -> dict:
+        """Run on ``catalog`` and return ``{output name: value}``."""
+        result = self.func(*[catalog[name] for name in self.inputs])
         if not self.outputs:
             return {}
         if len(self.outputs) == 1:
@@ -56,20 +116,3 @@ class Stage:
             raise TypeError(f"Stage '{self.name}' must return {len(self.outputs)} values "
                             f"{self.outputs}; it returned {type(result).__name__}.")
         return dict(zip(self.outputs, result, strict=True))
-
-
-REGISTRY: dict[str, Stage] = {}
-
-
-def stage(name: str, *, inputs: tuple[str, ...] = (), outputs: tuple[str, ...] = (),
-          per_batch: bool = False, config_section: str | None = None) -> Callable:
-    """Register the decorated function as the stage ``name``."""
-
-    def register(func: Callable) -> Callable:
-        if name in REGISTRY and REGISTRY[name].func is not func:
-            raise ValueError(f"Stage '{name}' is registered twice.")
-        REGISTRY[name] = Stage(name, func, tuple(inputs), tuple(outputs), per_batch,
-                               config_section)
-        return func
-
-    return register

@@ -1,12 +1,61 @@
-"""The built-in stages, one file each. Importing this package registers them."""
+"""The audit's stages, one file each, and the table pipeline files name them from.
 
-from audit.stages import (  # noqa: F401
-    aggregate,
-    explain,
-    gate,
-    load_dataset,
-    load_model,
-    predict,
-    report,
-    score,
-)
+Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``params:<x>``
+inputs are sections of the configuration; ``run`` is the :class:`~audit.run_info.RunInfo`.
+The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
+
+    load_model ─► load_dataset ─► [per batch: predict ─► explain ─► score] ─► aggregate
+               ─► gate ─► gallery ─► report
+
+To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
+it in a pipeline file.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from audit.datasets import SkippedSample
+from audit.pipeline import Counts, Stage
+from audit.records import ScoreRecord
+from audit.stages.aggregate import aggregate_stage
+from audit.stages.explain import explain
+from audit.stages.gallery import gallery
+from audit.stages.gate import gate
+from audit.stages.load_dataset import load_dataset
+from audit.stages.load_model import load_model
+from audit.stages.predict import predict
+from audit.stages.report import report
+from audit.stages.score import score
+
+__all__ = ["STAGES"]
+
+STAGES = MappingProxyType({stage.name: stage for stage in (
+    Stage("load_model", load_model, inputs=("params:model", "params:cams"),
+          outputs=("explainer", "class_names", "model_info")),
+    Stage("load_dataset", load_dataset,
+          inputs=("params:dataset", "params:cams", "class_names", "model_info"),
+          outputs=("manifest", "batch"), stream="batch"),
+    Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
+          per_batch=True),
+    Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
+          outputs=("maps",), per_batch=True),
+    Stage("score", score,
+          inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
+          outputs=("records", "skipped", "batch_counts"), per_batch=True,
+          collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("aggregate", aggregate_stage,
+          inputs=("params:metrics", "params:seed", "records", "skipped", "manifest",
+                  "batch_counts", "class_names"),
+          outputs=("summary",)),
+    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary"),
+          outputs=("verdict",)),
+    Stage("gallery", gallery,
+          inputs=("params:report", "params:cams", "records", "manifest", "explainer",
+                  "model_info"),
+          outputs=("gallery",)),
+    Stage("report", report,
+          inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
+                  "skipped", "gallery", "model_info"),
+          outputs=("results",)),
+)})

@@ -3,12 +3,14 @@ misclassified samples."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from audit.cams import CamMaps
-from audit.pipeline.stage import stage
+from audit.cams import CamExplainer, CamMaps, Predictions
+from audit.config import CamsSection
+from audit.datasets import Batch
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,13 @@ class TargetMaps:
     maps: CamMaps
 
 
-def explain_batch(explainer, images, predicted, labels, *, methods, targets) -> list[TargetMaps]:
-    """Maps for ``targets`` (``predicted`` for every sample, ``true`` for misclassified ones)."""
+def explain_batch(explainer: CamExplainer, images: np.ndarray, predicted: np.ndarray,
+                  labels: np.ndarray, *, methods: Sequence[str], targets: Sequence[str]
+                  ) -> list[TargetMaps]:
+    """Maps for ``targets``: ``predicted`` for every sample, ``true`` for misclassified ones.
+
+    A target with no sample (``true`` in a batch without errors) is left out.
+    """
     out = []
     for target in targets:
         if target == "predicted":
@@ -39,10 +46,9 @@ def explain_batch(explainer, images, predicted, labels, *, methods, targets) -> 
     return out
 
 
-@stage("explain", inputs=("config", "explainer", "batch", "predictions"), outputs=("cams",),
-       per_batch=True, config_section="cams")
-def explain_stage(config, explainer, batch, predictions):
+def explain(cams: CamsSection, explainer: CamExplainer, batch: Batch,
+            predictions: Predictions) -> list[TargetMaps]:
     """Raw maps of every configured method and target for one batch."""
     labels = np.array([s.label for s in batch.samples], dtype=np.int64)
     return explain_batch(explainer, batch.images, predictions.predicted.astype(np.int64), labels,
-                         methods=config.cams.methods, targets=config.cams.targets)
+                         methods=cams.methods, targets=cams.targets)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from audit.gates import evaluate_gates
-from audit.pipeline.stage import stage
+from audit.config import DatasetSection, GatesSection
+from audit.errors import ExitCode
+from audit.gates import evaluate_gates, skipped_fraction_gate
+from audit.summary import Summary, Verdict
 
 
-@stage("gate", inputs=("config", "summary"), outputs=("verdict",), config_section="gates")
-def gate_stage(config, summary):
-    """``{"gates": {...}, "passed": bool}``: passed when every configured gate passes."""
-    gates = evaluate_gates(summary, config.gates)
-    return {"gates": gates, "passed": all(g["passed"] for g in gates.values())}
+def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary) -> Verdict:
+    """Every configured gate, and the input's own gate: passed when all pass.
+
+    More skipped samples than ``dataset.max_skipped_fraction`` allows is a failing
+    ``max_skipped_fraction`` gate, listed first, and makes the verdict's exit code 2 (the
+    input, not the model, failed); any other failing gate makes it 1.
+    """
+    results = evaluate_gates(summary, gates)
+    passed = all(g.passed for g in results.values())
+    exit_code = ExitCode.PASSED if passed else ExitCode.GATE_FAILED
+    skipped = skipped_fraction_gate(summary, dataset.max_skipped_fraction)
+    if skipped is not None:
+        results = {"max_skipped_fraction": skipped, **results}
+        passed, exit_code = False, ExitCode.BAD_INPUT
+    return Verdict(gates=results, passed=passed, exit_code=exit_code)

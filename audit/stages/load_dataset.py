@@ -1,14 +1,27 @@
-"""Stage ``load_dataset``: read the manifest into samples (images are streamed later)."""
+"""Stage ``load_dataset``: read the manifest, and describe the batches the run streams over."""
 
 from __future__ import annotations
 
-from audit.datasets import load_manifest
-from audit.pipeline.stage import stage
+from audit.config import CamsSection, DatasetSection
+from audit.datasets import BatchLoader, DatasetManifest, batch_specs, load_manifest
+from audit.pipeline import Stream
+from audit.stages.load_model import ModelInfo
 
 
-@stage("load_dataset", inputs=("config", "class_names"), outputs=("manifest",),
-       config_section="dataset")
-def load_dataset_stage(config, class_names):
-    """The dataset manifest, labels matched to the model's classes."""
-    return load_manifest(config.dataset.format, config.dataset.path,
-                         images_root=config.dataset.images_root, class_names=class_names)
+def load_dataset(dataset: DatasetSection, cams: CamsSection, class_names: list[str],
+                 model_info: ModelInfo) -> tuple[DatasetManifest, Stream]:
+    """The manifest, labels matched to the model's classes, and the stream of batches.
+
+    Returns
+    -------
+    manifest : DatasetManifest
+    batch : Stream
+        Batches of ``cams.batch_size`` samples of the first ``dataset.limit`` samples (all
+        when unset), read lazily; batch 0 also carries the manifest's skipped entries.
+    """
+    manifest = load_manifest(dataset.format, dataset.path, images_root=dataset.images_root,
+                             class_names=class_names)
+    samples = manifest.samples[:dataset.limit] if dataset.limit else manifest.samples
+    specs = batch_specs(samples, batch_size=cams.batch_size, skipped=manifest.skipped)
+    loader = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor)
+    return manifest, Stream(specs, loader)

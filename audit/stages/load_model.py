@@ -1,4 +1,4 @@
-"""Stage ``load_model``: the model file, the explained layer, the classes."""
+"""Stage ``load_model``: the model file, the layer to explain, the classes, the preprocessing."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from audit.cams import CamExplainer
 from audit.cams.layers import output_shape
+from audit.config import CamsSection, ModelSection
 from audit.datasets import Preprocessor
 from audit.errors import ConfigError, ModelError
-from audit.model_loading import load_model
-from audit.pipeline.stage import stage
+from audit.model_loading import load_model as load_model_file
 
 
 @dataclass(frozen=True)
@@ -25,41 +25,58 @@ class ModelInfo:
     preprocessor: Preprocessor
 
 
-@stage("load_model", inputs=("config",), outputs=("explainer", "class_names", "model_info"),
-       config_section="model")
-def load_model_stage(config):
-    """Load the model, pick the layer to explain and name the classes."""
-    model = load_model(config.model.path)
-    explainer = CamExplainer(model, config.model.layer,
-                             scorecam_max_channels=config.cams.scorecam_max_channels,
-                             micro_batch=config.cams.micro_batch)
+def _input_size(model: ModelSection, explainer: CamExplainer) -> tuple[int, int, int]:
     height, width, channels = explainer.input_shape
-    if config.model.input_size is not None:
-        if (height, width) != (None, None) and tuple(config.model.input_size) != (height, width):
-            raise ModelError(f"model.input_size is {list(config.model.input_size)} but model "
-                             f"'{config.model.path}' takes {height}x{width} images; leave "
+    if model.input_size is not None:
+        if (height, width) != (None, None) and tuple(model.input_size) != (height, width):
+            raise ModelError(f"model.input_size is {list(model.input_size)} but model "
+                             f"'{model.path}' takes {height}x{width} images; leave "
                              "model.input_size out to use the model's own size.")
-        height, width = config.model.input_size
+        height, width = model.input_size
     if height is None or width is None:
-        raise ModelError(f"Model '{config.model.path}' accepts any image size; set "
+        raise ModelError(f"Model '{model.path}' accepts any image size; set "
                          "model.input_size: [height, width] in the configuration.")
     if channels not in (1, 3):
-        raise ModelError(f"Model '{config.model.path}' takes {channels} input channels; "
+        raise ModelError(f"Model '{model.path}' takes {channels} input channels; "
                          "cam-audit reads images as RGB (3) or grayscale (1).")
-    names = config.model.class_names
+    return int(height), int(width), int(channels)
+
+
+def _class_names(model: ModelSection, explainer: CamExplainer) -> list[str]:
+    names = model.class_names
     if names is None:
-        names = [str(i) for i in range(explainer.n_classes)]
-    elif len(names) != explainer.n_classes:
+        return [str(i) for i in range(explainer.n_classes)]
+    if len(names) != explainer.n_classes:
         raise ModelError(f"model.class_names lists {len(names)} classes but model "
-                         f"'{config.model.path}' has {explainer.n_classes} outputs.")
+                         f"'{model.path}' has {explainer.n_classes} outputs.")
+    return list(names)
+
+
+def load_model(model: ModelSection, cams: CamsSection
+               ) -> tuple[CamExplainer, list[str], ModelInfo]:
+    """Load the model, pick the layer to explain, name the classes, check the preprocessing.
+
+    Returns
+    -------
+    explainer : CamExplainer
+    class_names : list of str
+        Output index ``i`` is ``class_names[i]``.
+    model_info : ModelInfo
+    """
+    keras_model = load_model_file(model.path)
+    explainer = CamExplainer(keras_model, model.layer,
+                             scorecam_max_channels=cams.scorecam_max_channels,
+                             micro_batch=cams.micro_batch)
+    height, width, channels = _input_size(model, explainer)
+    class_names = _class_names(model, explainer)
     try:
-        preprocessor = Preprocessor.from_config(config.model.preprocessing.as_block(),
-                                                channels=int(channels))
+        preprocessor = Preprocessor.from_config(model.preprocessing.as_block(),
+                                                channels=channels)
         preprocessor.resolve()
     except (ValueError, ImportError) as exc:
         raise ConfigError(f"model.preprocessing: {exc}") from None
-    info = ModelInfo(path=str(config.model.path), input_size=(int(height), int(width)),
-                     channels=int(channels), layer=explainer.layer_name,
+    info = ModelInfo(path=str(model.path), input_size=(height, width), channels=channels,
+                     layer=explainer.layer_name,
                      layer_channels=int(output_shape(explainer.layer)[-1]),
                      head=explainer.head.activation, preprocessor=preprocessor)
-    return explainer, list(names), info
+    return explainer, class_names, info

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from audit.pipeline.stage import stage
+from audit.cams import CamExplainer, Predictions
+from audit.datasets import Batch
 
 
-@stage("predict", inputs=("explainer", "batch"), outputs=("predictions",), per_batch=True)
-def predict_stage(explainer, batch):
+def predict(explainer: CamExplainer, batch: Batch) -> Predictions:
     """Logits and probabilities of one batch; a pure function of (model, batch)."""
     return explainer.predict(batch.images)

@@ -12,7 +12,11 @@ import math
 
 import numpy as np
 
+from audit.cams import Predictions
+from audit.cams.methods import METHODS
 from audit.cams.postprocess import upsample
+from audit.config import MetricsSection
+from audit.datasets import Batch, SkippedSample
 from audit.metrics import (
     background_fixation,
     box_area_fraction,
@@ -23,8 +27,9 @@ from audit.metrics import (
     loc_iou,
     pointing_hit,
 )
-from audit.pipeline.stage import stage
+from audit.pipeline import Counts
 from audit.records import ScoreRecord
+from audit.stages.explain import TargetMaps
 
 NAN = math.nan
 
@@ -50,8 +55,10 @@ def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: fl
     }
 
 
-def score_batch(batch, predictions, cams, class_names, metrics) -> list[ScoreRecord]:
-    """Records for one batch (pure: depends only on its arguments)."""
+def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
+                class_names: list[str], metrics: MetricsSection) -> list[ScoreRecord]:
+    """Records for one batch, one per sample x method x target (pure: depends only on its
+    arguments). Within a sample, records are ordered by (method, target)."""
     probs = predictions.probabilities
     predicted = predictions.predicted
     records: list[ScoreRecord] = []
@@ -89,9 +96,9 @@ def score_batch(batch, predictions, cams, class_names, metrics) -> list[ScoreRec
                                loc_threshold=metrics.loc_threshold,
                                loc_min_iou=metrics.loc_min_iou)
             fixation = NAN
-            # Negative evidence is counter-evidence, not an explanation of the decision: it
+            # Counter-evidence (negative evidence) is not an explanation of the decision: it
             # has no fixation flag.
-            if target == "predicted" and method != "negative":
+            if target == "predicted" and METHODS[method].fixation:
                 fixation = background_fixation(scores["enrichment"], correct=base["correct"],
                                                below=metrics.fixation_enrichment_below)
             records.append(ScoreRecord(**base, method=method, target=target,
@@ -101,8 +108,18 @@ def score_batch(batch, predictions, cams, class_names, metrics) -> list[ScoreRec
     return records
 
 
-@stage("score", inputs=("config", "batch", "predictions", "cams", "class_names"),
-       outputs=("batch_records",), per_batch=True, config_section="metrics")
-def score_stage(config, batch, predictions, cams, class_names):
-    """Score every map of the batch against the sample's boxes."""
-    return score_batch(batch, predictions, cams, class_names, config.metrics)
+def score(metrics: MetricsSection, batch: Batch, predictions: Predictions,
+          maps: list[TargetMaps], class_names: list[str]
+          ) -> tuple[list[ScoreRecord], list[SkippedSample], Counts]:
+    """Score every map of the batch against the sample's boxes.
+
+    Returns
+    -------
+    records : list of ScoreRecord
+    skipped : list of SkippedSample
+        The batch's samples that could not be audited (and, on batch 0, the manifest's).
+    batch_counts : Counts
+        ``n_boxes_clipped``: boxes of the batch clipped to their image.
+    """
+    records = score_batch(batch, predictions, maps, class_names, metrics)
+    return records, list(batch.skipped), Counts(n_boxes_clipped=batch.n_boxes_clipped)

@@ -1,0 +1,114 @@
+"""Stage ``gallery``: the misclassified samples whose maps sit most on the background, shown
+with their maps.
+
+No map is kept during the run: the chosen few samples are read and explained again here (a
+pure function of model and batch, so the maps are the ones the records were scored on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit.cams import CamExplainer
+from audit.cams.methods import METHODS, ordered_methods
+from audit.cams.overlay import overlay_png
+from audit.config import CamsSection, ReportSection
+from audit.datasets import BatchLoader, BatchSpec, DatasetManifest
+from audit.report.gallery import GalleryItem, Panel
+from audit.stages.load_model import ModelInfo
+
+__all__ = ["build_gallery", "gallery", "select_gallery"]
+
+#: Side of a gallery panel in pixels.
+PANEL_PX = 160
+
+
+def select_gallery(records: pd.DataFrame, *, size: int) -> pd.DataFrame:
+    """The misclassified samples whose predicted-class map puts the most energy outside the
+    boxes, most first (ties in record order), judged by the first method in registry order
+    that explains the decision (Grad-CAM when present). Adds a ``background_energy`` column.
+    """
+    if size <= 0 or records.empty:
+        return records.iloc[0:0]
+    deciding = [m for m in ordered_methods(records["method"].unique()) if METHODS[m].fixation]
+    if not deciding:
+        return records.iloc[0:0]
+    rows = records[(records["method"] == deciding[0]) & (records["target"] == "predicted")
+                   & (~records["correct"]) & records["energy_in_box"].notna()].copy()
+    rows["background_energy"] = 1.0 - rows["energy_in_box"]
+    rows["order"] = np.arange(len(rows))
+    rows = rows.sort_values(["background_energy", "order"], ascending=[False, True])
+    return rows.head(size)
+
+
+def _figures(rows: pd.DataFrame, method: str, target: str) -> dict:
+    row = rows[(rows["method"] == method) & (rows["target"] == target)]
+    if row.empty:
+        return {}
+    return {k: (None if pd.isna(row[k].iloc[0]) else float(row[k].iloc[0]))
+            for k in ("energy_in_box", "enrichment")}
+
+
+def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: DatasetManifest,
+                  explainer: CamExplainer, methods, model_info: ModelInfo) -> list[GalleryItem]:
+    """Read and explain the ``chosen`` samples again and render their panels: the image, each
+    method's map of the predicted and of the true class, and counter-evidence of the
+    prediction (in Grad-CAM's row: negative evidence is Grad-CAM of the negated gradient)."""
+    if chosen.empty:
+        return []
+    by_id = {s.sample_id: s for s in manifest.samples}
+    samples = tuple(by_id[sid] for sid in chosen["sample_id"] if sid in by_id)
+    batch = BatchLoader(model_info.input_size, model_info.channels,
+                        model_info.preprocessor)(BatchSpec(0, samples))
+    if not len(batch):
+        return []
+    methods = ordered_methods(methods)
+    deciding = [m for m in methods if METHODS[m].fixation]
+    counter = [m for m in methods if not METHODS[m].fixation]
+    predicted = np.array([int(records.loc[records["sample_id"] == s.sample_id,
+                                          "predicted_index"].iloc[0]) for s in batch.samples])
+    labels = np.array([s.label for s in batch.samples])
+    maps_pred = explainer.explain(batch.images, predicted, deciding) if deciding else {}
+    maps_true = explainer.explain(batch.images, labels, deciding) if deciding else {}
+    maps_counter = explainer.explain(batch.images, predicted, counter) if counter else {}
+    height, width = model_info.input_size
+    size = (PANEL_PX, PANEL_PX)
+    items = []
+    for i, sample in enumerate(batch.samples):
+        oh, ow = batch.original_sizes[i]
+        boxes = [b.scaled(width / ow, height / oh) for b in sample.boxes]
+        mine = records[records["sample_id"] == sample.sample_id]
+        first = mine.iloc[0]
+        display = batch.display[i]
+        panels = [Panel("image", overlay_png(display, np.zeros((1, 1)), boxes=boxes, alpha=0.0,
+                                             size=size))]
+        for method in deciding:
+            panels.append(Panel(f"{method}: predicted '{first['predicted']}'",
+                                overlay_png(display, maps_pred[method][i], boxes=boxes,
+                                            size=size),
+                                method, "predicted", _figures(mine, method, "predicted")))
+            panels.append(Panel(f"{method}: true '{first['label']}'",
+                                overlay_png(display, maps_true[method][i], boxes=boxes,
+                                            size=size),
+                                method, "true", _figures(mine, method, "true")))
+        for method in counter:
+            row_method = "gradcam" if "gradcam" in deciding else (deciding or [method])[0]
+            panels.append(Panel(f"negative evidence against '{first['predicted']}'",
+                                overlay_png(display, maps_counter[method][i], boxes=boxes,
+                                            colormap="viridis", size=size),
+                                row_method, "negative", _figures(mine, method, "predicted")))
+        energy = chosen.loc[chosen["sample_id"] == sample.sample_id, "background_energy"]
+        items.append(GalleryItem(sample.sample_id, sample.image, str(first["label"]),
+                                 str(first["predicted"]), float(first["confidence"]),
+                                 float(energy.iloc[0]), panels))
+    return items
+
+
+def gallery(report: ReportSection, cams: CamsSection, records: pd.DataFrame,
+            manifest: DatasetManifest, explainer: CamExplainer, model_info: ModelInfo
+            ) -> list[GalleryItem]:
+    """Up to ``report.gallery_size`` background-fixated errors with every method's maps."""
+    chosen = select_gallery(records, size=report.gallery_size)
+    return build_gallery(chosen, records, manifest=manifest, explainer=explainer,
+                         methods=cams.methods, model_info=model_info)
