@@ -10,7 +10,9 @@ import yaml
 
 from audit.config import load_config, parse_config
 from audit.errors import ConfigError
-from audit.pipeline.build import build_pipeline, load_pipeline
+from audit.pipeline import build_pipeline
+from audit.run import RUN_INPUTS, load_audit_pipeline
+from audit.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 MINIMAL = {"model": {"path": "m.keras"}, "dataset": {"path": "d.csv"}}
@@ -69,37 +71,63 @@ def test_unreadable_and_missing_files(tmp_path):
 
 def test_shipped_pipelines_build():
     for name in ("audit", "quick", "predeploy"):
-        pipeline = load_pipeline(ROOT / "pipelines" / f"{name}.yaml")
+        pipeline = load_audit_pipeline(ROOT / "pipelines" / f"{name}.yaml")
         assert pipeline.name == name
-        assert [s.name for s in pipeline.stages][:2] == ["load_model", "load_dataset"]
-    quick = load_pipeline(ROOT / "pipelines" / "quick.yaml")
+        assert [s.name for s in pipeline.before] == ["load_model", "load_dataset"]
+        assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"]
+        assert [s.name for s in pipeline.after] == ["aggregate", "gate", "gallery", "report"]
+        assert pipeline.stream == "batch"
+        assert set(pipeline.collected) == {"records", "skipped", "batch_counts"}
+    quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
     assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
-    predeploy = load_pipeline("predeploy.yaml")  # found among the shipped ones by name
-    assert predeploy.overrides()["gates"]["min_accuracy"] == 0.8
+    predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
+    assert predeploy.overrides()["gates"] == {"min_accuracy": 0.8,
+                                              "max_background_fixation_rate": 0.5,
+                                              "max_degenerate_fraction": 0.05}
+
+
+def test_stage_order_comes_from_the_data_not_the_file():
+    shuffled = ["report", "gallery", "gate", "score", "aggregate", "explain", "predict",
+                "load_dataset", "load_model"]
+    pipeline = build_pipeline({"name": "p", "stages": shuffled}, table=STAGES,
+                              provided=RUN_INPUTS, where="p.yaml")
+    # Listed backwards, each stage still runs after the stages that make its inputs; among
+    # stages that could run, the one listed first goes first (gallery before aggregate).
+    assert [s.name for s in pipeline.stages] == [
+        "load_model", "load_dataset", "predict", "explain", "score", "gallery", "aggregate",
+        "gate", "report"]
 
 
 @pytest.mark.parametrize("stages,message", [
-    (["load_model", "load_dataset", "predcit"], r"unknown stage 'predcit'\. Did you mean "
-                                                r"'predict'\?"),
-    (["load_model", "predict", "explain", "load_dataset", "score"],
-     r"per-batch stages must follow each other"),
-    (["predict"], r"stage 'predict' needs \['explainer'\].*made by load_model"),
-    (["load_model", "load_model"], "appears twice"),
-    ([{"predict": {"x": 1}}], "takes no parameters"),
-    ([], "has no stages"),
+    (["load_model", "load_dataset", "predcit"],
+     "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
+     "load_dataset, predict, explain, score, aggregate, gate, gallery, report."),
+    (["predict"],
+     "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
+     "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
+    (["load_model", "load_dataset", "predict", "explain", "score", "aggregate", "gate",
+      "report"],
+     "p.yaml: stage 'report' needs ['gallery'], which no stage of the pipeline makes "
+     "('gallery' is made by gallery)."),
+    (["load_model", "load_model"], "p.yaml: stages[1]: stage 'load_model' appears twice."),
+    ([{"predict": {"x": 1}}], "p.yaml: stages[0]: stage 'predict' takes no parameters; "
+                              "received ['x']."),
+    ([], "p.yaml: the pipeline has no stages."),
 ])
 def test_bad_pipelines(stages, message):
-    with pytest.raises(ConfigError, match=message):
-        build_pipeline({"name": "p", "stages": stages}, where="p.yaml")
+    with pytest.raises(ConfigError) as error:
+        build_pipeline({"name": "p", "stages": stages}, table=STAGES, provided=RUN_INPUTS,
+                       where="p.yaml")
+    assert str(error.value) == message
 
 
 def test_stage_parameters_are_validated_like_config(tmp_path):
-    from audit.pipeline.runner import _apply_overrides
+    from audit.run import _apply_overrides
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"stages": [
         "load_model", "load_dataset", "predict", {"explain": {"methods": ["nope"]}}, "score"]}))
-    pipeline = load_pipeline(path)
+    pipeline = load_audit_pipeline(path)
     with pytest.raises(ConfigError, match=r"stage parameters\): cams\.methods\.0: received "
                                           r"'nope'"):
         _apply_overrides(parse_config(MINIMAL, base_dir=tmp_path), pipeline)

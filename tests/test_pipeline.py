@@ -16,8 +16,8 @@ import yaml
 
 from audit.cli import main
 from audit.config import parse_config
-from audit.pipeline.runner import run_audit
 from audit.records import RECORD_COLUMNS, read_records
+from audit.run import run_audit
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["circle", "square", "triangle"]
@@ -91,15 +91,15 @@ def test_run_writes_every_output(biased_run):
 def test_background_learner_fixates_more_than_a_model_without_the_correlation(
         biased_run, unbiased_run):
     biased, unbiased = biased_run.summary, unbiased_run.summary
-    assert biased["accuracy"] < unbiased["accuracy"] - 0.15
-    b, u = biased["methods"]["gradcam"], unbiased["methods"]["gradcam"]
-    assert b["background_fixation_rate"] is not None
-    assert b["background_fixation"]["n"] >= 5
-    unbiased_rate = u["background_fixation_rate"] or 0.0
-    assert b["background_fixation_rate"] > unbiased_rate + 0.2
+    assert biased.accuracy < unbiased.accuracy - 0.15
+    b, u = biased.methods["gradcam"], unbiased.methods["gradcam"]
+    assert b.background_fixation_rate is not None
+    assert b.background_fixation.n >= 5
+    unbiased_rate = u.background_fixation_rate or 0.0
+    assert b.background_fixation_rate > unbiased_rate + 0.2
     # The maps of the biased model's errors sit off the object.
-    biased_mis = b["energy_in_box"]["misclassified"]["mean"]
-    unbiased_all = u["energy_in_box"]["all"]["mean"]
+    biased_mis = b.energy_in_box.misclassified.mean
+    unbiased_all = u.energy_in_box.all.mean
     assert biased_mis < unbiased_all - 0.1
 
 

@@ -150,3 +150,33 @@ def test_bad_samples_are_skipped_and_recorded(capsys, tmp_path, demo_small_biase
     assert (out2 / "summary.json").exists() and (out2 / "skipped.csv").exists()
     assert json.loads((out2 / "status.json").read_text())["status"] == "failed"
     assert json.loads((out2 / "summary.json").read_text())["passed"] is False
+
+
+def test_an_unexpected_error_exits_3_never_1(capsys, tmp_path, small_manifest, monkeypatch,
+                                             demo_small_biased):
+    """A defect is not a verdict: one line naming the stage, the traceback in error.log."""
+    import audit.run
+    from audit.pipeline import Stage
+
+    def broken_aggregate(*args):
+        raise ZeroDivisionError("division by zero in a figure")
+
+    real = audit.run.STAGES["aggregate"]
+    monkeypatch.setattr(audit.run, "STAGES", {
+        **audit.run.STAGES,
+        "aggregate": Stage("aggregate", broken_aggregate, inputs=real.inputs,
+                           outputs=real.outputs)})
+    out = tmp_path / "run"
+    code, err = _run(capsys, _config(tmp_path, demo_small_biased.model_path, small_manifest),
+                     "--out", out)
+    assert code == 3
+    assert err == ("cam-audit: internal error: stage 'aggregate' failed: ZeroDivisionError: "
+                   "division by zero in a figure (traceback in the run folder's error.log)\n")
+    status = json.loads((out / "status.json").read_text())
+    assert status["status"] == "failed" and status["error_log"] == "error.log"
+    assert status["error"] == ("StageError: stage 'aggregate' failed: ZeroDivisionError: "
+                               "division by zero in a figure")
+    log = (out / "error.log").read_text()
+    assert "Traceback (most recent call last)" in log and "in broken_aggregate" in log
+    # The records were written before the failure; the run can be resumed once mended.
+    assert (out / "records.csv").is_file() and not (out / "summary.json").exists()
