@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from audit.report.templating import compact_png
+from audit.report.images import compact_png
 
 __all__ = [
     "CORRECT_COLOUR",
@@ -136,7 +136,7 @@ def energy_distribution_png(records: pd.DataFrame, *, methods: list[str] | None 
     import seaborn as sns
 
     needed = {"method", "target", "energy_in_box", "correct"}
-    if not isinstance(records, pd.DataFrame) or not needed <= set(records):
+    if not needed <= set(records):
         return None
     rows = records[records["target"].astype(str) == "predicted"]
     titles = titles or {}
