@@ -74,6 +74,18 @@ def _figure(width: float, height: float):
             figure.clear()
 
 
+@contextmanager
+def _numpy_global_seed(seed: int):
+    """Seed numpy's global generator for the block, then put its state back: seaborn's
+    ``stripplot`` jitter draws from it, and the same run must give the same picture."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
 def _png(figure, *, palette: bool = True) -> bytes:
     """The figure as PNG; with ``palette``, reduced to 256 colours (a third of the bytes;
     leave it off for continuous colour scales, which would show bands)."""
@@ -130,7 +142,8 @@ def energy_distribution_png(records: pd.DataFrame, *, methods: list[str] | None 
     """``energy_in_box`` of the predicted-class maps, correct beside misclassified, per method.
 
     Box plots with the individual samples drawn over them (at most ``max_points`` per group,
-    a seeded subsample, so a large run does not bloat the report). ``methods`` gives the
+    a seeded subsample, so a large run does not bloat the report), jittered from ``seed``: the
+    same records give the same picture. ``methods`` gives the
     order of the rows (others follow, sorted) and ``titles`` their display names.
     """
     import seaborn as sns
@@ -169,9 +182,10 @@ def energy_distribution_png(records: pd.DataFrame, *, methods: list[str] | None 
             sns.boxplot(data=values, x="energy_in_box", y="method", hue="outcome", order=methods,
                         hue_order=order, palette=palette, ax=ax, orient="h", fliersize=0,
                         width=0.7, linewidth=1.0, boxprops={"alpha": 0.35}, legend=False)
-        sns.stripplot(data=shown, x="energy_in_box", y="method", hue="outcome", order=methods,
-                      hue_order=order, palette=palette, ax=ax, orient="h", dodge=True,
-                      size=2.6, alpha=0.6, jitter=0.22, legend=True)
+        with _numpy_global_seed(seed):
+            sns.stripplot(data=shown, x="energy_in_box", y="method", hue="outcome",
+                          order=methods, hue_order=order, palette=palette, ax=ax, orient="h",
+                          dodge=True, size=2.6, alpha=0.6, jitter=0.22, legend=True)
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel("energy in box (share of the map's energy inside the boxes)")
         ax.set_ylabel("")
