@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from audit.cams.methods import ordered_methods
 from audit.io import atomic_write_text
 from audit.records import read_records
-from audit.report.figures import REGRESSION_RULE, change_rows, compare_figures
+from audit.report.figures import ABSOLUTE_MARGIN, REGRESSION_RULE, change_rows, compare_figures
 from audit.report.format import NA, fmt_pct, fmt_time
 from audit.report.methods import is_counter_evidence
 from audit.report.sections.verdict import verdict_state
@@ -49,7 +50,7 @@ def _load_records(run_dir: Path) -> pd.DataFrame | None:
         return None
 
 
-def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods) -> str | None:
+def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods: Iterable[str]) -> str | None:
     """The first method of run A (registry order, counter-evidence last) that B also has."""
     in_b = set(b["method"].astype(str))
     names = ordered_methods(list(a_methods) or a["method"].astype(str).unique())
@@ -247,7 +248,7 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
     n_regressions = sum(r["status"] == "regression" for r in figure_rows)
     lines.append("")
     lines.append(f"{n_regressions} regression(s). Rule: worse by more than the combined 95% "
-                 "interval, or by 0.02 without intervals.")
+                 f"interval, or by {ABSOLUTE_MARGIN:.2f} without intervals.")
     if per_sample is not None:
         lines.append("")
         lines.append(f"Per-sample changes ({_plain(method)}, predicted-class maps, "
