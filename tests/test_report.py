@@ -1,9 +1,10 @@
 """The report outputs: HTML report, JUnit XML, run history, baseline lookup and run comparison.
 
 Inputs are synthetic: score records built by hand, a summary from :func:`audit.aggregate.aggregate`
-with gates and provenance added, and gallery panels drawn with Pillow. The browser tests open
-the report in headless Chromium (``apt-get install -y chromium chromium-driver``) and fail,
-not skip, when it is missing.
+with gates and provenance added (as cam-audit 0.1 wrote it: a schema-1 dict; validated into a
+:class:`~audit.summary.RunSummary` for the report), and gallery panels drawn with Pillow. The
+browser tests open the report in headless Chromium
+(``apt-get install -y chromium chromium-driver``) and fail, not skip, when it is missing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from audit.aggregate import aggregate
+from audit.config import AuditConfig
 from audit.records import ScoreRecord, records_to_frame
 from audit.report import (
     GalleryItem,
@@ -39,8 +41,11 @@ from audit.report import (
 )
 from audit.report.agreement import method_agreement
 from audit.report.figures import compare_figures
-from audit.report.html import MAX_SKIPPED_ROWS, build_context
-from audit.report.templating import TEMPLATES_ENV_VAR, data_uri, templates_dir
+from audit.report.html import build_context
+from audit.report.images import data_uri
+from audit.report.sections.data import MAX_SKIPPED_ROWS
+from audit.report.templating import TEMPLATES_ENV_VAR, templates_dir
+from audit.summary import SCHEMA_VERSION, Gate, RunSummary, Stat, write_summary
 
 NAN = math.nan
 HOSTILE_CLASS = "<script>alert(1)</script>"
@@ -122,8 +127,9 @@ PROVENANCE = {
 }
 
 
-def make_summary(records, *, classes=CLASSES, gates=None, passed=None, run_id=None,
-                 finished_at=None, manifest_sha256=None, n_resamples=200) -> dict:
+def make_summary_v1(records, *, classes=CLASSES, gates=None, passed=None, run_id=None,
+                    finished_at=None, manifest_sha256=None, n_resamples=200) -> dict:
+    """``summary.json`` as cam-audit 0.1 wrote it: a plain dict, ``schema_version`` 1."""
     summary = aggregate(records_to_frame(records) if isinstance(records, list) else records,
                         class_names=list(classes), seed=0, n_resamples=n_resamples)
     if gates is None:
@@ -149,6 +155,12 @@ def make_summary(records, *, classes=CLASSES, gates=None, passed=None, run_id=No
         provenance=provenance,
     )
     return summary
+
+
+def make_summary(records, **options) -> RunSummary:
+    """The typed summary of ``records`` (options as :func:`make_summary_v1`)."""
+    return RunSummary.model_validate(make_summary_v1(records, **options)
+                                     | {"schema_version": SCHEMA_VERSION})
 
 
 def png(size=(96, 96), colour=(90, 140, 200), box=(20, 24, 70, 76), heat=None) -> bytes:
@@ -187,6 +199,9 @@ def make_gallery(n: int = 2, methods=("gradcam", "gradcam++", "scorecam")) -> li
     return items
 
 
+NO_SKIPPED = pd.DataFrame(columns=["sample_id", "image", "reason"])
+
+
 def make_skipped(n: int = 3) -> pd.DataFrame:
     return pd.DataFrame({
         "sample_id": [f"bad{i}" for i in range(n)],
@@ -195,7 +210,7 @@ def make_skipped(n: int = 3) -> pd.DataFrame:
     })
 
 
-CONFIG = {
+CONFIG = AuditConfig.model_validate({
     "run_name": "demo",
     "seed": 0,
     "model": {"path": "models/" + HOSTILE_FILE, "layer": None, "class_names": CLASSES},
@@ -205,7 +220,7 @@ CONFIG = {
                 "bootstrap_resamples": 200},
     "gates": {"min_accuracy": 0.9, "max_background_fixation_rate": 0.5},
     "report": {"out_dir": "reports", "gallery_size": 8},
-}
+}).resolved_dump()
 
 
 def render_full(run_dir: Path, *, baseline=None, **overrides) -> tuple[Path, str]:
@@ -265,14 +280,20 @@ def test_report_escapes_hostile_names(full_report):
         assert src.startswith("data:image/"), src[:40]
 
 
+def with_method(summary: RunSummary, method: str, **changes) -> RunSummary:
+    """``summary`` with some figures of ``method`` replaced."""
+    figures = summary.methods[method].model_copy(update=changes)
+    return summary.model_copy(update={"methods": {**summary.methods, method: figures}})
+
+
 def test_report_regression_flags(tmp_path):
     records = make_records()
     summary = make_summary(records)
-    worse = json.loads(json.dumps(summary))
-    better = json.loads(json.dumps(summary))
-    worse["accuracy"] = summary["accuracy"] - 0.3
-    better["methods"]["gradcam"]["background_fixation_rate"] = 0.0
-    better["methods"]["gradcam"]["background_fixation"]["ci"] = None
+    worse = summary.model_copy(update={"accuracy": summary.accuracy - 0.3})
+    gradcam = summary.methods["gradcam"]
+    better = with_method(summary, "gradcam", background_fixation_rate=0.0,
+                         background_fixation=gradcam.background_fixation.model_copy(
+                             update={"ci": None}))
     changes = {c.key: c for c in compare_figures(summary, worse)}
     assert changes["accuracy"].status == "regression"
     assert changes["gradcam.energy_in_box.correct"].status == "unchanged"
@@ -280,11 +301,12 @@ def test_report_regression_flags(tmp_path):
     changes = {c.key: c for c in compare_figures(better, summary)}
     fixation = changes["gradcam.background_fixation_rate"]
     assert fixation.rule == "absolute" and fixation.margin == 0.02
-    assert fixation.status == ("regression" if summary["methods"]["gradcam"][
-        "background_fixation_rate"] > 0.02 else "unchanged")
-    _, text = render_full(tmp_path, baseline=json.loads(json.dumps(summary)) | {
-        "accuracy": summary["accuracy"] + 0.3})
-    assert "regression" in text and "combined 95% interval" in text
+    assert gradcam.background_fixation_rate > 0.02
+    assert fixation.status == "regression"
+    baseline = summary.model_copy(update={"accuracy": summary.accuracy + 0.3})
+    _, text = render_full(tmp_path, baseline=baseline)
+    assert '<span class="badge fail">1 regression</span>' in text
+    assert "combined 95% interval" in text
 
 
 def test_report_edge_cases_do_not_crash(tmp_path):
@@ -293,33 +315,35 @@ def test_report_edge_cases_do_not_crash(tmp_path):
     records = make_records(20, classes=["only"], with_boxes=False, degenerate=("scorecam",),
                            hostile_file=False)
     summary = make_summary(records, classes=["only"], gates={})
-    assert summary["methods"]["gradcam"]["background_fixation_rate"] is None
+    assert summary.methods["gradcam"].background_fixation_rate is None
     path = write_report(tmp_path / "a", summary=summary, records=records_to_frame(records),
-                        skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
-                        gallery=[], config={})
+                        skipped=NO_SKIPPED, gallery=[], config=CONFIG)
     text = path.read_text()
-    assert "PASSED" in text and "No gates configured" in text
+    assert '<div class="verdict-word">PASSED</div>' in text
+    assert '<div class="verdict-line">No gates configured.</div>' in text
     assert "No sample was misclassified" in text
     assert "No sample has a usable ground-truth box" in text
-    assert "n/a" in text
+    assert '<td class="n"><b>n/a</b></td>' in text  # the fixation rates
 
-    # All maps degenerate with boxes; NaN and None sprinkled through the summary.
+    # All maps degenerate with boxes; undefined figures through the summary, no verdict.
     records = make_records(12, degenerate=("gradcam",), methods=("gradcam",))
     summary = make_summary(records, passed=None)
-    summary["accuracy"] = NAN
-    summary["accuracy_ci"] = None
-    summary["centre_baseline"] = {"n": 0, "mean": None, "ci": None, "n_nan": 12}
-    summary["provenance"]["duration_s"] = None
-    summary.pop("passed")
+    summary = summary.model_copy(update={
+        "accuracy": None, "accuracy_ci": None, "passed": None,
+        "centre_baseline": Stat(n=0, n_nan=12),
+        "provenance": summary.provenance.model_copy(update={"duration_s": None})})
     text = write_report(tmp_path / "b", summary=summary, records=records_to_frame(records),
-                        skipped=None, gallery=None, config=None).read_text()
+                        skipped=NO_SKIPPED, gallery=[], config=CONFIG).read_text()
     assert "Every map of this method is degenerate" in text
-    assert "NO VERDICT" in text
+    assert '<div class="verdict-word">NO VERDICT</div>' in text
+    assert "<tr><th>Duration</th><td>n/a</td></tr>" in text
+    assert '<div class="k">Accuracy</div><div class="v">n/a</div>' in text
 
     # Nothing at all.
-    text = write_report(tmp_path / "c", summary={}, records=pd.DataFrame(),
-                        skipped=pd.DataFrame(), gallery=[], config={}).read_text()
-    assert "NO VERDICT" in text and 'id="guide"' in text
+    text = write_report(tmp_path / "c", summary=RunSummary(), records=pd.DataFrame(),
+                        skipped=NO_SKIPPED, gallery=[], config=CONFIG).read_text()
+    assert '<div class="verdict-word">NO VERDICT</div>' in text and 'id="guide"' in text
+    assert "<p class=\"muted\">No CAM method was run.</p>" in text
 
 
 def test_report_caps_the_skipped_table(tmp_path):
@@ -338,7 +362,7 @@ def test_gallery_layout_and_bad_png(tmp_path):
     items[0].panels.append(broken)
     records = make_records(9, methods=("gradcam",), hostile_file=False)
     context = build_context(summary=make_summary(records), records=records_to_frame(records),
-                            skipped=None, gallery=items, config=CONFIG)
+                            skipped=NO_SKIPPED, gallery=items, config=CONFIG)
     gallery = context["gallery"]
     assert gallery["columns"] == ["map of the predicted class", "map of the true class",
                                   "negative evidence"]
@@ -352,7 +376,8 @@ def test_gallery_layout_and_bad_png(tmp_path):
     cut = Panel(title="gradcam: true", png=png()[:60], method="gradcam", target="true")
     item = GalleryItem(sample_id="x", image="x.png", label="a", predicted="b", confidence=0.5,
                        background_energy=0.9, panels=[big, cut])
-    context = build_context(summary={}, records=None, skipped=None, gallery=[item], config={})
+    context = build_context(summary=RunSummary(), records=pd.DataFrame(), skipped=NO_SKIPPED,
+                            gallery=[item], config=CONFIG)
     view = context["gallery"]["entries"][0]
     assert view["rows"][0]["cells"][0]["uri"] is None
     shrunk = Image.open(io.BytesIO(base64.b64decode(view["image"]["uri"].split(",", 1)[1])))
@@ -394,25 +419,32 @@ def test_templates_dir_resolution(tmp_path, monkeypatch):
 
 def test_junit_one_case_per_gate(tmp_path):
     summary = make_summary(make_records(12, methods=("gradcam",)))
-    summary["gates"]["odd\x01name"] = {"value": None, "threshold": 0.1, "passed": None,
-                                       "reason": "undefined <value> & \"quotes\""}
+    odd_gate = Gate(value=None, threshold=0.1, passed=False,
+                    reason="undefined <value> & \"quotes\"")
+    summary = summary.model_copy(update={"gates": {**summary.gates, "odd\x01name": odd_gate}})
     path = write_junit(tmp_path, summary)
     assert path == tmp_path / "junit.xml"
     root = ET.parse(path).getroot()
     suite = root.find("testsuite")
     cases = suite.findall("testcase")
-    assert len(cases) == len(summary["gates"]) == 3
+    assert len(cases) == len(summary.gates) == 3
     assert {c.get("classname") for c in cases} == {"cam-audit.gates"}
     assert suite.get("tests") == "3" and suite.get("failures") == "2"
-    assert suite.get("id") == summary["run_id"]
+    assert suite.get("id") == summary.run_id
+    assert suite.get("time") == "250.400" and suite.get("hostname") == "ci-runner-3"
     props = {p.get("name"): p.get("value") for p in suite.iter("property")}
-    assert props["run_id"] == summary["run_id"] and props["verdict"] == "failed"
+    assert props == {"run_id": summary.run_id, "run_name": "demo", "verdict": "failed",
+                     "model_sha256": "a" * 64, "manifest_sha256": "b" * 64}
     failed = {c.get("name"): c.find("failure") for c in cases}
     assert failed["max_background_fixation_rate"] is None
-    message = failed["min_accuracy"].get("message")
-    assert f"value {summary['accuracy']:.4g}" in message and "threshold 0.9" in message
-    odd = failed["odd\ufffdname"].get("message")
-    assert "value n/a" in odd and '<value> & "quotes"' in odd
+    passing = next(c for c in cases if c.get("name") == "max_background_fixation_rate")
+    assert passing.find("system-out").text == (
+        f"value 0.12, threshold 0.5: fine for class {HOSTILE_CLASS}")
+    assert failed["min_accuracy"].get("message") == (
+        f"value {summary.accuracy:.4g}, threshold 0.9: accuracy {summary.accuracy:.3f} is below "
+        "the minimum 0.900")
+    assert failed["odd\ufffdname"].get("message") == (
+        'value n/a, threshold 0.1: undefined <value> & "quotes"')
 
 
 def test_junit_without_gates(tmp_path):
@@ -427,13 +459,20 @@ def test_junit_without_gates(tmp_path):
 
 
 def write_run(out_dir: Path, run_id: str, finished_at: str, *, manifest="b" * 64,
-              status="complete", seed=0) -> tuple[Path, dict]:
+              status="complete", seed=0, schema_version=SCHEMA_VERSION
+              ) -> tuple[Path, RunSummary]:
+    """A run folder; its ``summary.json`` written by this version (2) or by cam-audit 0.1."""
     run_dir = out_dir / run_id
     run_dir.mkdir(parents=True)
     records = make_records(12, seed=seed, methods=("gradcam", "scorecam"), hostile_file=False)
-    summary = make_summary(records, run_id=run_id, finished_at=finished_at,
-                           manifest_sha256=manifest)
-    (run_dir / "summary.json").write_text(json.dumps(summary))
+    options = dict(run_id=run_id, finished_at=finished_at, manifest_sha256=manifest)
+    summary = make_summary(records, **options)
+    if schema_version == 1:
+        v1 = make_summary_v1(records, **options)
+        assert v1["schema_version"] == 1
+        (run_dir / "summary.json").write_text(json.dumps(v1))
+    else:
+        write_summary(run_dir / "summary.json", summary)
     records_to_frame(records).to_csv(run_dir / "records.csv", index=False)
     (run_dir / "report.html").write_text("<p>report</p>")
     if status:
@@ -442,23 +481,35 @@ def write_run(out_dir: Path, run_id: str, finished_at: str, *, manifest="b" * 64
 
 
 def test_history_two_runs_newest_first(tmp_path):
-    old_dir, old = write_run(tmp_path, "run-old", "2026-11-01T10:00:00+00:00")
+    # The older run was written by cam-audit 0.1 (schema 1): the rebuilt history reads it too.
+    old_dir, old = write_run(tmp_path, "run-old", "2026-11-01T10:00:00+00:00",
+                             schema_version=1)
     new_dir, new = write_run(tmp_path, "run-new", "2026-11-02T10:00:00+00:00", seed=1)
     index_json, index_html = update_history(tmp_path, summary=new, run_dir=new_dir)
     rows = json.loads(index_json.read_text())
     # index.json was missing: rebuilt from both run folders.
     assert [r["run_id"] for r in rows] == ["run-new", "run-old"]
+    assert rows[1]["accuracy"] == old.accuracy
     index_json, index_html = update_history(tmp_path, summary=old, run_dir=old_dir)
     rows = json.loads(index_json.read_text())
     assert [r["run_id"] for r in rows] == ["run-new", "run-old"]
-    row = rows[0]
-    assert row["report"] == "run-new/report.html"
-    assert set(row["background_fixation_rate"]) == {"gradcam", "scorecam"}
-    assert row["accuracy"] == pytest.approx(new["accuracy"])
-    assert row["passed"] is False and row["manifest_sha256"] == "b" * 64
-    assert set(row) >= {"run_id", "run_name", "finished_at", "model_sha256",
-                        "energy_in_box_misclassified"}
+    assert rows[0] == {
+        "run_id": "run-new",
+        "run_name": "demo",
+        "finished_at": "2026-11-02T10:00:00+00:00",
+        "model_sha256": "a" * 64,
+        "manifest_sha256": "b" * 64,
+        "passed": False,
+        "accuracy": new.accuracy,
+        "background_fixation_rate": {m: new.methods[m].background_fixation_rate
+                                     for m in ("gradcam", "scorecam")},
+        "energy_in_box_misclassified": {m: new.methods[m].energy_in_box.misclassified.mean
+                                        for m in ("gradcam", "scorecam")},
+        "report": "run-new/report.html",
+    }
     page = index_html.read_text()
+    assert page.count('<span class="badge fail">failed</span>') == 2
+    assert "<th class=\"n\">Grad-CAM</th><th class=\"n\">Score-CAM</th>" in page
     assert page.index("run-new") < page.index("run-old")
     assert 'href="run-new/report.html"' in page and 'href="run-old/report.html"' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
@@ -472,13 +523,16 @@ def test_history_rebuilds_a_corrupt_index(tmp_path):
     assert [r["run_id"] for r in json.loads(index_json.read_text())] == ["run-2", "run-1"]
     (tmp_path / "index.json").write_text(json.dumps({"rows": "wrong shape"}))
     index_json, _ = update_history(tmp_path, summary=second, run_dir=second_dir)
-    assert len(json.loads(index_json.read_text())) == 2
+    assert [r["run_id"] for r in json.loads(index_json.read_text())] == ["run-2", "run-1"]
+    (tmp_path / "index.json").write_text(json.dumps([{"run_id": 7}]))  # not a run id
+    index_json, _ = update_history(tmp_path, summary=second, run_dir=second_dir)
+    assert [r["run_id"] for r in json.loads(index_json.read_text())] == ["run-2", "run-1"]
     assert not list(tmp_path.glob(".index.*.tmp"))
 
 
 def test_find_baseline(tmp_path):
     write_run(tmp_path, "a-oldest", "2026-11-01T10:00:00+00:00")
-    write_run(tmp_path, "b-previous", "2026-11-05T10:00:00+00:00")
+    write_run(tmp_path, "b-previous", "2026-11-05T10:00:00+00:00", schema_version=1)
     write_run(tmp_path, "c-other-data", "2026-11-06T10:00:00+00:00", manifest="c" * 64)
     write_run(tmp_path, "d-failed-run", "2026-11-07T10:00:00+00:00", status="failed")
     write_run(tmp_path, "e-no-status", "2026-11-04T10:00:00+00:00", status=None)
@@ -487,7 +541,8 @@ def test_find_baseline(tmp_path):
     current_dir, current = write_run(tmp_path, "g-current", "2026-11-08T10:00:00+00:00")
     found = find_baseline(tmp_path, summary=current, exclude_run_dir=current_dir)
     assert found == tmp_path / "b-previous"
-    current["provenance"]["manifest_sha256"] = "z" * 64
+    current = current.model_copy(update={
+        "provenance": current.provenance.model_copy(update={"manifest_sha256": "z" * 64})})
     assert find_baseline(tmp_path, summary=current, exclude_run_dir=current_dir) is None
     assert find_baseline(tmp_path / "missing", summary=current, exclude_run_dir=None) is None
 
@@ -508,6 +563,7 @@ def pair_record(sample, correct, fixation, method="gradcam"):
 
 
 def test_compare_runs_counts(tmp_path):
+    # Run A was written by cam-audit 0.1 (schema 1), run B by this version (schema 2).
     # sample: (A correct, A fixation), (B correct, B fixation)
     plan = {
         "fixed1": ((False, 1.0), (True, NAN)),
@@ -528,9 +584,12 @@ def test_compare_runs_counts(tmp_path):
             correct, fixation = states[index]
             for method in ("gradcam", "scorecam"):
                 records.append(pair_record(sample, correct, fixation, method))
-        summary = make_summary(records, classes=["cat", "dog"], run_id=f"run-{side}",
-                               manifest_sha256="b" * 64 if side == "A" else "c" * 64)
-        (run / "summary.json").write_text(json.dumps(summary))
+        options = dict(classes=["cat", "dog"], run_id=f"run-{side}",
+                       manifest_sha256="b" * 64 if side == "A" else "c" * 64)
+        if side == "A":
+            (run / "summary.json").write_text(json.dumps(make_summary_v1(records, **options)))
+        else:
+            write_summary(run / "summary.json", make_summary(records, **options))
         records_to_frame(records).to_csv(run / "records.csv", index=False)
     out = tmp_path / "compare.html"
     html, text = compare_runs(tmp_path / "A", tmp_path / "B", out_path=out)
@@ -541,7 +600,11 @@ def test_compare_runs_counts(tmp_path):
     assert counts == {"fixed": "2", "broken": "1", "newly fixated": "2",
                       "no longer fixated": "1"}
     assert "6 samples in both; 1 only in A, 0 only in B" in text
-    assert "WARNING" in text and "different datasets" in text
+    assert ("WARNING: The runs audited different datasets: manifest SHA-256 bbbbbbbbbbbb… in A, "
+            "cccccccccccc… in B. Figures are not directly comparable.") in text.splitlines()
+    # The key figures of both versions line up, method by method.
+    assert re.search(r"^Grad-CAM\s+background fixation rate\s+\S+\s+\S+", text, re.M)
+    assert re.search(r"^Score-CAM\s+background fixation rate\s+\S+\s+\S+", text, re.M)
     assert "different datasets" in html and "run-A" in html and "run-B" in html
     assert "fixed1" in html and "newfix" in html
     assert not re.search(r'(src|href)="(https?:)?//', html)

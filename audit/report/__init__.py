@@ -5,6 +5,10 @@
 - :func:`update_history` / :func:`find_baseline`: the output folder's ``index.json`` and
   ``index.html``, and the previous run to compare with.
 - :func:`compare_runs`: ``cam-audit compare RUN_A RUN_B``.
+
+Every function takes the typed summary (:class:`audit.summary.RunSummary`); runs on disk are
+read with :func:`audit.summary.read_summary`, so summaries of every schema version compare and
+join the history.
 """
 
 from audit.report.compare import compare_runs

@@ -14,10 +14,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-__all__ = ["method_agreement"]
+from audit.cams.methods import ordered_methods
+from audit.report.methods import is_counter_evidence
 
-#: Methods left out: negative evidence is meant to point elsewhere than the positive maps.
-EXCLUDED_METHODS = ("negative",)
+__all__ = ["method_agreement"]
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -30,15 +30,18 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def method_agreement(records: pd.DataFrame, *, top: int = 10,
-                     exclude: tuple[str, ...] = EXCLUDED_METHODS) -> dict:
+def method_agreement(records: pd.DataFrame, *, top: int = 10) -> dict:
     """Agreement between the methods of a run.
+
+    Counter-evidence methods (negative evidence) are left out: they are meant to point
+    elsewhere than the maps that explain the decision.
 
     Returns
     -------
     dict
-        ``methods`` (compared, sorted), ``excluded`` (present but left out), ``pairs``: one
-        dict per pair with ``a``, ``b``, ``n`` (samples where both energies are defined),
+        ``methods`` (compared, in registry order), ``excluded`` (present but left out),
+        ``pairs``: one dict per pair with ``a``, ``b``, ``n`` (samples where both energies are
+        defined),
         ``spearman`` (None below 3 samples or for a constant score), ``n_fixation``
         (misclassified samples where both fixation verdicts are defined), ``fixation_agreement``
         (share of those with the same verdict, or None); ``disagreements``: up to ``top``
@@ -48,12 +51,12 @@ def method_agreement(records: pd.DataFrame, *, top: int = 10,
     """
     empty = {"methods": [], "excluded": [], "pairs": [], "disagreements": []}
     needed = {"sample_id", "method", "target", "energy_in_box", "background_fixation", "correct"}
-    if not isinstance(records, pd.DataFrame) or records.empty or not needed <= set(records):
+    if records.empty or not needed <= set(records):
         return empty
     rows = records[records["target"].astype(str) == "predicted"]
-    present = sorted({str(m) for m in rows["method"].dropna().unique()})
-    methods = [m for m in present if m not in exclude]
-    excluded = [m for m in present if m in exclude]
+    present = ordered_methods(rows["method"].dropna().unique())
+    methods = [m for m in present if not is_counter_evidence(m)]
+    excluded = [m for m in present if is_counter_evidence(m)]
     if not methods:
         return {**empty, "excluded": excluded}
     rows = rows[rows["method"].astype(str).isin(methods)].copy()

@@ -9,19 +9,22 @@ background-fixated and no longer fixated, from the two ``records.csv`` files.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from audit.errors import AuditError
+from audit.cams.methods import ordered_methods
 from audit.io import atomic_write_text
 from audit.records import read_records
-from audit.report.figures import REGRESSION_RULE, compare_figures
-from audit.report.html import change_rows
-from audit.report.templating import fmt_pct, fmt_time, render
+from audit.report.figures import ABSOLUTE_MARGIN, REGRESSION_RULE, change_rows, compare_figures
+from audit.report.format import NA, fmt_pct, fmt_time
+from audit.report.methods import is_counter_evidence
+from audit.report.sections.verdict import verdict_state
+from audit.report.templating import render
+from audit.summary import RunSummary, read_summary
 
 __all__ = ["CHANGE_KINDS", "compare_runs", "sample_changes"]
 
@@ -33,23 +36,8 @@ CHANGE_KINDS = (
     ("no_longer_fixated", "no longer fixated", "background fixation in A, not in B"),
 )
 
-_METHOD_ORDER = ("gradcam", "gradcam++", "scorecam")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LIST_LIMIT = 100
-
-
-def _load_summary(run_dir: Path) -> dict:
-    path = run_dir / "summary.json"
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AuditError(f"{path}: no summary.json; is {run_dir} a completed cam-audit run "
-                         "folder?") from None
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise AuditError(f"{path}: cannot read the run summary: {error}") from None
-    if not isinstance(summary, dict):
-        raise AuditError(f"{path}: expected a JSON object, got {type(summary).__name__}")
-    return summary
 
 
 def _load_records(run_dir: Path) -> pd.DataFrame | None:
@@ -62,13 +50,12 @@ def _load_records(run_dir: Path) -> pd.DataFrame | None:
         return None
 
 
-def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods) -> str | None:
+def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods: Iterable[str]) -> str | None:
+    """The first method of run A (registry order, counter-evidence last) that B also has."""
     in_b = set(b["method"].astype(str))
-    names = [str(m) for m in a_methods] or sorted(set(a["method"].astype(str)))
-    ordered = [m for m in _METHOD_ORDER if m in names]
-    ordered += [m for m in names if m not in ordered and m != "negative"]
-    ordered += [m for m in names if m == "negative"]
-    return next((m for m in ordered if m in in_b), None)
+    names = ordered_methods(list(a_methods) or a["method"].astype(str).unique())
+    names.sort(key=is_counter_evidence)  # stable: the order within each group stays
+    return next((m for m in names if m in in_b), None)
 
 
 def sample_changes(a: pd.DataFrame, b: pd.DataFrame, method: str) -> dict:
@@ -124,25 +111,19 @@ def _plain(text) -> str:
     return _CONTROL.sub("?", str(text))
 
 
-def _verdict(summary: dict) -> str:
-    passed = summary.get("passed")
-    return "PASSED" if passed is True else "FAILED" if passed is False else "NO VERDICT"
-
-
-def _side(summary: dict, run_dir: Path, role: str) -> dict:
-    provenance = summary.get("provenance") if isinstance(summary.get("provenance"), dict) else {}
+def _side(summary: RunSummary, run_dir: Path, role: str) -> dict:
+    provenance = summary.provenance
+    state, verdict = verdict_state(summary.passed)
     return {
         "role": role,
         "dir": str(run_dir),
-        "run_id": str(summary.get("run_id") or provenance.get("run_id") or run_dir.name),
-        "run_name": str(summary.get("run_name") or ""),
-        "verdict": _verdict(summary),
-        "state": {"PASSED": "passed", "FAILED": "failed"}.get(_verdict(summary), "none"),
-        "finished_at": fmt_time(provenance.get("finished_at")),
-        "model": str(provenance.get("model_path") or "n/a"),
-        "model_sha256": str(provenance.get("model_sha256") or "n/a"),
-        "manifest_sha256": provenance.get("manifest_sha256"),
-        "n_samples": summary.get("n_samples"),
+        "run_id": summary.run_id or provenance.run_id or run_dir.name,
+        "verdict": verdict,
+        "state": state,
+        "finished_at": fmt_time(provenance.finished_at),
+        "model": provenance.model_path or NA,
+        "model_sha256": provenance.model_sha256 or NA,
+        "manifest_sha256": provenance.manifest_sha256,
     }
 
 
@@ -182,12 +163,14 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
     Raises
     ------
     AuditError
-        If a run folder has no readable ``summary.json``.
+        If a run folder has no ``summary.json`` that :func:`audit.summary.read_summary`
+        reads (schema version 1, written by cam-audit 0.1, or 2).
     """
     import audit
 
     run_a, run_b = Path(run_a), Path(run_b)
-    summary_a, summary_b = _load_summary(run_a), _load_summary(run_b)
+    summary_a = read_summary(run_a / "summary.json")
+    summary_b = read_summary(run_b / "summary.json")
     side_a, side_b = _side(summary_a, run_a, "A, production"), _side(summary_b, run_b,
                                                                    "B, candidate")
 
@@ -214,7 +197,7 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
                    if r is None]
         warnings.append(f"No per-sample comparison: cannot read {', '.join(missing)}.")
     else:
-        method = _pick_method(records_a, records_b, list(summary_a.get("methods") or {}))
+        method = _pick_method(records_a, records_b, summary_a.methods)
         if method is None:
             warnings.append("No per-sample comparison: the runs share no CAM method.")
         else:
@@ -242,7 +225,7 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
         n_regressions=sum(r["status"] == "regression" for r in figure_rows),
         method=method, per_sample=per_sample, kinds=kinds,
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=getattr(audit, "__version__", ""),
+        version=audit.__version__,
     )
 
     lines = ["cam-audit compare", ""]
@@ -265,7 +248,7 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
     n_regressions = sum(r["status"] == "regression" for r in figure_rows)
     lines.append("")
     lines.append(f"{n_regressions} regression(s). Rule: worse by more than the combined 95% "
-                 "interval, or by 0.02 without intervals.")
+                 f"interval, or by {ABSOLUTE_MARGIN:.2f} without intervals.")
     if per_sample is not None:
         lines.append("")
         lines.append(f"Per-sample changes ({_plain(method)}, predicted-class maps, "

@@ -7,22 +7,30 @@ The same figures head the report's baseline comparison, the run history and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from audit.report.templating import is_number
+from audit.cams.methods import METHODS, ordered_methods
+from audit.report.format import fmt_delta, fmt_num, fmt_pct
+from audit.report.methods import is_counter_evidence, method_title
+from audit.summary import MethodFigures, Summary
 
 __all__ = [
     "ABSOLUTE_MARGIN",
     "REGRESSION_RULE",
     "FigureChange",
     "KeyFigure",
+    "change_rows",
     "compare_figures",
     "key_figures",
-    "ordered_methods",
 ]
+
+Interval = tuple[float, float]
 
 #: Worsening that counts as a regression when a figure has no confidence interval.
 ABSOLUTE_MARGIN = 0.02
+
+_COUNTER_EVIDENCE = ", ".join(m.title for m in METHODS.values() if m.kind == "counter-evidence")
 
 #: The rule, in words, as the report prints it.
 REGRESSION_RULE = (
@@ -32,31 +40,25 @@ REGRESSION_RULE = (
     "two independent estimates). When either run has no interval for the figure, the margin is "
     f"{ABSOLUTE_MARGIN:.2f} absolute ({100 * ABSOLUTE_MARGIN:.0f} percentage points). Changes "
     "larger than the same margin in the better direction are marked as improvements. Figures of "
-    "the negative-evidence method have no better direction; their changes are shown, never "
-    "flagged."
+    f"counter-evidence maps ({_COUNTER_EVIDENCE}) have no better direction; their changes are "
+    "shown, never flagged."
 )
 
-# (key suffix, label, kind, better direction)
-_METHOD_FIGURES = (
-    ("background_fixation_rate", "background fixation rate", "pct", "lower"),
-    ("energy_in_box.correct", "energy in box, correct", "pct", "higher"),
-    ("energy_in_box.misclassified", "energy in box, misclassified", "pct", "higher"),
-    ("pointing_accuracy", "pointing accuracy", "pct", "higher"),
-    ("localization_accuracy", "localisation accuracy", "pct", "higher"),
+# (key suffix, label, kind, better direction, (value, interval) of a method's figures)
+_METHOD_FIGURES: tuple[tuple[str, str, str, str,
+                             Callable[[MethodFigures], tuple[float | None, Interval | None]]],
+                       ...] = (
+    ("background_fixation_rate", "background fixation rate", "pct", "lower",
+     lambda m: (m.background_fixation_rate, m.background_fixation.ci)),
+    ("energy_in_box.correct", "energy in box, correct", "pct", "higher",
+     lambda m: (m.energy_in_box.correct.mean, m.energy_in_box.correct.ci)),
+    ("energy_in_box.misclassified", "energy in box, misclassified", "pct", "higher",
+     lambda m: (m.energy_in_box.misclassified.mean, m.energy_in_box.misclassified.ci)),
+    ("pointing_accuracy", "pointing accuracy", "pct", "higher",
+     lambda m: (m.pointing_accuracy, m.pointing_hit.all.ci)),
+    ("localization_accuracy", "localisation accuracy", "pct", "higher",
+     lambda m: (m.localization_accuracy, m.loc_correct.all.ci)),
 )
-
-#: Methods whose maps show evidence *against* a class: no direction is better.
-UNDIRECTED_METHODS = frozenset({"negative"})
-
-#: Display order of the known methods; others follow, sorted.
-METHOD_ORDER = ("gradcam", "gradcam++", "scorecam", "negative")
-
-
-def ordered_methods(names) -> list[str]:
-    """Method names in :data:`METHOD_ORDER`, unknown ones after them, sorted."""
-    names = [str(n) for n in names]
-    return [m for m in METHOD_ORDER if m in names] + sorted(
-        n for n in dict.fromkeys(names) if n not in METHOD_ORDER)
 
 
 @dataclass(frozen=True)
@@ -65,74 +67,25 @@ class KeyFigure:
     label: str
     method: str | None
     value: float | None
-    ci: tuple[float, float] | None
+    ci: Interval | None
     kind: str  # "pct" or "num"
     better: str | None  # "higher", "lower" or None
 
 
-def _get(mapping, *path):
-    for part in path:
-        if not isinstance(mapping, dict):
-            return None
-        mapping = mapping.get(part)
-    return mapping
+def key_figures(summary: Summary) -> list[KeyFigure]:
+    """Accuracy, then per method (in registry order) the fixation rate, energy in box (correct,
+    misclassified), pointing accuracy and localisation accuracy, with their intervals.
 
-
-def _number(value) -> float | None:
-    return float(value) if is_number(value) else None
-
-
-def _interval(ci) -> tuple[float, float] | None:
-    if isinstance(ci, list | tuple) and len(ci) == 2 and all(is_number(v) for v in ci):
-        return float(ci[0]), float(ci[1])
-    return None
-
-
-def key_figures(summary: dict) -> list[KeyFigure]:
-    """Accuracy, then per method the fixation rate, energy in box (correct, misclassified),
-    pointing accuracy and localisation accuracy, with their intervals where the summary has them.
+    Counter-evidence methods have no better direction (``better`` is None).
     """
-    summary = summary if isinstance(summary, dict) else {}
-    figures = [
-        KeyFigure("accuracy", "accuracy", None, _number(summary.get("accuracy")),
-                  _interval(summary.get("accuracy_ci")), "pct", "higher")
-    ]
-    methods = summary.get("methods") if isinstance(summary.get("methods"), dict) else {}
-    for method in ordered_methods(methods):
-        data = methods[method]
-        sources = {
-            "background_fixation_rate": (
-                data.get("background_fixation_rate") if isinstance(data, dict) else None,
-                _get(data, "background_fixation", "ci"),
-            ),
-            "energy_in_box.correct": (
-                _get(data, "energy_in_box", "correct", "mean"),
-                _get(data, "energy_in_box", "correct", "ci"),
-            ),
-            "energy_in_box.misclassified": (
-                _get(data, "energy_in_box", "misclassified", "mean"),
-                _get(data, "energy_in_box", "misclassified", "ci"),
-            ),
-            "pointing_accuracy": (
-                _get(data, "pointing_accuracy"), _get(data, "pointing_hit", "all", "ci")
-            ),
-            "localization_accuracy": (
-                _get(data, "localization_accuracy"), _get(data, "loc_correct", "all", "ci")
-            ),
-        }
-        for suffix, label, kind, better in _METHOD_FIGURES:
-            value, ci = sources[suffix]
-            figures.append(
-                KeyFigure(
-                    f"{method}.{suffix}",
-                    label,
-                    str(method),
-                    _number(value),
-                    _interval(ci),
-                    kind,
-                    None if method in UNDIRECTED_METHODS else better,
-                )
-            )
+    figures = [KeyFigure("accuracy", "accuracy", None, summary.accuracy, summary.accuracy_ci,
+                         "pct", "higher")]
+    for method in ordered_methods(summary.methods):
+        data = summary.methods[method]
+        for suffix, label, kind, better, source in _METHOD_FIGURES:
+            value, ci = source(data)
+            figures.append(KeyFigure(f"{method}.{suffix}", label, method, value, ci, kind,
+                                     None if is_counter_evidence(method) else better))
     return figures
 
 
@@ -145,19 +98,32 @@ class FigureChange:
     better: str | None
     a: float | None  # baseline / production
     b: float | None  # this run / candidate
-    a_ci: tuple[float, float] | None
-    b_ci: tuple[float, float] | None
+    a_ci: Interval | None
+    b_ci: Interval | None
     delta: float | None  # b - a
-    margin: float | None
+    margin: float
     rule: str  # "interval" or "absolute"
-    status: str  # "regression", "improvement", "unchanged", "n/a"
+    status: str  # "regression", "improvement", "changed", "unchanged", "n/a"
 
 
-def _half(ci) -> float:
+def _half(ci: Interval) -> float:
     return (ci[1] - ci[0]) / 2.0
 
 
-def compare_figures(a_summary: dict, b_summary: dict) -> list[FigureChange]:
+def _status(delta: float | None, margin: float, better: str | None) -> str:
+    if delta is None:
+        return "n/a"
+    if better is None:
+        return "unchanged" if abs(delta) <= margin else "changed"
+    worse = -delta if better == "higher" else delta
+    if worse > margin + 1e-12:
+        return "regression"
+    if -worse > margin + 1e-12:
+        return "improvement"
+    return "unchanged"
+
+
+def compare_figures(a_summary: Summary, b_summary: Summary) -> list[FigureChange]:
     """The key figures of run A (baseline) against run B (this run), with the change B - A.
 
     Figures present in only one run are listed with the other side undefined. See
@@ -170,29 +136,34 @@ def compare_figures(a_summary: dict, b_summary: dict) -> list[FigureChange]:
     for key in keys:
         a, b = a_figures.get(key), b_figures.get(key)
         ref = b or a
-        a_value = a.value if a else None
-        b_value = b.value if b else None
-        a_ci = a.ci if a else None
-        b_ci = b.ci if b else None
+        a_value, a_ci = (a.value, a.ci) if a else (None, None)
+        b_value, b_ci = (b.value, b.ci) if b else (None, None)
         delta = b_value - a_value if a_value is not None and b_value is not None else None
         if a_ci is not None and b_ci is not None:
             margin, rule = math.hypot(_half(a_ci), _half(b_ci)), "interval"
         else:
             margin, rule = ABSOLUTE_MARGIN, "absolute"
-        if delta is None:
-            status = "n/a"
-        elif ref.better is None:
-            status = "unchanged" if abs(delta) <= margin else "changed"
-        else:
-            worse = -delta if ref.better == "higher" else delta
-            if worse > margin + 1e-12:
-                status = "regression"
-            elif -worse > margin + 1e-12:
-                status = "improvement"
-            else:
-                status = "unchanged"
-        changes.append(
-            FigureChange(key, ref.label, ref.method, ref.kind, ref.better, a_value, b_value,
-                         a_ci, b_ci, delta, margin, rule, status)
-        )
+        changes.append(FigureChange(key, ref.label, ref.method, ref.kind, ref.better, a_value,
+                                    b_value, a_ci, b_ci, delta, margin, rule,
+                                    _status(delta, margin, ref.better)))
     return changes
+
+
+def change_rows(changes: list[FigureChange]) -> list[dict]:
+    """Key-figure changes as table rows, formatted; ``first`` marks the first row of a method's
+    group (the report's baseline table and ``cam-audit compare`` share them)."""
+    rows, previous = [], object()
+    for change in changes:
+        number = fmt_pct if change.kind == "pct" else fmt_num
+        rows.append({
+            "method": method_title(change.method) if change.method else "",
+            "first": change.method != previous,
+            "label": change.label,
+            "a": number(change.a),
+            "b": number(change.b),
+            "delta": fmt_delta(change.delta, change.kind),
+            "margin": fmt_delta(change.margin, change.kind).lstrip("+"),
+            "status": change.status,
+        })
+        previous = change.method
+    return rows

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from audit.io import atomic_write_bytes
+from audit.report.format import fmt_figure, is_number
+from audit.summary import RunSummary
 
 __all__ = ["CLASSNAME", "write_junit"]
 
@@ -21,40 +22,20 @@ def _clean(value) -> str:
     return _INVALID_XML.sub("\ufffd", str(value))
 
 
-def _figure(value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:.4g}" if math.isfinite(value) else "n/a"
-    return _clean(value)
-
-
-def write_junit(run_dir, summary: dict) -> Path:
+def write_junit(run_dir, summary: RunSummary) -> Path:
     """Write ``run_dir/junit.xml`` (atomically) and return its path.
 
-    One ``<testcase classname="cam-audit.gates">`` per gate in ``summary["gates"]``
-    (``{name: {value, threshold, passed, reason}}``); a gate whose ``passed`` is not ``True``
-    fails with ``<failure message="value ..., threshold ...: reason">``. Without gates, one
+    One ``<testcase classname="cam-audit.gates">`` per gate in ``summary.gates``; a failed
+    gate has ``<failure message="value ..., threshold ...: reason">``. Without gates, one
     passing test case "no gates configured". The ``<testsuite>`` carries the counts, the run
     id (as its ``id`` and as a property) and the run's verdict.
     """
-    summary = summary if isinstance(summary, dict) else {}
-    gates = summary.get("gates") if isinstance(summary.get("gates"), dict) else {}
-    provenance = summary.get("provenance") if isinstance(summary.get("provenance"), dict) else {}
-    run_id = _clean(summary.get("run_id") or provenance.get("run_id") or "unnamed")
-    duration = provenance.get("duration_s")
-    seconds = f"{float(duration):.3f}" if isinstance(duration, int | float) and not isinstance(
-        duration, bool) and math.isfinite(float(duration)) else "0"
-
-    cases = []
-    for name, gate in gates.items():
-        gate = gate if isinstance(gate, dict) else {"value": gate}
-        passed = gate.get("passed") is True
-        value, threshold = _figure(gate.get("value")), _figure(gate.get("threshold"))
-        reason = _clean(gate.get("reason") or "")
-        cases.append((_clean(name), passed, value, threshold, reason))
+    provenance = summary.provenance
+    run_id = _clean(summary.run_id or provenance.run_id or "unnamed")
+    duration = provenance.duration_s
+    seconds = f"{duration:.3f}" if is_number(duration) else "0"
+    cases = [(_clean(name), gate.passed, fmt_figure(gate.value), fmt_figure(gate.threshold),
+              _clean(gate.reason)) for name, gate in summary.gates.items()]
     failures = sum(not c[1] for c in cases)
 
     suites = ET.Element("testsuites", name="cam-audit", tests=str(max(1, len(cases))),
@@ -64,19 +45,19 @@ def write_junit(run_dir, summary: dict) -> Path:
         tests=str(max(1, len(cases))), failures=str(failures), errors="0", skipped="0",
         time=seconds,
     )
-    finished = provenance.get("finished_at")
-    if finished:
-        suite.set("timestamp", _clean(finished))
-    if provenance.get("host"):
-        suite.set("hostname", _clean(provenance["host"]))
+    if provenance.finished_at:
+        suite.set("timestamp", _clean(provenance.finished_at))
+    host = getattr(provenance, "host", None)
+    if host:
+        suite.set("hostname", _clean(host))
     properties = ET.SubElement(suite, "properties")
-    passed_run = summary.get("passed")
+    verdict = None if summary.passed is None else "passed" if summary.passed else "failed"
     for key, value in (
         ("run_id", run_id),
-        ("run_name", summary.get("run_name")),
-        ("verdict", "passed" if passed_run is True else "failed" if passed_run is False else None),
-        ("model_sha256", provenance.get("model_sha256")),
-        ("manifest_sha256", provenance.get("manifest_sha256")),
+        ("run_name", summary.run_name),
+        ("verdict", verdict),
+        ("model_sha256", provenance.model_sha256),
+        ("manifest_sha256", provenance.manifest_sha256),
     ):
         if value is not None:
             ET.SubElement(properties, "property", name=key, value=_clean(value))
@@ -87,11 +68,10 @@ def write_junit(run_dir, summary: dict) -> Path:
     for name, passed, value, threshold, reason in cases:
         case = ET.SubElement(suite, "testcase", classname=CLASSNAME, name=name, time="0")
         text = f"value {value}, threshold {threshold}"
+        message = f"{text}: {reason}" if reason else text
         if passed:
-            out = ET.SubElement(case, "system-out")
-            out.text = f"{text}: {reason}" if reason else text
+            ET.SubElement(case, "system-out").text = message
         else:
-            message = f"{text}: {reason}" if reason else text
             failure = ET.SubElement(case, "failure", message=message, type="GateFailed")
             failure.text = f"gate {name} failed\n{message}"
     ET.indent(suites)

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from audit.report.templating import compact_png
+from audit.report.images import compact_png
 
 __all__ = [
     "CORRECT_COLOUR",
@@ -72,6 +72,18 @@ def _figure(width: float, height: float):
             yield figure
         finally:
             figure.clear()
+
+
+@contextmanager
+def _numpy_global_seed(seed: int):
+    """Seed numpy's global generator for the block, then put its state back: seaborn's
+    ``stripplot`` jitter draws from it, and the same run must give the same picture."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def _png(figure, *, palette: bool = True) -> bytes:
@@ -130,13 +142,14 @@ def energy_distribution_png(records: pd.DataFrame, *, methods: list[str] | None 
     """``energy_in_box`` of the predicted-class maps, correct beside misclassified, per method.
 
     Box plots with the individual samples drawn over them (at most ``max_points`` per group,
-    a seeded subsample, so a large run does not bloat the report). ``methods`` gives the
+    a seeded subsample, so a large run does not bloat the report), jittered from ``seed``: the
+    same records give the same picture. ``methods`` gives the
     order of the rows (others follow, sorted) and ``titles`` their display names.
     """
     import seaborn as sns
 
     needed = {"method", "target", "energy_in_box", "correct"}
-    if not isinstance(records, pd.DataFrame) or not needed <= set(records):
+    if not needed <= set(records):
         return None
     rows = records[records["target"].astype(str) == "predicted"]
     titles = titles or {}
@@ -169,9 +182,10 @@ def energy_distribution_png(records: pd.DataFrame, *, methods: list[str] | None 
             sns.boxplot(data=values, x="energy_in_box", y="method", hue="outcome", order=methods,
                         hue_order=order, palette=palette, ax=ax, orient="h", fliersize=0,
                         width=0.7, linewidth=1.0, boxprops={"alpha": 0.35}, legend=False)
-        sns.stripplot(data=shown, x="energy_in_box", y="method", hue="outcome", order=methods,
-                      hue_order=order, palette=palette, ax=ax, orient="h", dodge=True,
-                      size=2.6, alpha=0.6, jitter=0.22, legend=True)
+        with _numpy_global_seed(seed):
+            sns.stripplot(data=shown, x="energy_in_box", y="method", hue="outcome",
+                          order=methods, hue_order=order, palette=palette, ax=ax, orient="h",
+                          dodge=True, size=2.6, alpha=0.6, jitter=0.22, legend=True)
         ax.set_xlim(-0.02, 1.02)
         ax.set_xlabel("energy in box (share of the map's energy inside the boxes)")
         ax.set_ylabel("")

@@ -1,0 +1,20 @@
+"""The configuration as run, written out as YAML for the report's last section."""
+
+from __future__ import annotations
+
+__all__ = ["config_yaml"]
+
+
+def config_yaml(config: dict) -> str:
+    """``config`` (plain data: ``AuditConfig.resolved_dump()``) as block-style YAML, keys in
+    their order.
+
+    >>> print(config_yaml({"run_name": "demo", "metrics": {"loc_min_iou": 0.5}}), end="")
+    run_name: demo
+    metrics:
+      loc_min_iou: 0.5
+    """
+    import yaml
+
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                          width=100)

@@ -1,0 +1,39 @@
+"""The verdict: the gates of the run and what they add up to."""
+
+from __future__ import annotations
+
+from audit.report.format import fmt_figure
+from audit.summary import RunSummary
+
+__all__ = ["verdict_state", "verdict_view"]
+
+
+def verdict_state(passed: bool | None) -> tuple[str, str]:
+    """(state, label) of a run's verdict: ``("passed", "PASSED")``, ``("failed", "FAILED")``
+    or, for a run without one, ``("none", "NO VERDICT")``."""
+    if passed is None:
+        return "none", "NO VERDICT"
+    return ("passed", "PASSED") if passed else ("failed", "FAILED")
+
+
+def verdict_view(summary: RunSummary) -> dict:
+    """``state`` (``"passed"``, ``"failed"`` or ``"none"`` without a verdict), ``label``, a
+    one-line ``line`` and one row per gate (``name``, ``value``, ``threshold``, ``passed``,
+    ``reason``), in the order the gates were evaluated."""
+    rows = [{
+        "name": name,
+        "value": fmt_figure(gate.value),
+        "threshold": fmt_figure(gate.threshold),
+        "passed": gate.passed,
+        "reason": gate.reason,
+    } for name, gate in summary.gates.items()]
+    state, label = verdict_state(summary.passed)
+    n_failed = sum(not r["passed"] for r in rows)
+    plural = "s" if len(rows) != 1 else ""
+    if not rows:
+        line = "No gates configured."
+    elif n_failed:
+        line = f"{n_failed} of {len(rows)} gate{plural} failed."
+    else:
+        line = f"All {len(rows)} gate{plural} passed."
+    return {"state": state, "label": label, "line": line, "gates": rows}
