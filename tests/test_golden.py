@@ -3,8 +3,9 @@ stored ``records.csv`` and ``summary.json`` figures in ``tests/golden/``.
 
 The model's weights come from a seeded generator (no training), the images are drawn from one,
 so both are the same on every machine. The stored files were first written by cam-audit 0.1.0
-(before the pipeline core was rebuilt) and the rebuilt code reproduces them. Floats are compared to a relative 1e-4 (CPU kernels may
-round the last digits differently); everything else exactly. When an issue changes a definition
+(before the pipeline core was rebuilt) and the rebuilt code reproduces them. Floats are
+compared to a relative 1e-4 (CPU kernels may round the last digits differently); everything
+else exactly. When an issue changes a definition
 on purpose, regenerate the files and say so in the commit::
 
     CAM_AUDIT_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py

@@ -131,7 +131,10 @@ def make_summary_v1(records, *, classes=CLASSES, gates=None, passed=None, run_id
                     finished_at=None, manifest_sha256=None, n_resamples=200) -> dict:
     """``summary.json`` as cam-audit 0.1 wrote it: a plain dict, ``schema_version`` 1."""
     summary = aggregate(records_to_frame(records) if isinstance(records, list) else records,
-                        class_names=list(classes), seed=0, n_resamples=n_resamples)
+                        class_names=list(classes), seed=0, n_resamples=n_resamples).model_dump(
+        mode="json", exclude={"n_skipped", "n_boxes_clipped", "n_duplicates",
+                              "skipped_fraction"})
+    summary["schema_version"] = 1
     if gates is None:
         gates = {
             "min_accuracy": {"value": summary["accuracy"], "threshold": 0.9, "passed": False,

@@ -43,7 +43,7 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
 def _baseline(run: RunInfo, final: RunSummary) -> RunSummary | None:
     baseline_dir = run.baseline
     if baseline_dir is None and run.history_dir is not None:
-        baseline_dir = find_baseline(run.history_dir, summary=final.model_dump(mode="json"),
+        baseline_dir = find_baseline(run.history_dir, summary=final,
                                      exclude_run_dir=run.run_dir)
     if baseline_dir is None:
         return None
@@ -68,12 +68,9 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     provenance = run_provenance(run, cams, model_info, records, now_iso())
     final = RunSummary.assemble(summary, verdict, provenance)
     write_summary(run.run_dir / "summary.json", final)
-    write_junit(run.run_dir, final.model_dump(mode="json"))
-    baseline = _baseline(run, final)
-    write_report(run.run_dir, summary=final.model_dump(mode="json"), records=records,
-                 skipped=skipped, gallery=gallery, config=dict(run.config),
-                 baseline=baseline.model_dump(mode="json") if baseline else None)
+    write_junit(run.run_dir, final)
+    write_report(run.run_dir, summary=final, records=records, skipped=skipped,
+                 gallery=gallery, config=dict(run.config), baseline=_baseline(run, final))
     if run.history_dir is not None:
-        update_history(run.history_dir, summary=final.model_dump(mode="json"),
-                       run_dir=run.run_dir)
+        update_history(run.history_dir, summary=final, run_dir=run.run_dir)
     return final
