@@ -23,13 +23,16 @@ class ModelInfo:
     layer_channels: int
     head: str
     preprocessor: Preprocessor
+    safe_mode: bool  # False: the model file's Python code (Lambda layers) ran when it loaded
 
 
 @stage("load_model", inputs=("config",), outputs=("explainer", "class_names", "model_info"),
        config_section="model")
 def load_model_stage(config):
     """Load the model, pick the layer to explain and name the classes."""
-    model = load_model(config.model.path)
+    model = load_model(config.model.path, imports=config.model.imports,
+                       custom_objects=config.model.custom_objects,
+                       safe_mode=config.model.safe_mode, search_path=config.model.search_path)
     explainer = CamExplainer(model, config.model.layer,
                              scorecam_max_channels=config.cams.scorecam_max_channels,
                              micro_batch=config.cams.micro_batch)
@@ -61,5 +64,6 @@ def load_model_stage(config):
     info = ModelInfo(path=str(config.model.path), input_size=(int(height), int(width)),
                      channels=int(channels), layer=explainer.layer_name,
                      layer_channels=int(output_shape(explainer.layer)[-1]),
-                     head=explainer.head.activation, preprocessor=preprocessor)
+                     head=explainer.head.activation, preprocessor=preprocessor,
+                     safe_mode=config.model.safe_mode)
     return explainer, list(names), info
