@@ -89,9 +89,10 @@ class Gain(keras.layers.Layer):  # not registered: found through custom_objects 
 '''
 
 
-def _forget(module_name: str) -> None:
-    """Undo an import of ``module_name`` and the registrations it made."""
-    sys.modules.pop(module_name, None)
+def _forget(*module_names: str) -> None:
+    """Undo the imports of ``module_names`` and the registration of ``acme>Scale``."""
+    for name in module_names:
+        sys.modules.pop(name, None)
     keras.saving.get_custom_objects().pop("acme>Scale", None)
 
 
@@ -114,7 +115,7 @@ def acme(tmp_path):
         model.save(folder / f"model{suffix}")
     _forget("acme_layers")
     yield folder
-    _forget("acme_layers")
+    _forget("acme_layers", "broken_layers")
 
 
 def test_imports_and_custom_objects_load_a_custom_model(acme):
@@ -159,7 +160,6 @@ def test_failed_imports_name_module_folder_and_error(acme):
                                           "\\(.*acme_layers.py\\) has no attribute 'Gian'")):
         load_model(acme / "model.keras", custom_objects={"Gain": "acme_layers.Gian"},
                    search_path=acme)
-    sys.modules.pop("broken_layers", None)
 
 
 LAMBDA_REFUSED = (

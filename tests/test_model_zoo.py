@@ -245,11 +245,18 @@ def acme_models(tmp_path_factory):
         ])
         paths[name] = _save(model, folder / f"{name}.keras")
     _forget_acme()
-    yield folder, paths
+    return folder, paths
+
+
+@pytest.fixture()
+def fresh_acme():
+    """Each test imports ``acme_layers`` afresh, and leaves it unimported."""
+    _forget_acme()
+    yield
     _forget_acme()
 
 
-def test_custom_layer_through_imports(capsys, acme_models, images):
+def test_custom_layer_through_imports(capsys, acme_models, fresh_acme, images):
     """``model.imports: [acme_layers]`` finds ``acme_layers.py`` beside the configuration;
     without it the run stops with exit code 2 and a message naming the class and the key."""
     folder, paths = acme_models
@@ -261,10 +268,9 @@ def test_custom_layer_through_imports(capsys, acme_models, images):
     assert code in (0, 1)
     assert _explained_layer(run) == "conv2"
     assert str(folder) not in sys.path
-    _forget_acme()
 
 
-def test_custom_layer_through_custom_objects(acme_models, images, tmp_path):
+def test_custom_layer_through_custom_objects(acme_models, fresh_acme, images, tmp_path):
     """An unregistered class mapped in ``model.custom_objects``, imported from the
     configuration's folder."""
     folder, paths = acme_models
@@ -275,7 +281,6 @@ def test_custom_layer_through_custom_objects(acme_models, images, tmp_path):
                        model={"custom_objects": {"Gain": "acme_layers.Gain"}})
     assert code in (0, 1)
     assert _explained_layer(run) == "conv2"
-    _forget_acme()
 
 
 def test_lambda_layer_needs_safe_mode_off(capsys, tmp_path, images):
