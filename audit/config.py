@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from audit.errors import ConfigError
 
@@ -52,12 +61,49 @@ class Preprocessing(_Section):
         return {"rescale": 1.0 if self.rescale is None else self.rescale, "offset": self.offset}
 
 
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _module_name(name: str) -> str:
+    if not _DOTTED.match(name):
+        raise ValueError("must be a module name like 'acme.layers'")
+    return name
+
+
+def _object_path(dotted: str) -> str:
+    if not _DOTTED.match(dotted) or "." not in dotted:
+        raise ValueError("must be a dotted path to a class or function, like "
+                         "'acme.layers.Scale'")
+    return dotted
+
+
+ModuleName = Annotated[str, AfterValidator(_module_name)]
+ObjectPath = Annotated[str, AfterValidator(_object_path)]
+
+
 class ModelSection(_Section):
     path: Path
     layer: str | None = None
     class_names: list[str] | None = None
     input_size: tuple[int, int] | None = None
     preprocessing: Preprocessing = Preprocessing()
+    imports: list[ModuleName] = Field(default=[], description=(
+        "Modules imported before loading, so that the custom classes they register with "
+        "@keras.saving.register_keras_serializable are known to Keras."))
+    custom_objects: dict[str, ObjectPath] = Field(default={}, description=(
+        "Name in the model file -> dotted path of the class or function, passed to Keras's "
+        "custom_objects."))
+    safe_mode: bool = Field(default=True, description=(
+        "Keras's safe mode: refuses model files that carry Python code (Lambda layers). "
+        "false runs that code when the model loads."))
+    search_path: Path | None = Field(default=None, description=(
+        "The folder put first on sys.path while imports and custom_objects are imported; "
+        "set to the configuration file's folder when either is given."))
+
+    @field_validator("imports", mode="before")
+    @classmethod
+    def _one_import(cls, names):
+        return [names] if isinstance(names, str) else names
 
     @field_validator("class_names")
     @classmethod
@@ -172,8 +218,9 @@ class AuditConfig(_Section):
         return self.model_dump(mode="json", exclude={"source"})
 
 
-_PATH_KEYS = (("model", "path"), ("dataset", "path"), ("dataset", "images_root"),
-              ("report", "out_dir"), ("report", "baseline"), ("demo", "data_dir"), ("pipeline",))
+_PATH_KEYS = (("model", "path"), ("model", "search_path"), ("dataset", "path"),
+              ("dataset", "images_root"), ("report", "out_dir"), ("report", "baseline"),
+              ("demo", "data_dir"), ("pipeline",))
 
 
 def _allowed_keys(model_cls, loc: tuple) -> list[str]:
@@ -230,7 +277,13 @@ def parse_config(data: Any, *, where: str = "config", base_dir: Path | None = No
                           f"received {type(data).__name__}.")
     import copy
 
-    data = _resolve_paths(copy.deepcopy(data), base_dir or Path.cwd())
+    data = copy.deepcopy(data)
+    model = data.get("model")
+    if isinstance(model, dict) and (model.get("imports") or model.get("custom_objects")):
+        # Recorded in the data, not kept aside, so that the resolved configuration a run
+        # writes (and a resumed run reads back) imports from the same folder.
+        model.setdefault("search_path", ".")
+    data = _resolve_paths(data, base_dir or Path.cwd())
     try:
         return AuditConfig.model_validate(data)
     except ValidationError as exc:

@@ -23,6 +23,7 @@ class ModelInfo:
     layer_channels: int
     head: str
     preprocessor: Preprocessor
+    safe_mode: bool  # False: the model file's Python code (Lambda layers) ran when it loaded
 
 
 def _input_size(model: ModelSection, explainer: CamExplainer) -> tuple[int, int, int]:
@@ -63,7 +64,9 @@ def load_model(model: ModelSection, cams: CamsSection
         Output index ``i`` is ``class_names[i]``.
     model_info : ModelInfo
     """
-    keras_model = load_model_file(model.path)
+    keras_model = load_model_file(model.path, imports=model.imports,
+                                  custom_objects=model.custom_objects,
+                                  safe_mode=model.safe_mode, search_path=model.search_path)
     explainer = CamExplainer(keras_model, model.layer,
                              scorecam_max_channels=cams.scorecam_max_channels,
                              micro_batch=cams.micro_batch)
@@ -78,5 +81,6 @@ def load_model(model: ModelSection, cams: CamsSection
     info = ModelInfo(path=str(model.path), input_size=(height, width), channels=channels,
                      layer=explainer.layer_name,
                      layer_channels=int(output_shape(explainer.layer)[-1]),
-                     head=explainer.head.activation, preprocessor=preprocessor)
+                     head=explainer.head.activation, preprocessor=preprocessor,
+                     safe_mode=model.safe_mode)
     return explainer, class_names, info
