@@ -49,6 +49,14 @@ class TestFillRegion:
         assert edited[0, 0].tolist() == [value] * 3
         assert np.array_equal(edited[~CORNER], IMAGE[~CORNER])
 
+    def test_a_colour_given_per_channel(self):
+        edited = fill_region(IMAGE, CORNER, fill=(124, 116, 104))
+        assert edited[0, 0].tolist() == [124, 116, 104]
+        assert np.array_equal(edited[~CORNER], IMAGE[~CORNER])
+        gray = np.array([[1, 2], [3, 4]], np.uint8)
+        assert fill_region(gray, CORNER[:, :2], fill=[9]).tolist() == [[9, 2], [3, 4]]
+        assert fill_region(IMAGE, CORNER, fill=np.array([1, 2, 3]))[0, 0].tolist() == [1, 2, 3]
+
     def test_blur_of_a_constant_image_is_the_image(self):
         image = np.full((5, 7, 3), 77, np.uint8)
         edited = fill_region(image, np.ones((5, 7), bool), fill="blur")
@@ -136,6 +144,12 @@ class TestErrors:
         with pytest.raises(ValueError, match=r"fill must be one of \('mean', 'gray', 'black', "
                                              r"'blur'\); got fill='white'"):
             fill_region(IMAGE, CORNER, fill="white")
+
+    @pytest.mark.parametrize("fill", [(1, 2), (1, 2, 300), (1.5, 2, 3), (-1, 0, 0), 7])
+    def test_bad_colour(self, fill):
+        with pytest.raises(ValueError, match=r"or a colour of 3 integer\(s\) in 0..255, one per "
+                                             r"channel; got fill="):
+            fill_region(IMAGE, CORNER, fill=fill)
 
     def test_float_image(self):
         with pytest.raises(ValueError, match="uint8 image.*got dtype float64"):
