@@ -17,3 +17,81 @@ options, inputs checked first, NaN for undefined), for three kinds of evidence (
 Nothing here runs a model: callers predict on what these functions build. Keras is only
 imported by the functions of :mod:`~audit.evidence.sanity` that need it.
 """
+
+from audit.evidence.agreement import agreement, cohens_kappa, verdict_agreement
+from audit.evidence.baselines import centre_map, random_map
+from audit.evidence.behaviour import (
+    background_decision,
+    background_reliance,
+    class_probability,
+    keeps,
+)
+from audit.evidence.confidence import (
+    average_drop,
+    confidence_drop,
+    confidence_increase,
+    explanation_map_input,
+    increase_in_confidence,
+)
+from audit.evidence.faithfulness import (
+    MODES,
+    SUBSTRATES,
+    auc,
+    is_faithful,
+    ladder_batches,
+    perturbation_ladder,
+    pixel_order,
+    step_counts,
+    substrate,
+)
+from audit.evidence.fills import FILLS, fill_region, remove_background, remove_object
+from audit.evidence.sanity import (
+    CascadeStep,
+    cascade_groups,
+    cascading_randomization,
+    randomized_copy,
+    reinitialize_layer,
+    weighted_layers,
+)
+from audit.evidence.similarity import spearman, ssim
+from audit.evidence.subset import choose_subset, stratum_quotas
+
+__all__ = [
+    "FILLS",
+    "MODES",
+    "SUBSTRATES",
+    "CascadeStep",
+    "agreement",
+    "auc",
+    "average_drop",
+    "background_decision",
+    "background_reliance",
+    "cascade_groups",
+    "cascading_randomization",
+    "centre_map",
+    "choose_subset",
+    "class_probability",
+    "cohens_kappa",
+    "confidence_drop",
+    "confidence_increase",
+    "explanation_map_input",
+    "fill_region",
+    "increase_in_confidence",
+    "is_faithful",
+    "keeps",
+    "ladder_batches",
+    "perturbation_ladder",
+    "pixel_order",
+    "random_map",
+    "randomized_copy",
+    "reinitialize_layer",
+    "remove_background",
+    "remove_object",
+    "spearman",
+    "ssim",
+    "step_counts",
+    "stratum_quotas",
+    "substrate",
+    "verdict_agreement",
+    "weighted_layers",
+]
