@@ -8,12 +8,15 @@ areas mean little alone; compare them with a random map's on the same samples
 (:func:`is_faithful`, :mod:`audit.evidence.baselines`).
 
 Everything here works on the *model input* (the preprocessed float image) and a map at input
-resolution. Cost: a ladder has ``N + 1`` images; deletion's first and insertion's last are the
-image itself (its score is known) and deletion's last and insertion's first are the substrate
-(scored once per sample), so each map needs ``2 (N - 1)`` new forward passes (pass
-``at=range(1, N)``), plus 2 per sample. :func:`ladder_batches` cuts the images of a whole
-batch of samples into fixed-size model batches, so memory stays bounded and the model sees
-one input shape.
+resolution. Cost: the two ladders of a map hold ``2 (N + 1)`` images, ``2 N + 1`` forward
+passes with Average Drop's explanation-map input. Fewer are new: deletion's first and
+insertion's last image are the input itself (its score is the audit's own prediction), and
+deletion's last and insertion's first are the substrate (one pass per sample, shared by all
+its maps), so each map needs ``2 (N - 1)`` passes (``at=range(1, N)``) plus one for the
+explanation-map input; the random baseline map costs as much as a method. With RISE's
+``N = 224`` at 224 px a full ladder is 135 MB in float32: :func:`ladder_batches` cuts the
+ladders of a batch of samples into model batches of a fixed size, so memory stays bounded
+and the model always sees one input shape.
 """
 
 from __future__ import annotations
