@@ -13,6 +13,7 @@ import pytest
 from audit.errors import ConfigError, DatasetError
 from audit.pipeline import (
     Counts,
+    LocalEngine,
     RunFolder,
     Stage,
     StageError,
@@ -192,10 +193,10 @@ def test_prefetch_loads_ahead_in_another_thread(tmp_path):
     table = {**TABLE, "numbers": Stage("numbers", lambda p: Stream(list(range(p["n"])), load),
                                        inputs=("params:toy",), outputs=("value",),
                                        stream="value")}
-    ahead = run(build(ALL, table), RunFolder(tmp_path / "a"), prefetch=2)
+    ahead = run(build(ALL, table), RunFolder(tmp_path / "a"), engine=LocalEngine(prefetch=2))
     assert threads and all(t.startswith("cam-audit-load") for t in threads)
     threads.clear()
-    inline = run(build(ALL, table), RunFolder(tmp_path / "b"), prefetch=0)
+    inline = run(build(ALL, table), RunFolder(tmp_path / "b"), engine=LocalEngine(prefetch=0))
     assert threads == {threading.current_thread().name}
     assert ahead["sum"] == inline["sum"] and ahead["tally"] == inline["tally"]
 

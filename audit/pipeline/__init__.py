@@ -7,10 +7,17 @@ audit run is put together in :mod:`audit.run`.
 
 from audit.pipeline.pipeline import Pipeline, build_pipeline, load_pipeline
 from audit.pipeline.run_folder import Checkpoint, RunFolder
-from audit.pipeline.runner import StageError, run_batch, run_pipeline, run_stage
+from audit.pipeline.runner import (
+    Collector,
+    LocalEngine,
+    StageError,
+    run_batch,
+    run_pipeline,
+    run_stage,
+)
 from audit.pipeline.stage import PARAMS, Counts, Stage
 from audit.pipeline.stream import Stream
 
-__all__ = ["PARAMS", "Checkpoint", "Counts", "Pipeline", "RunFolder", "Stage", "StageError",
-           "Stream", "build_pipeline", "load_pipeline", "run_batch", "run_pipeline",
-           "run_stage"]
+__all__ = ["PARAMS", "Checkpoint", "Collector", "Counts", "LocalEngine", "Pipeline",
+           "RunFolder", "Stage", "StageError", "Stream", "build_pipeline", "load_pipeline",
+           "run_batch", "run_pipeline", "run_stage"]

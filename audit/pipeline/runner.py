@@ -14,6 +14,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from audit.errors import AuditError
@@ -22,7 +23,8 @@ from audit.pipeline.run_folder import Checkpoint, RunFolder
 from audit.pipeline.stage import Counts, Stage
 from audit.pipeline.stream import Stream
 
-__all__ = ["StageError", "collected_outputs", "run_batch", "run_pipeline", "run_stage"]
+__all__ = ["Collector", "LocalEngine", "StageError", "collected_outputs", "run_batch",
+           "run_pipeline", "run_stage", "stream_of"]
 
 
 class StageError(Exception):
@@ -104,38 +106,70 @@ def _items(stream: Stream, start: int, prefetch: int, maker: str) -> Iterator[tu
             yield index, future.result()
 
 
-def _stream(pipeline: Pipeline, catalog: dict, folder: RunFolder, checkpoint: Checkpoint,
-            progress, prefetch: int) -> Checkpoint:
+def stream_of(pipeline: Pipeline, catalog: Mapping[str, Any]) -> tuple[Stream, str]:
+    """The pipeline's stream in ``catalog`` and the name of the stage that made it."""
     stream = catalog[pipeline.stream]
     maker = next(s.name for s in pipeline.before if s.stream == pipeline.stream)
     if not isinstance(stream, Stream):
         raise StageError(maker, TypeError(f"its output '{pipeline.stream}' must be a Stream; "
                                           f"it returned {type(stream).__name__}"))
-    row_types = {n: t for n, t in pipeline.collected.items() if t is not Counts}
-    counters = [n for n, t in pipeline.collected.items() if t is Counts]
-    lengths = folder.open_tables(row_types, checkpoint)
-    counts = {n: Counts(checkpoint.counts.get(n, {})) for n in counters}
-    done = checkpoint.completed
-    folder.save_checkpoint(Checkpoint(done, lengths, counts, False))
-    with progress(len(stream), done) as bar:
-        for index, item in _items(stream, done, prefetch, maker):
-            outputs = collected_outputs(
-                pipeline, run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item}))
-            for name, row_type in row_types.items():
-                lengths[name] = folder.append(name, outputs[name], row_type)
-            for name in counters:
-                counts[name] = counts[name] + outputs[name]
-            done = index + 1
-            folder.save_checkpoint(Checkpoint(done, lengths, counts, False))
-            bar.update(1)
-    folder.finish_tables(row_types)
-    final = Checkpoint(done, lengths, counts, True)
-    folder.save_checkpoint(final)
-    return final
+    return stream, maker
+
+
+class Collector:
+    """Appends the collected outputs of the stream's items to the run folder, in item order,
+    and checkpoints after each: what every engine does with the items' outputs."""
+
+    def __init__(self, pipeline: Pipeline, folder: RunFolder, checkpoint: Checkpoint):
+        self.folder = folder
+        self.row_types = {n: t for n, t in pipeline.collected.items() if t is not Counts}
+        self.counters = [n for n, t in pipeline.collected.items() if t is Counts]
+        self.lengths = folder.open_tables(self.row_types, checkpoint)
+        self.counts = {n: Counts(checkpoint.counts.get(n, {})) for n in self.counters}
+        self.done = checkpoint.completed
+        folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False))
+
+    def add(self, index: int, outputs: Mapping[str, Any]) -> None:
+        """Record the outputs of item ``index``, which must be the next one."""
+        if index != self.done:
+            raise ValueError(f"Items must be collected in order: expected item {self.done}; "
+                             f"received item {index}.")
+        for name, row_type in self.row_types.items():
+            self.lengths[name] = self.folder.append(name, outputs[name], row_type)
+        for name in self.counters:
+            self.counts[name] = self.counts[name] + outputs[name]
+        self.done = index + 1
+        self.folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False))
+
+    def finish(self) -> Checkpoint:
+        """Rename the tables to their final names; the stream is complete."""
+        self.folder.finish_tables(self.row_types)
+        final = Checkpoint(self.done, self.lengths, self.counts, True)
+        self.folder.save_checkpoint(final)
+        return final
+
+
+@dataclass(frozen=True)
+class LocalEngine:
+    """Runs the stream in this process, item by item, loading ``prefetch`` items ahead in a
+    background thread (0: load in the same thread)."""
+
+    prefetch: int = 1
+
+    def run_stream(self, pipeline: Pipeline, catalog: Mapping[str, Any], folder: RunFolder,
+                   checkpoint: Checkpoint, progress) -> Checkpoint:
+        stream, maker = stream_of(pipeline, catalog)
+        collector = Collector(pipeline, folder, checkpoint)
+        with progress(len(stream), collector.done) as bar:
+            for index, item in _items(stream, collector.done, self.prefetch, maker):
+                scope = run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item})
+                collector.add(index, collected_outputs(pipeline, scope))
+                bar.update(1)
+        return collector.finish()
 
 
 def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFolder,
-                 progress: Callable | None = None, prefetch: int = 1) -> dict:
+                 progress: Callable | None = None, engine=None) -> dict:
     """Run ``pipeline`` and return the catalog: ``inputs`` and every stage's outputs.
 
     Parameters
@@ -149,8 +183,10 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
         stream was complete, it is not run again.
     progress : callable, optional
         ``progress(total, initial)`` -> a context manager whose value has ``update(n)``.
-    prefetch : int
-        Items loaded ahead of the one being computed (0: load in the same thread).
+    engine : optional
+        Runs the stream: an object with ``run_stream(pipeline, catalog, folder, checkpoint,
+        progress) -> Checkpoint`` that feeds every item's collected outputs, in order, to a
+        :class:`Collector`. Default: :class:`LocalEngine`.
 
     After the stream, every collected table is in the catalog as a DataFrame (read back from
     ``<name>.csv``) and every count as the :class:`Counts` summed over the stream.
@@ -169,7 +205,8 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
     if pipeline.per_batch:
         checkpoint = folder.checkpoint()
         if not checkpoint.stream_complete:
-            checkpoint = _stream(pipeline, catalog, folder, checkpoint, progress, prefetch)
+            engine = engine or LocalEngine()
+            checkpoint = engine.run_stream(pipeline, catalog, folder, checkpoint, progress)
         for name, kind in pipeline.collected.items():
             if kind is Counts:
                 catalog[name] = Counts(checkpoint.counts.get(name, {}))
