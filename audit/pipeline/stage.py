@@ -66,6 +66,10 @@ class Stage:
         or :class:`Counts`.
     stream : str or None
         The output that is a :class:`~audit.pipeline.stream.Stream` for the per-batch stages.
+    per_worker : bool
+        Its outputs are too heavy to ship to another process (a loaded model): an engine that
+        runs batches in other processes runs this stage again in each of them, on the same
+        inputs, instead of sending its outputs.
     """
 
     name: str
@@ -75,6 +79,7 @@ class Stage:
     per_batch: bool = False
     collect: Mapping[str, type] = field(default_factory=dict)
     stream: str | None = None
+    per_worker: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))
