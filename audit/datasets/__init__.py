@@ -3,8 +3,14 @@
 ``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
 audit, skipped samples with reasons, the class vocabulary); :func:`iter_batches` streams the
 samples as model-ready :class:`Batch` es, reading images lazily. Conventions are documented in
-:mod:`audit.datasets.manifest` (labels, duplicates, boxes), :mod:`audit.datasets.images`
-(pixel modes, EXIF, transparency) and :mod:`audit.datasets.stream` (batch composition).
+:mod:`audit.datasets.labels` (matching labels to classes), :mod:`audit.datasets.boxes`
+(checking and clipping boxes), :mod:`audit.datasets.manifest` (grouping, duplicates),
+:mod:`audit.datasets.images` (pixel modes, EXIF, transparency) and
+:mod:`audit.datasets.stream` (batch composition).
+
+Per-sample problems raise a :class:`SampleError` (:class:`LabelError`, :class:`BoxError`)
+inside the package and are recorded as :class:`SkippedSample` s; run-level problems raise
+:class:`~audit.errors.DatasetError`.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+from audit.datasets.boxes import BoxError
 from audit.datasets.coco import load_coco
 from audit.datasets.csv_manifest import load_csv
 from audit.datasets.images import ImageReadError, Preprocessor, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
+from audit.datasets.labels import LabelError
 from audit.datasets.manifest import DatasetManifest
 from audit.datasets.stream import StreamStats, iter_batches, n_batches
-from audit.datasets.types import Batch, Box, Sample, SkippedSample
+from audit.datasets.types import Batch, Box, Sample, SampleError, SkippedSample
 from audit.datasets.voc import load_voc
 from audit.errors import DatasetError
 
@@ -26,10 +34,13 @@ __all__ = [
     "FORMATS",
     "Batch",
     "Box",
+    "BoxError",
     "DatasetManifest",
     "ImageReadError",
+    "LabelError",
     "Preprocessor",
     "Sample",
+    "SampleError",
     "SkippedSample",
     "StreamStats",
     "iter_batches",

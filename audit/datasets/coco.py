@@ -24,13 +24,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from audit.datasets.boxes import BoxError, check_box, parse_number
 from audit.datasets.manifest import (
+    AnnotatedObject,
     DatasetManifest,
     RawEntry,
     build_manifest,
-    check_box,
-    dominant_label,
-    parse_number,
+    entry_from_objects,
 )
 from audit.datasets.types import Box
 from audit.errors import DatasetError
@@ -165,7 +165,7 @@ def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any
     if not anns:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the image has no annotations, so it has no label"))
-    objects: list[tuple[str, Box | str | None]] = []
+    objects: list[AnnotatedObject] = []
     for ann in anns:
         ann_where = f"annotation id {ann.get('id', '?')!r}"
         cid = ann.get("category_id")
@@ -173,33 +173,34 @@ def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any
             return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
                 f"{ann_where} has category_id {cid!r}, which is not in 'categories' "
                 f"(known ids: {', '.join(map(repr, list(categories)[:10]))})"))
-        box = _bbox(ann["bbox"], ann_where) if ann.get("bbox") is not None else None
-        objects.append((categories[cid], box))
-    label = dominant_label([(name, box.area if isinstance(box, Box) else 0.0)
-                            for name, box in objects])
-    boxes = tuple(box for name, box in objects if name == label and isinstance(box, Box))
-    problems = tuple(box for name, box in objects if name == label and isinstance(box, str))
-    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
-                    image_size=size)
+        box, problem = None, None
+        if ann.get("bbox") is not None:
+            try:
+                box = _bbox(ann["bbox"], ann_where)
+            except BoxError as exc:
+                problem = exc.reason
+        objects.append(AnnotatedObject(categories[cid], box, problem))
+    return entry_from_objects(objects, image=image, where=where, image_size=size)
 
 
-def _bbox(raw: Any, where: str) -> Box | str:
+def _bbox(raw: Any, where: str) -> Box:
+    """A COCO ``[x, y, width, height]`` as a :class:`Box`; raises :class:`BoxError`."""
     names = ("x", "y", "width", "height")
     if not isinstance(raw, list) or len(raw) != 4:
-        return f"{where}: bbox must be [x, y, width, height], got {raw!r}"
+        raise BoxError(f"{where}: bbox must be [x, y, width, height], got {raw!r}")
     values: list[float] = []
     for name, value in zip(names, raw, strict=True):
         number = parse_number(value)
         if number is None:
-            return f"{where}: bbox {name} is {value!r}, not a number"
+            raise BoxError(f"{where}: bbox {name} is {value!r}, not a number")
         values.append(number)
     x, y, w, h = values
     for name, size in (("width", w), ("height", h)):
         if size < 0:
-            return (f"{where}: bbox {name} is negative ({size:g}); "
-                    "COCO bbox is [x, y, width, height]")
+            raise BoxError(f"{where}: bbox {name} is negative ({size:g}); "
+                           "COCO bbox is [x, y, width, height]")
         if size == 0:
-            return f"{where}: bbox has zero area ({name} is 0)"
+            raise BoxError(f"{where}: bbox has zero area ({name} is 0)")
     return check_box(Box(x, y, x + w, y + h), where)
 
 

@@ -17,13 +17,8 @@ import csv
 import os
 from collections.abc import Sequence
 
-from audit.datasets.manifest import (
-    BOX_FIELDS,
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    parse_box,
-)
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.errors import DatasetError
 
 REQUIRED_COLUMNS = ("image", "label")
@@ -121,9 +116,10 @@ def _entry(row: list[str], columns: dict[str, int], n_columns: int, where: str) 
     values = [row[columns[name]] for name in BOX_FIELDS]
     if not any(v.strip() for v in values):
         return RawEntry(image=image, label=label, where=where)
-    box = parse_box(values, where)
-    if isinstance(box, str):
-        return RawEntry(image=image, label=label, where=where, box_problems=(box,))
+    try:
+        box = parse_box(values, where)
+    except BoxError as exc:
+        return RawEntry(image=image, label=label, where=where, box_problems=(exc.reason,))
     return RawEntry(image=image, label=label, where=where, boxes=(box,))
 
 
@@ -138,7 +134,7 @@ def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
     images_root : str or path-like, optional
         Folder relative image paths are resolved against; defaults to the CSV's folder.
     class_names : sequence of str, optional
-        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+        The model's classes (see :func:`audit.datasets.labels.match_label`).
 
     Returns
     -------

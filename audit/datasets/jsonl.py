@@ -20,13 +20,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from audit.datasets.manifest import (
-    BOX_FIELDS,
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    parse_box,
-)
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.datasets.types import Box
 from audit.errors import DatasetError
 
@@ -121,26 +116,26 @@ def _entry(obj: dict[str, Any], where: str) -> RawEntry:
     boxes: list[Box] = []
     problems: list[str] = []
     for i, raw in enumerate(raw_boxes):
-        box = _parse_one(raw, f"{where}, box {i + 1}")
-        if isinstance(box, str):
-            problems.append(box)
-        else:
-            boxes.append(box)
+        try:
+            boxes.append(_parse_one(raw, f"{where}, box {i + 1}"))
+        except BoxError as exc:
+            problems.append(exc.reason)
     return RawEntry(image=image, label=label, where=where, boxes=tuple(boxes),
                     box_problems=tuple(problems))
 
 
-def _parse_one(raw: Any, where: str) -> Box | str:
+def _parse_one(raw: Any, where: str) -> Box:
+    """One box of ``boxes``: a list of corners or an object; raises :class:`BoxError`."""
     if isinstance(raw, dict):
         missing = [k for k in BOX_FIELDS if k not in raw]
         if missing:
-            return (f"{where}: box object lacks {', '.join(map(repr, missing))} "
-                    f"(keys: {', '.join(map(repr, raw)) or 'none'})")
+            raise BoxError(f"{where}: box object lacks {', '.join(map(repr, missing))} "
+                           f"(keys: {', '.join(map(repr, raw)) or 'none'})")
         return parse_box([raw[k] for k in BOX_FIELDS], where)
     if isinstance(raw, list):
         return parse_box(raw, where)
-    return (f"{where}: a box must be [x_min, y_min, x_max, y_max] or an object with those keys, "
-            f"got {raw!r}")
+    raise BoxError(f"{where}: a box must be [x_min, y_min, x_max, y_max] or an object with "
+                   f"those keys, got {raw!r}")
 
 
 def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
@@ -154,7 +149,7 @@ def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None
     images_root : str or path-like, optional
         Folder relative image paths are resolved against; defaults to the file's folder.
     class_names : sequence of str, optional
-        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+        The model's classes (see :func:`audit.datasets.labels.match_label`).
 
     Returns
     -------

@@ -11,7 +11,7 @@ Conventions
   ahead, and batches before ``start_batch`` are not read at all.
 * Boxes are checked against the decoded image's size (after EXIF rotation): boxes partly outside
   are clipped (counted in :attr:`StreamStats.n_boxes_clipped`), and a sample with a box entirely
-  outside its image is skipped with a reason (see :func:`audit.datasets.manifest.apply_image_size`).
+  outside its image is skipped with a reason (see :func:`audit.datasets.boxes.apply_image_size`).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.datasets.boxes import apply_image_size
 from audit.datasets.images import ImageReadError, read_image, resize_image, to_channels
-from audit.datasets.manifest import apply_image_size
-from audit.datasets.types import Batch, Sample, SkippedSample
+from audit.datasets.types import Batch, Sample, SampleError, SkippedSample
 
 
 @dataclass
@@ -102,9 +102,10 @@ def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tupl
             if stats is not None:
                 stats.n_images_read += 1
             size = (int(rgb.shape[0]), int(rgb.shape[1]))
-            checked, n_clipped = apply_image_size(sample, size)
-            if isinstance(checked, SkippedSample):
-                skipped.append(checked)
+            try:
+                checked, n_clipped = apply_image_size(sample, size)
+            except SampleError as exc:
+                skipped.append(SkippedSample(sample.sample_id, sample.image, exc.reason))
                 continue
             if stats is not None:
                 stats.n_boxes_clipped += n_clipped

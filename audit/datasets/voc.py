@@ -25,13 +25,13 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_number
 from audit.datasets.manifest import (
-    BOX_FIELDS,
+    AnnotatedObject,
     DatasetManifest,
     RawEntry,
     build_manifest,
-    dominant_label,
-    parse_number,
+    entry_from_objects,
 )
 from audit.datasets.types import Box
 from audit.errors import DatasetError
@@ -91,48 +91,49 @@ def read_voc_entry(xml_path: str, where: str) -> RawEntry:
     width = parse_number(_text(size_node, "width"))
     height = parse_number(_text(size_node, "height"))
     size = (int(height), int(width)) if width and height and width > 0 and height > 0 else None
-    objects: list[tuple[str, Box | str]] = []
+    objects: list[AnnotatedObject] = []
     for k, obj in enumerate(root.findall("object"), start=1):
         obj_where = f"{where}, object {k}"
         name = _text(obj, "name")
         if name is None:
             return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
                 f"object {k} has no <name>, so the image's label is unknown"))
-        objects.append((name, _bndbox(obj.find("bndbox"), obj_where)))
+        try:
+            objects.append(AnnotatedObject(name, _bndbox(obj.find("bndbox"), obj_where)))
+        except BoxError as exc:
+            objects.append(AnnotatedObject(name, box_problem=exc.reason))
     if not objects:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the file has no <object>, so the image has no label"))
-    label = dominant_label([(n, b.area if isinstance(b, Box) else 0.0) for n, b in objects])
-    boxes = tuple(b for n, b in objects if n == label and isinstance(b, Box))
-    problems = tuple(b for n, b in objects if n == label and isinstance(b, str))
-    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
-                    image_size=size)
+    return entry_from_objects(objects, image=image, where=where, image_size=size)
 
 
-def _bndbox(node: ET.Element | None, where: str) -> Box | str:
+def _bndbox(node: ET.Element | None, where: str) -> Box:
+    """A VOC ``<bndbox>`` (1-based inclusive corners) as a Box; raises :class:`BoxError`."""
     if node is None:
-        return f"{where}: the object has no <bndbox>"
+        raise BoxError(f"{where}: the object has no <bndbox>")
     values: list[float] = []
     for tag in VOC_FIELDS:
         raw = _text(node, tag)
         number = parse_number(raw)
         if number is None:
             shown = "missing or empty" if raw is None else f"{raw!r}, not a number"
-            return f"{where}: <bndbox><{tag}> is {shown}"
+            raise BoxError(f"{where}: <bndbox><{tag}> is {shown}")
         values.append(number)
     if not all(math.isfinite(v) for v in values):
-        return f"{where}: <bndbox> has a NaN or infinite coordinate {tuple(values)}"
+        raise BoxError(f"{where}: <bndbox> has a NaN or infinite coordinate {tuple(values)}")
     xmin, ymin, xmax, ymax = values
     for lo, hi, a, b in (("xmin", "xmax", xmin, xmax), ("ymin", "ymax", ymin, ymax)):
         if b < a:
-            return (f"{where}: box is inverted: <{hi}> ({b:g}) is smaller than <{lo}> ({a:g}); "
-                    "VOC corners are 1-based and inclusive")
+            raise BoxError(
+                f"{where}: box is inverted: <{hi}> ({b:g}) is smaller than <{lo}> ({a:g}); "
+                "VOC corners are 1-based and inclusive")
     box = Box(xmin - 1.0, ymin - 1.0, xmax, ymax)
     # With inclusive corners a box with xmin == xmax is one pixel wide; zero area only happens
     # with fractional coordinates.
     for lo, hi in zip(BOX_FIELDS[:2], BOX_FIELDS[2:], strict=True):
         if getattr(box, hi) <= getattr(box, lo):
-            return f"{where}: box has zero area ({box.as_tuple()})"
+            raise BoxError(f"{where}: box has zero area ({box.as_tuple()})")
     return box
 
 
