@@ -834,7 +834,8 @@ def test_dominant_label_ties_go_to_first():
     assert dominant_label([("a", math.nan), ("b", 0.0)]) == "a"
 
 
-@pytest.mark.parametrize("module", ["audit.datasets.labels", "audit.datasets.boxes"])
+@pytest.mark.parametrize("module", ["audit.datasets.labels", "audit.datasets.boxes",
+                                    "audit.datasets.stream"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

@@ -1,8 +1,10 @@
 """Dataset loaders: manifests in four formats, turned into samples and streamed as batches.
 
 ``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
-audit, skipped samples with reasons, the class vocabulary); :func:`iter_batches` streams the
-samples as model-ready :class:`Batch` es, reading images lazily. Conventions are documented in
+audit, skipped samples with reasons, the class vocabulary). :func:`batch_specs` cuts the samples
+into :class:`BatchSpec` s (nothing read, picklable) and a :class:`BatchLoader` loads one spec
+into a model-ready :class:`Batch` in any thread or process; :func:`iter_batches` does both in
+order. Conventions are documented in
 :mod:`audit.datasets.labels` (matching labels to classes), :mod:`audit.datasets.boxes`
 (checking and clipping boxes), :mod:`audit.datasets.manifest` (grouping, duplicates),
 :mod:`audit.datasets.images` (pixel modes, EXIF, transparency) and
@@ -25,14 +27,16 @@ from audit.datasets.images import ImageReadError, Preprocessor, read_image, resi
 from audit.datasets.jsonl import load_jsonl
 from audit.datasets.labels import LabelError
 from audit.datasets.manifest import DatasetManifest
-from audit.datasets.stream import StreamStats, iter_batches, n_batches
-from audit.datasets.types import Batch, Box, Sample, SampleError, SkippedSample
+from audit.datasets.stream import BatchLoader, StreamStats, batch_specs, iter_batches, n_batches
+from audit.datasets.types import Batch, BatchSpec, Box, Sample, SampleError, SkippedSample
 from audit.datasets.voc import load_voc
 from audit.errors import DatasetError
 
 __all__ = [
     "FORMATS",
     "Batch",
+    "BatchLoader",
+    "BatchSpec",
     "Box",
     "BoxError",
     "DatasetManifest",
@@ -43,6 +47,7 @@ __all__ = [
     "SampleError",
     "SkippedSample",
     "StreamStats",
+    "batch_specs",
     "iter_batches",
     "load_manifest",
     "n_batches",

@@ -64,7 +64,7 @@ class SampleError(ValueError):
 
     The checks of labels, boxes and masks raise a subclass; the code that forms samples
     (:func:`audit.datasets.manifest.build_manifest`) or reads images
-    (:mod:`audit.datasets.stream`) catches it and records a
+    (:class:`audit.datasets.stream.BatchLoader`) catches it and records a
     :class:`SkippedSample` with :attr:`reason`, prefixed by the entry's place in the manifest
     when the check could not know it (a label check does not know its line).
 
@@ -88,6 +88,23 @@ class SkippedSample:
     reason: str
 
 
+@dataclass(frozen=True)
+class BatchSpec:
+    """What batch ``index`` holds, before anything is read: cheap to make, pickle and send.
+
+    ``samples`` are the run's ``samples[index * batch_size:(index + 1) * batch_size]``.
+    ``skipped`` are skipped samples carried in from the manifest (batch 0 carries them all), so
+    that they reach the output before the batch's own skipped samples.
+    """
+
+    index: int
+    samples: tuple[Sample, ...]
+    skipped: tuple[SkippedSample, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
 @dataclass
 class Batch:
     """A batch of loaded samples, ready for the model.
@@ -95,7 +112,10 @@ class Batch:
     ``images`` is float32 ``(N, H, W, C)`` at the model's input size, preprocessed as the
     model expects. ``original_sizes[i]`` is ``(height, width)`` of sample ``i``'s image
     file; its boxes stay in that original scale. ``display`` holds the same images as
-    uint8 RGB at model input size, for overlays in the report.
+    uint8 RGB at model input size, for overlays in the report. ``skipped`` lists the
+    skipped samples carried by the batch's :class:`BatchSpec`, then the batch's own samples
+    that could not be used; ``n_boxes_clipped`` counts the boxes clipped to their decoded
+    image in this batch.
     """
 
     index: int
@@ -104,6 +124,7 @@ class Batch:
     original_sizes: list[tuple[int, int]]
     display: np.ndarray | None = None
     skipped: list[SkippedSample] = field(default_factory=list)
+    n_boxes_clipped: int = 0
 
     def __len__(self) -> int:
         return len(self.samples)
