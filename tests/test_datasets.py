@@ -7,6 +7,7 @@ import importlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -33,7 +34,8 @@ from audit.datasets import (
 )
 from audit.datasets.boxes import apply_image_size, check_box, fit_box, parse_box
 from audit.datasets.labels import label_vocabulary, match_label
-from audit.datasets.manifest import RawEntry, build_manifest, dominant_label
+from audit.datasets.manifest import RawEntry, build_manifest
+from audit.datasets.objects import dominant_label
 from audit.errors import DatasetError
 
 CLASSES = ["cat", "dog", "bird"]
@@ -788,7 +790,8 @@ def test_match_label_by_name_then_index(class_names, data):
     with pytest.raises(LabelError) as info:
         match_label(None, class_names)
     assert info.value.reason == "no label is given"
-    unknown = data.draw(names.filter(lambda s: s not in class_names and not s.isdigit()))
+    unknown = data.draw(names.filter(  # neither a name nor an integer spelling ("-0", "+3")
+        lambda s: s not in class_names and not re.fullmatch(r"[+-]?[0-9]+", s.strip())))
     with pytest.raises(LabelError) as info:
         match_label(unknown, class_names)
     assert repr(unknown) in info.value.reason
@@ -834,8 +837,10 @@ def test_dominant_label_ties_go_to_first():
     assert dominant_label([("a", math.nan), ("b", 0.0)]) == "a"
 
 
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 @pytest.mark.parametrize("module", ["audit.datasets.labels", "audit.datasets.boxes",
-                                    "audit.datasets.stream"])
+                                    "audit.datasets.stream", "audit.datasets.masks",
+                                    "audit.datasets.types"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0 and result.failed == 0

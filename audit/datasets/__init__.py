@@ -10,9 +10,13 @@ order. Conventions are documented in
 :mod:`audit.datasets.images` (pixel modes, EXIF, transparency) and
 :mod:`audit.datasets.stream` (batch composition).
 
-Per-sample problems raise a :class:`SampleError` (:class:`LabelError`, :class:`BoxError`)
-inside the package and are recorded as :class:`SkippedSample` s; run-level problems raise
-:class:`~audit.errors.DatasetError`.
+Samples may carry segmentation mask sources (:class:`PolygonMask`, :class:`RleMask`,
+:class:`PngMask`; decoded into ``Batch.masks`` when loaded, see :mod:`audit.datasets.masks`) and
+per-sample metadata (:class:`Meta`).
+
+Per-sample problems raise a :class:`SampleError` (:class:`LabelError`, :class:`BoxError`,
+:class:`MaskError`) inside the package and are recorded as :class:`SkippedSample` s; run-level
+problems raise :class:`~audit.errors.DatasetError`.
 """
 
 from __future__ import annotations
@@ -27,8 +31,24 @@ from audit.datasets.images import ImageReadError, Preprocessor, read_image, resi
 from audit.datasets.jsonl import load_jsonl
 from audit.datasets.labels import LabelError
 from audit.datasets.manifest import DatasetManifest
+from audit.datasets.masks import (
+    MaskError,
+    MaskSource,
+    PngMask,
+    PolygonMask,
+    RleMask,
+    decode_mask,
+)
 from audit.datasets.stream import BatchLoader, StreamStats, batch_specs, iter_batches, n_batches
-from audit.datasets.types import Batch, BatchSpec, Box, Sample, SampleError, SkippedSample
+from audit.datasets.types import (
+    Batch,
+    BatchSpec,
+    Box,
+    Meta,
+    Sample,
+    SampleError,
+    SkippedSample,
+)
 from audit.datasets.voc import load_voc
 from audit.errors import DatasetError
 
@@ -42,12 +62,19 @@ __all__ = [
     "DatasetManifest",
     "ImageReadError",
     "LabelError",
+    "MaskError",
+    "MaskSource",
+    "Meta",
+    "PngMask",
+    "PolygonMask",
     "Preprocessor",
+    "RleMask",
     "Sample",
     "SampleError",
     "SkippedSample",
     "StreamStats",
     "batch_specs",
+    "decode_mask",
     "iter_batches",
     "load_manifest",
     "n_batches",

@@ -2,11 +2,18 @@
 
 Format
 ------
-``{"image": "cats/1.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max], ...]}``
+``{"image": "cats/1.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max], ...],
+"mask": "masks/1.png", "meta": {"site": "A"}}``
 
 * ``boxes`` is optional (missing, ``null`` or ``[]`` = no box); each box is a list of four corner
   coordinates or an object ``{"x_min": .., "y_min": .., "x_max": .., "y_max": ..}``.
 * ``label`` is a class name or an integer class index.
+* ``mask`` is optional: the path of a PNG mask, resolved like ``image``; its non-zero pixels are
+  the object (see :mod:`audit.datasets.masks`). Missing, ``null`` or ``""`` = no mask; any other
+  non-string skips the sample.
+* ``meta`` is optional: an object of per-sample fields, ``Sample.meta``. Strings are kept as
+  they are, other values as their JSON text (``3`` -> ``"3"``, ``true`` -> ``"true"``,
+  ``null`` -> ``"null"``). A ``meta`` that is not an object skips the line.
 * Blank lines are ignored. A line that is not a JSON object, or lacks ``image`` or ``label``, is
   skipped with its line number (1-based). When *no* line has a required key the manifest is
   taken to be in another layout and the run stops with an error naming the keys found.
@@ -22,7 +29,8 @@ from typing import Any
 
 from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
 from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
-from audit.datasets.types import Box
+from audit.datasets.masks import PngMask
+from audit.datasets.types import NO_META, Box, Meta
 from audit.errors import DatasetError
 
 REQUIRED_KEYS = ("image", "label")
@@ -106,13 +114,26 @@ def _entry(obj: dict[str, Any], where: str) -> RawEntry:
         return RawEntry(image=image, label=None, where=where, problem=(
             f"the object for image {image!r} has no 'label' key; the line is skipped"))
     label = obj["label"]
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        return RawEntry(image=image, label=None, where=where, problem=(
+            f"'meta' must be an object of field names to values, got {type(meta).__name__} "
+            f"{meta!r}; the line is skipped"))
+    mask = obj.get("mask")
+    found: dict[str, Any] = {"meta": Meta.from_json(meta) if meta else NO_META}
+    if isinstance(mask, str) and mask.strip():
+        found["masks"] = (PngMask(mask.strip()),)
+    elif mask is not None and not isinstance(mask, str):
+        found["mask_problems"] = (
+            f"{where}: 'mask' must be the path of a PNG file, got {type(mask).__name__} "
+            f"{mask!r}",)
     raw_boxes = obj.get("boxes")
     if raw_boxes is None:
-        return RawEntry(image=image, label=label, where=where)
+        return RawEntry(image=image, label=label, where=where, **found)
     if not isinstance(raw_boxes, list):
         return RawEntry(image=image, label=label, where=where, box_problems=(
             f"{where}: 'boxes' must be a list of boxes, got {type(raw_boxes).__name__} "
-            f"{raw_boxes!r}",))
+            f"{raw_boxes!r}",), **found)
     boxes: list[Box] = []
     problems: list[str] = []
     for i, raw in enumerate(raw_boxes):
@@ -121,7 +142,7 @@ def _entry(obj: dict[str, Any], where: str) -> RawEntry:
         except BoxError as exc:
             problems.append(exc.reason)
     return RawEntry(image=image, label=label, where=where, boxes=tuple(boxes),
-                    box_problems=tuple(problems))
+                    box_problems=tuple(problems), **found)
 
 
 def _parse_one(raw: Any, where: str) -> Box:

@@ -25,10 +25,22 @@ Boxes
     See :mod:`audit.datasets.boxes`: a sample with any broken box (non-numeric or NaN coordinate,
     inverted, zero area, entirely outside the image) is skipped as a whole; boxes partly outside
     the image are clipped to it and counted in ``n_boxes_clipped``.
+Masks
+    See :mod:`audit.datasets.masks`. A sample's mask sources are those of its kept entries
+    (identical sources once); PNG paths are resolved against ``images_root`` like images. A
+    sample with a malformed mask is skipped as a whole (after the box checks: a sample with a
+    broken box is reported for its boxes). In CSV a row that brings a new mask is not a
+    duplicate even when its box repeats or is empty.
 Objects
-    In formats that annotate objects (COCO, VOC) an image's label is the object class with the
-    largest total box area (:func:`dominant_label`), and only that class's objects are kept
-    (:func:`entry_from_objects`).
+    In formats that annotate objects (COCO, VOC) an image's label is chosen from its objects;
+    see :mod:`audit.datasets.objects`.
+Metadata
+    ``Sample.meta`` merges the ``meta`` of the sample's kept entries (in CSV, its rows). An empty
+    value counts as not given: the sample's value is the one non-empty value its rows give, or
+    ``""``. A field whose rows of one image give *different* non-empty values describes the rows
+    (the boxes), not the image: it is left out of every sample's ``meta`` and listed in
+    ``DatasetManifest.dropped_meta`` with the first disagreement. This never skips a sample, so
+    a manifest behaves the same with or without extra columns.
 Errors
     Per-sample problems raise a :class:`~audit.datasets.types.SampleError` inside this package
     and become :class:`~audit.datasets.types.SkippedSample` records here; they never leave
@@ -38,10 +50,9 @@ Errors
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from audit.datasets.boxes import BoxesOutsideError, fit_sample_boxes, format_box
@@ -53,7 +64,8 @@ from audit.datasets.labels import (
     label_vocabulary,
     match_label,
 )
-from audit.datasets.types import Box, Sample, SkippedSample
+from audit.datasets.masks import MaskSource, PngMask
+from audit.datasets.types import NO_META, Box, Meta, Sample, SkippedSample
 from audit.errors import DatasetError
 
 
@@ -79,6 +91,13 @@ class RawEntry:
     problem : str or None
         A problem that makes the whole entry unusable (malformed line, no label...). The entry
         is skipped with this reason and takes no part in grouping.
+    masks : tuple of MaskSource
+        Mask sources of the entry's objects (PNG paths as written in the manifest).
+    mask_problems : tuple of str
+        The reasons of the masks that could not be parsed (caught
+        :class:`~audit.datasets.masks.MaskError` s); any of them skips the sample.
+    meta : Meta
+        The entry's extra fields, as text.
     """
 
     image: str
@@ -88,6 +107,9 @@ class RawEntry:
     box_problems: tuple[str, ...] = ()
     image_size: tuple[int, int] | None = None
     problem: str | None = None
+    masks: tuple[MaskSource, ...] = ()
+    mask_problems: tuple[str, ...] = ()
+    meta: Meta = NO_META
 
 
 @dataclass
@@ -112,6 +134,9 @@ class DatasetManifest:
         Repeated entries (identical rows, or an image listed again) that were dropped.
     images_root : str
         The folder relative image paths were resolved against.
+    dropped_meta : dict of str to str
+        Metadata fields left out of every sample because the entries of one image disagree on
+        them, each with the first disagreement (see the module's conventions).
     """
 
     samples: list[Sample]
@@ -122,6 +147,7 @@ class DatasetManifest:
     n_boxes_clipped: int = 0
     n_duplicates: int = 0
     images_root: str = ""
+    dropped_meta: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -210,6 +236,7 @@ def build_manifest(entries: Sequence[RawEntry], *, path: str, format: str, image
     skipped: list[SkippedSample] = []
     n_clipped = 0
     n_duplicates = 0
+    dropped_meta: dict[str, str] = {}
     for group in groups.values():
         first = group.first
         if first.problem is not None:
@@ -245,9 +272,19 @@ def build_manifest(entries: Sequence[RawEntry], *, path: str, format: str, image
                 "; ".join(problems) + " (a sample with a broken box is skipped as a whole; "
                 "fix or remove the box)"))
             continue
+        mask_problems = [reason for entry in kept for reason in entry.mask_problems]
+        if mask_problems:
+            skipped.append(SkippedSample(
+                sample_id, first.image,
+                "; ".join(mask_problems) + " (a sample with a broken mask is skipped as a "
+                "whole; fix or remove the mask)"))
+            continue
+        masks = tuple(dict.fromkeys(_resolve_mask(source, images_root)
+                                    for entry in kept for source in entry.masks))
         n_clipped += clipped
         samples.append(Sample(sample_id=sample_id, image=first.image, path=group.path,
-                              label=label, label_name=vocabulary[label], boxes=fitted))
+                              label=label, label_name=vocabulary[label], boxes=fitted,
+                              masks=masks, meta=_merge_meta(kept, dropped_meta)))
 
     if not samples:
         reasons = "; ".join(s.reason for s in skipped[:3])
@@ -255,9 +292,36 @@ def build_manifest(entries: Sequence[RawEntry], *, path: str, format: str, image
             f"dataset manifest {path} has no usable sample: all {len(skipped)} entries were "
             f"skipped. First reasons: {reasons}"
         )
+    if dropped_meta:
+        samples = [replace(s, meta=Meta((k, v) for k, v in s.meta.items() if k not in dropped_meta))
+                   for s in samples]
     return DatasetManifest(samples=samples, skipped=skipped, class_names=list(vocabulary),
                            path=str(path), format=format, n_boxes_clipped=n_clipped,
-                           n_duplicates=n_duplicates, images_root=str(images_root))
+                           n_duplicates=n_duplicates, images_root=str(images_root),
+                           dropped_meta=dropped_meta)
+
+
+def _resolve_mask(source: MaskSource, images_root: str) -> MaskSource:
+    if isinstance(source, PngMask):
+        return replace(source, path=resolve_image_path(source.path, images_root))
+    return source
+
+
+def _merge_meta(kept: Sequence[RawEntry], dropped: dict[str, str]) -> Meta:
+    """The metadata of one sample's kept entries; records disagreeing fields in ``dropped``."""
+    values: dict[str, str] = {}
+    given_at: dict[str, str] = {}
+    for entry in kept:
+        for key, value in entry.meta.items():
+            known = values.setdefault(key, "")
+            if not value:
+                continue
+            if not known:
+                values[key], given_at[key] = value, entry.where
+            elif value != known and key not in dropped:
+                dropped[key] = (f"image {entry.image!r} has {key!r} {known!r} at {given_at[key]} "
+                                f"but {value!r} at {entry.where}")
+    return Meta(values)
 
 
 def _class_index(label: Any, vocabulary: Sequence[str]) -> int | None:
@@ -280,6 +344,7 @@ def _merge(entries: list[RawEntry], matched: dict[int, int | None], one_entry_pe
     kept = [first]
     dropped: list[tuple[RawEntry, str]] = []
     seen_boxes: dict[Box, str] = {box: first.where for box in first.boxes}
+    seen_masks = set(first.masks)
     for entry in entries[1:]:
         label = matched[id(entry)]
         same_label = label == first_label if label is not None else (
@@ -296,94 +361,31 @@ def _merge(entries: list[RawEntry], matched: dict[int, int | None], one_entry_pe
                 f"duplicate entry: image {entry.image!r} is listed again (first at "
                 f"{first.where}); the first entry is kept and this one is ignored")))
             continue
-        if not entry.boxes and not entry.box_problems:
+        adds_mask = bool(entry.mask_problems) or any(m not in seen_masks for m in entry.masks)
+        if not entry.boxes and not entry.box_problems and not adds_mask:
             dropped.append((entry, (
                 f"duplicate row: image {entry.image!r} is listed again without a box (first at "
                 f"{first.where}); the row is ignored")))
             continue
         repeats = [box for box in entry.boxes if box in seen_boxes]
-        if repeats and len(repeats) == len(entry.boxes) and not entry.box_problems:
+        if repeats and len(repeats) == len(entry.boxes) and not entry.box_problems \
+                and not adds_mask:
             dropped.append((entry, (
                 f"duplicate row: image {entry.image!r} with box {format_box(repeats[0])} is "
                 f"already listed at {seen_boxes[repeats[0]]}; the first row is kept and this "
                 "one is ignored")))
             continue
+        if repeats:  # kept for a new box or mask: its repeated boxes are not counted twice
+            entry = replace(entry, boxes=tuple(b for b in entry.boxes if b not in seen_boxes))
         for box in entry.boxes:
             seen_boxes.setdefault(box, entry.where)
+        seen_masks.update(entry.masks)
         kept.append(entry)
-    if not first.boxes and not first.box_problems and len(kept) > 1:
+    if not first.boxes and not first.box_problems and not first.masks \
+            and not first.mask_problems and any(e.boxes or e.box_problems for e in kept[1:]):
         # The first row had no box but later rows give boxes: the box-less row is redundant.
         kept = kept[1:]
         dropped.insert(0, (first, (
             f"duplicate row: image {first.image!r} is listed without a box here, but "
             f"{', '.join(e.where for e in kept)} give its boxes; the box-less row is ignored")))
     return kept, dropped
-
-
-def dominant_label(labelled_areas: Sequence[tuple[Any, float]]) -> Any:
-    """The label with the largest total box area among an image's objects.
-
-    Used by COCO and VOC, where an image's label is the category of its objects. Objects
-    without a valid box count with area 0; ties go to the label that appears first.
-
-    Parameters
-    ----------
-    labelled_areas : sequence of (label, area)
-        One pair per object, in file order. Must not be empty.
-
-    Returns
-    -------
-    object
-        The chosen label.
-    """
-    totals: dict[Any, float] = {}
-    for label, area in labelled_areas:
-        totals[label] = totals.get(label, 0.0) + (area if math.isfinite(area) else 0.0)
-    best = max(totals.values())
-    return next(label for label, total in totals.items() if total == best)
-
-
-@dataclass(frozen=True)
-class AnnotatedObject:
-    """One annotated object of an image, in formats that annotate objects (COCO, VOC).
-
-    Parameters
-    ----------
-    label : object
-        The object's class as written.
-    box : Box or None
-        Its box; ``None`` when it has none or when the box is broken.
-    box_problem : str or None
-        Why the box is broken. Whether that skips the sample is decided once the image's label
-        is known: only the objects of that label are kept.
-    """
-
-    label: Any
-    box: Box | None = None
-    box_problem: str | None = None
-
-
-def entry_from_objects(objects: Sequence[AnnotatedObject], *, image: str, where: str,
-                       image_size: tuple[int, int] | None = None) -> RawEntry:
-    """The entry of an image given its objects: the dominant label and that label's objects.
-
-    Parameters
-    ----------
-    objects : sequence of AnnotatedObject
-        The image's objects in file order; must not be empty.
-    image, where, image_size
-        As in :class:`RawEntry`.
-
-    Returns
-    -------
-    RawEntry
-        Labelled with :func:`dominant_label` (broken or missing boxes count with area 0), with
-        the boxes and box problems of the objects of that label only.
-    """
-    label = dominant_label([(o.label, o.box.area if o.box is not None else 0.0)
-                            for o in objects])
-    kept = [o for o in objects if o.label == label]
-    return RawEntry(image=image, label=label, where=where,
-                    boxes=tuple(o.box for o in kept if o.box is not None),
-                    box_problems=tuple(o.box_problem for o in kept if o.box_problem is not None),
-                    image_size=image_size)

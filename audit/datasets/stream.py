@@ -23,6 +23,9 @@ Conventions
   are clipped (counted in :attr:`Batch.n_boxes_clipped <audit.datasets.types.Batch>`), and a
   sample with a box entirely outside its image is skipped with a reason (see
   :func:`audit.datasets.boxes.apply_image_size`).
+* Masks are decoded right after their image (:func:`audit.datasets.masks.decode_mask`), at the
+  decoded image's size; a sample whose mask is unreadable or of another size is skipped with a
+  reason. A batch holds at most one mask per sample, never the sources' separate layers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import numpy as np
 
 from audit.datasets.boxes import apply_image_size
 from audit.datasets.images import ImageReadError, read_image, resize_image, to_channels
+from audit.datasets.masks import decode_mask
 from audit.datasets.types import Batch, BatchSpec, Sample, SampleError, SkippedSample
 
 
@@ -157,14 +161,16 @@ class BatchLoader:
         Batch
             ``images`` float32 ``(n, H, W, channels)``, ``display`` uint8 RGB
             ``(n, H, W, 3)``, ``original_sizes`` ``(height, width)`` per kept sample,
+            ``masks`` per kept sample (``bool`` at the original size, or ``None``),
             ``skipped`` the spec's carried skipped samples then the batch's samples that cannot
-            be used (unreadable image, a box entirely outside it), ``n_boxes_clipped`` the boxes
-            clipped to their image.
+            be used (unreadable image, a box entirely outside it, an unusable mask),
+            ``n_boxes_clipped`` the boxes clipped to their image.
         """
         height, width = self.input_size
         kept: list[Sample] = []
         skipped: list[SkippedSample] = list(spec.skipped)
         sizes: list[tuple[int, int]] = []
+        masks: list[np.ndarray | None] = []
         n_clipped = 0
         display = np.zeros((len(spec.samples), height, width, 3), dtype=np.uint8)
         for sample in spec.samples:
@@ -177,6 +183,7 @@ class BatchLoader:
             size = (int(rgb.shape[0]), int(rgb.shape[1]))
             try:
                 checked, clipped = apply_image_size(sample, size)
+                mask = decode_mask(sample.masks, size)
             except SampleError as exc:
                 skipped.append(SkippedSample(sample.sample_id, sample.image, exc.reason))
                 continue
@@ -184,12 +191,13 @@ class BatchLoader:
             del rgb
             kept.append(checked)
             sizes.append(size)
+            masks.append(mask)
             n_clipped += clipped
         display = display[:len(kept)]
         return Batch(index=spec.index, samples=kept,
                      images=_model_input(display, self.channels, self.preprocess),
                      original_sizes=sizes, display=display, skipped=skipped,
-                     n_boxes_clipped=n_clipped)
+                     n_boxes_clipped=n_clipped, masks=masks)
 
 
 def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tuple[int, int],
