@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -15,10 +18,13 @@ from PIL import Image
 from audit.datasets import (
     FORMATS,
     Box,
+    BoxError,
     DatasetManifest,
     ImageReadError,
+    LabelError,
     Preprocessor,
     Sample,
+    SampleError,
     SkippedSample,
     StreamStats,
     iter_batches,
@@ -26,17 +32,10 @@ from audit.datasets import (
     n_batches,
     read_image,
 )
-from audit.datasets.manifest import (
-    RawEntry,
-    apply_image_size,
-    build_manifest,
-    check_box,
-    dominant_label,
-    fit_box,
-    label_vocabulary,
-    match_label,
-    parse_box,
-)
+from audit.datasets.boxes import apply_image_size, check_box, fit_box, parse_box
+from audit.datasets.labels import label_vocabulary, match_label
+from audit.datasets.manifest import RawEntry, build_manifest
+from audit.datasets.objects import dominant_label
 from audit.errors import DatasetError
 
 CLASSES = ["cat", "dog", "bird"]
@@ -682,11 +681,20 @@ sizes = st.tuples(st.integers(1, 500), st.integers(1, 500))
 @settings(max_examples=200, deadline=None)
 @given(finite, finite, finite, finite)
 def test_parse_box_accepts_exactly_ordered_corners(x0, y0, x1, y1):
-    result = parse_box([x0, y0, str(x1), y1], "line 2")
     if x0 < x1 and y0 < y1:
-        assert result == Box(x0, y0, x1, y1)
-    else:
-        assert isinstance(result, str) and result.startswith("line 2:")
+        assert parse_box([x0, y0, str(x1), y1], "line 2") == Box(x0, y0, x1, y1)
+        return
+    with pytest.raises(BoxError) as info:
+        parse_box([x0, y0, str(x1), y1], "line 2")
+    assert info.value.reason.startswith("line 2: box ")
+    assert isinstance(info.value, SampleError) and isinstance(info.value, ValueError)
+    if x1 < x0:
+        assert info.value.reason == (
+            f"line 2: box is inverted: x_max ({x1:g}) is smaller than x_min ({x0:g}); "
+            "expected x_min < x_max (corners, not width)")
+    elif x1 == x0:
+        assert info.value.reason == (
+            f"line 2: box has zero area: x_min and x_max are both {x0:g} (zero width)")
 
 
 @settings(max_examples=50, deadline=None)
@@ -695,9 +703,20 @@ def test_parse_box_accepts_exactly_ordered_corners(x0, y0, x1, y1):
 def test_parse_box_rejects_non_numbers(bad, position):
     values: list = [1, 2, 3, 4]
     values[position] = bad
-    result = parse_box(values, "line 9")
-    assert isinstance(result, str) and "line 9" in result
-    assert ("x_min", "y_min", "x_max", "y_max")[position] in result
+    with pytest.raises(BoxError) as info:
+        parse_box(values, "line 9")
+    name = ("x_min", "y_min", "x_max", "y_max")[position]
+    expected = {
+        "nan": f"line 9: box coordinate {name} is 'nan'; coordinates must be finite numbers",
+        "": f"line 9: box coordinate {name} is empty",
+        None: f"line 9: box coordinate {name} is empty",
+        "abc": f"line 9: box coordinate {name} is 'abc', not a number",
+        True: f"line 9: box coordinate {name} is True, not a number",
+    }
+    if isinstance(bad, str | bool) or bad is None:
+        if bad in expected:
+            assert info.value.reason == expected[bad]
+    assert info.value.reason.startswith(f"line 9: box coordinate {name} is ")
 
 
 @settings(max_examples=300, deadline=None)
@@ -728,12 +747,17 @@ def test_fit_box_clips_into_the_image(x0, y0, w, h, size):
 def test_apply_image_size_keeps_or_skips_whole_sample(raw, size):
     boxes = tuple(Box(x, y, x + w, y + h) for x, y, w, h in raw)
     sample = Sample("a", "a", "a", 0, "cat", boxes)
-    result, n_clipped = apply_image_size(sample, size)
     fits = [fit_box(b, size) for b in boxes]
     if any(f is None for f, _ in fits):
-        assert isinstance(result, SkippedSample) and "entirely outside" in result.reason
-        assert n_clipped == 0
+        with pytest.raises(BoxError) as info:
+            apply_image_size(sample, size)
+        n_inside = sum(f is not None for f, _ in fits)
+        lost = "no box is left" if not n_inside else f"{n_inside} of {len(boxes)} boxes are usable"
+        assert "entirely outside" in info.value.reason
+        assert info.value.reason.endswith(
+            f" ({lost}; a sample with a broken box is skipped as a whole)")
     else:
+        result, n_clipped = apply_image_size(sample, size)
         assert isinstance(result, Sample)
         assert result.boxes == tuple(f for f, _ in fits)
         assert n_clipped == sum(changed for _, changed in fits)
@@ -752,13 +776,25 @@ def test_match_label_by_name_then_index(class_names, data):
     if str(i) not in class_names:
         assert match_label(i, class_names) == i
         assert match_label(str(i), class_names) == i
-    assert isinstance(match_label(len(class_names), class_names), str)
-    assert isinstance(match_label(-1, class_names), str)
-    assert isinstance(match_label(True, class_names), str)
-    assert isinstance(match_label(1.0, class_names), str)
-    unknown = data.draw(names.filter(lambda s: s not in class_names and not s.isdigit()))
-    reason = match_label(unknown, class_names)
-    assert isinstance(reason, str) and repr(unknown) in reason
+    n = len(class_names)
+    for bad in (n, -1):
+        if str(bad) not in class_names:
+            with pytest.raises(LabelError, match="out of range"):
+                match_label(bad, class_names)
+    with pytest.raises(LabelError) as info:
+        match_label(True, class_names)
+    assert info.value.reason == (
+        "label True (bool) is neither a class name nor an integer class index")
+    with pytest.raises(LabelError, match=r"^label 1\.0 \(float\) is neither"):
+        match_label(1.0, class_names)
+    with pytest.raises(LabelError) as info:
+        match_label(None, class_names)
+    assert info.value.reason == "no label is given"
+    unknown = data.draw(names.filter(  # neither a name nor an integer spelling ("-0", "+3")
+        lambda s: s not in class_names and not re.fullmatch(r"[+-]?[0-9]+", s.strip())))
+    with pytest.raises(LabelError) as info:
+        match_label(unknown, class_names)
+    assert repr(unknown) in info.value.reason
 
 
 @settings(max_examples=100, deadline=None)
@@ -799,3 +835,12 @@ def test_dominant_label_ties_go_to_first():
     assert dominant_label([("a", 4.0), ("b", 3.0), ("b", 1.0)]) == "a"
     assert dominant_label([("a", 1.0), ("b", 2.0)]) == "b"
     assert dominant_label([("a", math.nan), ("b", 0.0)]) == "a"
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+@pytest.mark.parametrize("module", ["audit.datasets.labels", "audit.datasets.boxes",
+                                    "audit.datasets.stream", "audit.datasets.masks",
+                                    "audit.datasets.types"])
+def test_docstring_examples(module):
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

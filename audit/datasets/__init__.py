@@ -1,10 +1,22 @@
 """Dataset loaders: manifests in four formats, turned into samples and streamed as batches.
 
 ``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
-audit, skipped samples with reasons, the class vocabulary); :func:`iter_batches` streams the
-samples as model-ready :class:`Batch` es, reading images lazily. Conventions are documented in
-:mod:`audit.datasets.manifest` (labels, duplicates, boxes), :mod:`audit.datasets.images`
-(pixel modes, EXIF, transparency) and :mod:`audit.datasets.stream` (batch composition).
+audit, skipped samples with reasons, the class vocabulary). :func:`batch_specs` cuts the samples
+into :class:`BatchSpec` s (nothing read, picklable) and a :class:`BatchLoader` loads one spec
+into a model-ready :class:`Batch` in any thread or process; :func:`iter_batches` does both in
+order. Conventions are documented in
+:mod:`audit.datasets.labels` (matching labels to classes), :mod:`audit.datasets.boxes`
+(checking and clipping boxes), :mod:`audit.datasets.manifest` (grouping, duplicates),
+:mod:`audit.datasets.images` (pixel modes, EXIF, transparency) and
+:mod:`audit.datasets.stream` (batch composition).
+
+Samples may carry segmentation mask sources (:class:`PolygonMask`, :class:`RleMask`,
+:class:`PngMask`; decoded into ``Batch.masks`` when loaded, see :mod:`audit.datasets.masks`) and
+per-sample metadata (:class:`Meta`).
+
+Per-sample problems raise a :class:`SampleError` (:class:`LabelError`, :class:`BoxError`,
+:class:`MaskError`) inside the package and are recorded as :class:`SkippedSample` s; run-level
+problems raise :class:`~audit.errors.DatasetError`.
 """
 
 from __future__ import annotations
@@ -12,20 +24,31 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+from audit.datasets.boxes import BoxError
 from audit.datasets.coco import load_coco
 from audit.datasets.csv_manifest import load_csv
 from audit.datasets.images import ImageReadError, Preprocessor, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
+from audit.datasets.labels import LabelError
 from audit.datasets.manifest import DatasetManifest
-from audit.datasets.stream import (
-    BatchLoader,
-    BatchSpec,
-    StreamStats,
-    batch_specs,
-    iter_batches,
-    n_batches,
+from audit.datasets.masks import (
+    MaskError,
+    MaskSource,
+    PngMask,
+    PolygonMask,
+    RleMask,
+    decode_mask,
 )
-from audit.datasets.types import Batch, Box, Sample, SkippedSample
+from audit.datasets.stream import BatchLoader, StreamStats, batch_specs, iter_batches, n_batches
+from audit.datasets.types import (
+    Batch,
+    BatchSpec,
+    Box,
+    Meta,
+    Sample,
+    SampleError,
+    SkippedSample,
+)
 from audit.datasets.voc import load_voc
 from audit.errors import DatasetError
 
@@ -35,13 +58,23 @@ __all__ = [
     "BatchLoader",
     "BatchSpec",
     "Box",
+    "BoxError",
     "DatasetManifest",
     "ImageReadError",
+    "LabelError",
+    "MaskError",
+    "MaskSource",
+    "Meta",
+    "PngMask",
+    "PolygonMask",
     "Preprocessor",
+    "RleMask",
     "Sample",
+    "SampleError",
     "SkippedSample",
     "StreamStats",
     "batch_specs",
+    "decode_mask",
     "iter_batches",
     "load_manifest",
     "n_batches",

@@ -5,8 +5,11 @@ Format
 * ``images``: ``{"id", "file_name", "width", "height"}``; ``file_name`` is resolved against the
   images folder and is the sample id. ``width``/``height`` (when positive) are used to check
   and clip boxes at load time.
-* ``annotations``: ``{"id", "image_id", "category_id", "bbox": [x, y, w, h]}``;
+* ``annotations``: ``{"id", "image_id", "category_id", "bbox": [x, y, w, h], "segmentation"}``;
   ``bbox`` becomes ``Box(x, y, x + w, y + h)``. ``bbox`` is optional (a label without a box).
+  ``segmentation`` is optional: polygons ``[[x1, y1, ...], ...]`` or RLE
+  ``{"counts", "size": [height, width]}``, compressed or not (see :mod:`audit.datasets.masks`;
+  reading them needs ``pycocotools``). Missing, ``null`` or ``[]`` = no mask.
 * ``categories``: ``{"id", "name"}``; category names are the labels matched to the model's
   classes.
 
@@ -15,6 +18,14 @@ categories, the category with the **largest total box area** wins (ties: the cat
 first) and only that category's boxes are kept: the audit asks whether the map of that class
 lies on that class's objects. An image without annotations has no label and is skipped.
 Annotations that refer to an unknown image are listed as skipped entries.
+
+Masks and metadata
+------------------
+The image's mask is the union of the kept annotations' segmentations. When some kept
+annotations have a segmentation and others none, the image is skipped (its mask would miss
+objects). Every field of an ``images`` entry besides ``id``, ``file_name``, ``width`` and
+``height`` (``license``, ``coco_url``, ``date_captured``, your own) goes to ``Sample.meta``:
+strings as they are, other values as JSON text.
 """
 
 from __future__ import annotations
@@ -24,18 +35,16 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from audit.datasets.manifest import (
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    check_box,
-    dominant_label,
-    parse_number,
-)
-from audit.datasets.types import Box
+from audit.datasets.boxes import BoxError, check_box, parse_number
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
+from audit.datasets.masks import MaskError, MaskSource, PolygonMask, RleMask
+from audit.datasets.objects import AnnotatedObject, entry_from_objects
+from audit.datasets.types import Box, Meta
 from audit.errors import DatasetError
 
 REQUIRED_KEYS = ("images", "annotations", "categories")
+#: Keys of an ``images`` entry that are not metadata.
+IMAGE_KEYS = ("id", "file_name", "width", "height")
 
 
 def _load_json(path: str) -> Any:
@@ -153,7 +162,19 @@ def read_coco_entries(path: str) -> list[RawEntry]:
 
     for image_id in order:
         entries.append(_entry(images[image_id], annotations[image_id], categories))
+    if any(entry.masks for entry in entries):
+        _require_pycocotools(path)
     return entries
+
+
+def _require_pycocotools(path: str) -> None:
+    try:
+        import pycocotools.mask  # noqa: F401
+    except ImportError as exc:
+        raise DatasetError(
+            f"dataset manifest {path} has segmentation masks, and decoding them needs "
+            f"pycocotools, which cannot be imported ({exc}). Install it: pip install pycocotools"
+        ) from None
 
 
 def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any, str]
@@ -165,7 +186,7 @@ def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any
     if not anns:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the image has no annotations, so it has no label"))
-    objects: list[tuple[str, Box | str | None]] = []
+    objects: list[AnnotatedObject] = []
     for ann in anns:
         ann_where = f"annotation id {ann.get('id', '?')!r}"
         cid = ann.get("category_id")
@@ -173,33 +194,58 @@ def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any
             return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
                 f"{ann_where} has category_id {cid!r}, which is not in 'categories' "
                 f"(known ids: {', '.join(map(repr, list(categories)[:10]))})"))
-        box = _bbox(ann["bbox"], ann_where) if ann.get("bbox") is not None else None
-        objects.append((categories[cid], box))
-    label = dominant_label([(name, box.area if isinstance(box, Box) else 0.0)
-                            for name, box in objects])
-    boxes = tuple(box for name, box in objects if name == label and isinstance(box, Box))
-    problems = tuple(box for name, box in objects if name == label and isinstance(box, str))
-    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
-                    image_size=size)
+        box, problem = None, None
+        if ann.get("bbox") is not None:
+            try:
+                box = _bbox(ann["bbox"], ann_where)
+            except BoxError as exc:
+                problem = exc.reason
+        mask, mask_problem = None, None
+        try:
+            mask = _segmentation(ann.get("segmentation"), ann_where)
+        except MaskError as exc:
+            mask_problem = exc.reason
+        objects.append(AnnotatedObject(categories[cid], box, problem, where=ann_where,
+                                       mask=mask, mask_problem=mask_problem))
+    meta = Meta.from_json({k: v for k, v in img.items() if k not in IMAGE_KEYS})
+    return entry_from_objects(objects, image=image, where=where, image_size=size, meta=meta)
 
 
-def _bbox(raw: Any, where: str) -> Box | str:
+def _segmentation(raw: Any, where: str) -> MaskSource | None:
+    """A COCO ``segmentation`` as a mask source (``None``: none); raises :class:`MaskError`."""
+    if raw is None or (isinstance(raw, list) and not raw):
+        return None
+    if isinstance(raw, list):
+        return PolygonMask(tuple(raw), where)
+    if isinstance(raw, dict):
+        missing = [key for key in ("counts", "size") if key not in raw]
+        if missing:
+            raise MaskError(f"{where}: an RLE segmentation needs 'counts' and 'size'; "
+                            f"{', '.join(map(repr, missing))} missing (keys: "
+                            f"{', '.join(map(repr, raw)) or 'none'})")
+        return RleMask(raw["counts"], raw["size"], where)
+    raise MaskError(f"{where}: segmentation must be a list of polygons or an RLE object with "
+                    f"'counts' and 'size', got {type(raw).__name__} {raw!r}")
+
+
+def _bbox(raw: Any, where: str) -> Box:
+    """A COCO ``[x, y, width, height]`` as a :class:`Box`; raises :class:`BoxError`."""
     names = ("x", "y", "width", "height")
     if not isinstance(raw, list) or len(raw) != 4:
-        return f"{where}: bbox must be [x, y, width, height], got {raw!r}"
+        raise BoxError(f"{where}: bbox must be [x, y, width, height], got {raw!r}")
     values: list[float] = []
     for name, value in zip(names, raw, strict=True):
         number = parse_number(value)
         if number is None:
-            return f"{where}: bbox {name} is {value!r}, not a number"
+            raise BoxError(f"{where}: bbox {name} is {value!r}, not a number")
         values.append(number)
     x, y, w, h = values
     for name, size in (("width", w), ("height", h)):
         if size < 0:
-            return (f"{where}: bbox {name} is negative ({size:g}); "
-                    "COCO bbox is [x, y, width, height]")
+            raise BoxError(f"{where}: bbox {name} is negative ({size:g}); "
+                           "COCO bbox is [x, y, width, height]")
         if size == 0:
-            return f"{where}: bbox has zero area ({name} is 0)"
+            raise BoxError(f"{where}: bbox has zero area ({name} is 0)")
     return check_box(Box(x, y, x + w, y + h), where)
 
 

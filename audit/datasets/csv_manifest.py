@@ -1,13 +1,21 @@
-"""CSV manifests: ``image,label,x_min,y_min,x_max,y_max``, one box per row.
+"""CSV manifests: ``image,label,x_min,y_min,x_max,y_max[,mask]``, one box per row.
 
 Format
 ------
 * A header row names the columns (case and surrounding spaces ignored; a UTF-8 byte-order mark is
-  fine; extra columns are ignored). ``image`` and ``label`` are required; the four box columns are
-  optional as a group (a classification-only manifest has none of them).
+  fine). ``image`` and ``label`` are required; the four box columns are optional as a group (a
+  classification-only manifest has none of them); ``mask`` is optional.
 * Box coordinates are pixel-edge corners in the original image (see :mod:`audit.datasets.types`).
 * Several rows naming one image give that image several boxes. A row with all four box fields
   empty gives no box: such a sample counts for accuracy and its localisation scores are NaN.
+* ``mask``: the path of a PNG mask, resolved like ``image``; its non-zero pixels are the object
+  (see :mod:`audit.datasets.masks`). The sample's mask is the union of its rows' masks, so one
+  mask of the whole image may be written on one row or repeated on every row; an empty cell
+  adds nothing.
+* Any other column is **metadata**: ``Sample.meta[name]`` is the cell's text (stripped), ``name``
+  the header as written (stripped; a repeated or empty header name is ignored). The rows of one
+  image give one value (empty cells do not count); a column on which they disagree describes the
+  rows, not the image, and is dropped (see :mod:`audit.datasets.manifest`).
 * Line numbers in reasons are 1-based physical lines of the file (the header is line 1).
 """
 
@@ -17,16 +25,14 @@ import csv
 import os
 from collections.abc import Sequence
 
-from audit.datasets.manifest import (
-    BOX_FIELDS,
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    parse_box,
-)
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
+from audit.datasets.masks import PngMask
+from audit.datasets.types import Meta
 from audit.errors import DatasetError
 
 REQUIRED_COLUMNS = ("image", "label")
+MASK_COLUMN = "mask"
 
 
 def read_csv_entries(path: str) -> list[RawEntry]:
@@ -65,13 +71,13 @@ def read_csv_entries(path: str) -> list[RawEntry]:
                     f"dataset manifest {path} is empty: expected a header row "
                     f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}'"
                 )
-            columns = _columns(header, path)
+            columns, meta_columns = _columns(header, path)
             line = reader.line_num + 1
             for row in reader:
                 start, line = line, reader.line_num + 1
                 if not any(cell.strip() for cell in row):
                     continue
-                entries.append(_entry(row, columns, len(header), f"line {start}"))
+                entries.append(_entry(row, columns, meta_columns, len(header), f"line {start}"))
         except UnicodeDecodeError as exc:
             raise DatasetError(
                 f"dataset manifest {path} is not UTF-8 text (near line {line}): {exc}"
@@ -85,8 +91,12 @@ def read_csv_entries(path: str) -> list[RawEntry]:
     return entries
 
 
-def _columns(header: Sequence[str], path: str) -> dict[str, int]:
-    """Map the known column names to their positions; raise on missing required columns."""
+def _columns(header: Sequence[str], path: str
+             ) -> tuple[dict[str, int], list[tuple[str, int]]]:
+    """The known columns' positions and the metadata columns (name, position).
+
+    Raises on missing required columns.
+    """
     names = [cell.strip().lower() for cell in header]
     positions: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -102,10 +112,18 @@ def _columns(header: Sequence[str], path: str) -> dict[str, int]:
             f"{', '.join(map(repr, missing))}; found columns: {found}. Expected the header "
             f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}' (the four box columns may all be omitted)"
         )
-    return {c: positions[c] for c in REQUIRED_COLUMNS + tuple(box_present)}
+    known = REQUIRED_COLUMNS + BOX_FIELDS + (MASK_COLUMN,)
+    meta: dict[str, int] = {}
+    for i, cell in enumerate(header):
+        if cell.strip() and names[i] not in known:
+            meta.setdefault(cell.strip(), i)
+    mask = (MASK_COLUMN,) if MASK_COLUMN in positions else ()
+    return ({c: positions[c] for c in REQUIRED_COLUMNS + tuple(box_present) + mask},
+            list(meta.items()))
 
 
-def _entry(row: list[str], columns: dict[str, int], n_columns: int, where: str) -> RawEntry:
+def _entry(row: list[str], columns: dict[str, int], meta_columns: list[tuple[str, int]],
+           n_columns: int, where: str) -> RawEntry:
     if len(row) != n_columns:
         image = row[columns["image"]].strip() if len(row) > columns["image"] else ""
         return RawEntry(image=image, label=None, where=where, problem=(
@@ -116,15 +134,20 @@ def _entry(row: list[str], columns: dict[str, int], n_columns: int, where: str) 
         return RawEntry(image="", label=None, where=where,
                         problem="the image field is empty; the row is skipped")
     label = row[columns["label"]].strip() or None
+    mask = row[columns[MASK_COLUMN]].strip() if MASK_COLUMN in columns else ""
+    found = {"masks": (PngMask(mask),) if mask else (),
+             "meta": Meta((name, row[i].strip()) for name, i in meta_columns)}
     if "x_min" not in columns:
-        return RawEntry(image=image, label=label, where=where)
+        return RawEntry(image=image, label=label, where=where, **found)
     values = [row[columns[name]] for name in BOX_FIELDS]
     if not any(v.strip() for v in values):
-        return RawEntry(image=image, label=label, where=where)
-    box = parse_box(values, where)
-    if isinstance(box, str):
-        return RawEntry(image=image, label=label, where=where, box_problems=(box,))
-    return RawEntry(image=image, label=label, where=where, boxes=(box,))
+        return RawEntry(image=image, label=label, where=where, **found)
+    try:
+        box = parse_box(values, where)
+    except BoxError as exc:
+        return RawEntry(image=image, label=label, where=where, box_problems=(exc.reason,),
+                        **found)
+    return RawEntry(image=image, label=label, where=where, boxes=(box,), **found)
 
 
 def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
@@ -138,7 +161,7 @@ def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
     images_root : str or path-like, optional
         Folder relative image paths are resolved against; defaults to the CSV's folder.
     class_names : sequence of str, optional
-        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+        The model's classes (see :func:`audit.datasets.labels.match_label`).
 
     Returns
     -------

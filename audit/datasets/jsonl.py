@@ -2,11 +2,18 @@
 
 Format
 ------
-``{"image": "cats/1.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max], ...]}``
+``{"image": "cats/1.png", "label": "cat", "boxes": [[x_min, y_min, x_max, y_max], ...],
+"mask": "masks/1.png", "meta": {"site": "A"}}``
 
 * ``boxes`` is optional (missing, ``null`` or ``[]`` = no box); each box is a list of four corner
   coordinates or an object ``{"x_min": .., "y_min": .., "x_max": .., "y_max": ..}``.
 * ``label`` is a class name or an integer class index.
+* ``mask`` is optional: the path of a PNG mask, resolved like ``image``; its non-zero pixels are
+  the object (see :mod:`audit.datasets.masks`). Missing, ``null`` or ``""`` = no mask; any other
+  non-string skips the sample.
+* ``meta`` is optional: an object of per-sample fields, ``Sample.meta``. Strings are kept as
+  they are, other values as their JSON text (``3`` -> ``"3"``, ``true`` -> ``"true"``,
+  ``null`` -> ``"null"``). A ``meta`` that is not an object skips the line.
 * Blank lines are ignored. A line that is not a JSON object, or lacks ``image`` or ``label``, is
   skipped with its line number (1-based). When *no* line has a required key the manifest is
   taken to be in another layout and the run stops with an error naming the keys found.
@@ -20,14 +27,10 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from audit.datasets.manifest import (
-    BOX_FIELDS,
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    parse_box,
-)
-from audit.datasets.types import Box
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
+from audit.datasets.masks import PngMask
+from audit.datasets.types import NO_META, Box, Meta
 from audit.errors import DatasetError
 
 REQUIRED_KEYS = ("image", "label")
@@ -111,36 +114,49 @@ def _entry(obj: dict[str, Any], where: str) -> RawEntry:
         return RawEntry(image=image, label=None, where=where, problem=(
             f"the object for image {image!r} has no 'label' key; the line is skipped"))
     label = obj["label"]
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        return RawEntry(image=image, label=None, where=where, problem=(
+            f"'meta' must be an object of field names to values, got {type(meta).__name__} "
+            f"{meta!r}; the line is skipped"))
+    mask = obj.get("mask")
+    found: dict[str, Any] = {"meta": Meta.from_json(meta) if meta else NO_META}
+    if isinstance(mask, str) and mask.strip():
+        found["masks"] = (PngMask(mask.strip()),)
+    elif mask is not None and not isinstance(mask, str):
+        found["mask_problems"] = (
+            f"{where}: 'mask' must be the path of a PNG file, got {type(mask).__name__} "
+            f"{mask!r}",)
     raw_boxes = obj.get("boxes")
     if raw_boxes is None:
-        return RawEntry(image=image, label=label, where=where)
+        return RawEntry(image=image, label=label, where=where, **found)
     if not isinstance(raw_boxes, list):
         return RawEntry(image=image, label=label, where=where, box_problems=(
             f"{where}: 'boxes' must be a list of boxes, got {type(raw_boxes).__name__} "
-            f"{raw_boxes!r}",))
+            f"{raw_boxes!r}",), **found)
     boxes: list[Box] = []
     problems: list[str] = []
     for i, raw in enumerate(raw_boxes):
-        box = _parse_one(raw, f"{where}, box {i + 1}")
-        if isinstance(box, str):
-            problems.append(box)
-        else:
-            boxes.append(box)
+        try:
+            boxes.append(_parse_one(raw, f"{where}, box {i + 1}"))
+        except BoxError as exc:
+            problems.append(exc.reason)
     return RawEntry(image=image, label=label, where=where, boxes=tuple(boxes),
-                    box_problems=tuple(problems))
+                    box_problems=tuple(problems), **found)
 
 
-def _parse_one(raw: Any, where: str) -> Box | str:
+def _parse_one(raw: Any, where: str) -> Box:
+    """One box of ``boxes``: a list of corners or an object; raises :class:`BoxError`."""
     if isinstance(raw, dict):
         missing = [k for k in BOX_FIELDS if k not in raw]
         if missing:
-            return (f"{where}: box object lacks {', '.join(map(repr, missing))} "
-                    f"(keys: {', '.join(map(repr, raw)) or 'none'})")
+            raise BoxError(f"{where}: box object lacks {', '.join(map(repr, missing))} "
+                           f"(keys: {', '.join(map(repr, raw)) or 'none'})")
         return parse_box([raw[k] for k in BOX_FIELDS], where)
     if isinstance(raw, list):
         return parse_box(raw, where)
-    return (f"{where}: a box must be [x_min, y_min, x_max, y_max] or an object with those keys, "
-            f"got {raw!r}")
+    raise BoxError(f"{where}: a box must be [x_min, y_min, x_max, y_max] or an object with "
+                   f"those keys, got {raw!r}")
 
 
 def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
@@ -154,7 +170,7 @@ def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None
     images_root : str or path-like, optional
         Folder relative image paths are resolved against; defaults to the file's folder.
     class_names : sequence of str, optional
-        The model's classes (see :func:`audit.datasets.manifest.match_label`).
+        The model's classes (see :func:`audit.datasets.labels.match_label`).
 
     Returns
     -------

@@ -1,30 +1,45 @@
-"""Streaming samples as model-ready batches, reading images lazily in bounded memory.
+"""Batches: formed as pure descriptions, loaded into model-ready arrays, streamed in order.
 
 Conventions
 -----------
+* Forming and loading are separate steps. :func:`batch_specs` cuts the samples into
+  :class:`~audit.datasets.types.BatchSpec` s: cheap, picklable, nothing read. A
+  :class:`BatchLoader` turns one spec into a :class:`~audit.datasets.types.Batch` by reading its
+  images. The loader depends only on its fields and the spec (no hidden state, nothing cached),
+  so any thread or process (a background reader thread, an Apache Beam worker) can load any
+  batch, in any order, and gets the same batch. :func:`iter_batches` does both, in order, in
+  this thread.
 * Batch ``i`` is formed from ``samples[i * batch_size:(i + 1) * batch_size]``, always, whatever
   fails to read: a sample that cannot be used goes to ``Batch.skipped`` and the batch is smaller
   (possibly empty; it is yielded anyway). Batch indices are therefore stable across runs, and a
-  run resumed with ``start_batch=k`` sees exactly the batches it would have seen.
-* Images are read when their batch is requested, one at a time, and resized to the model input
-  size at once: at most one original image and one batch are held in memory. Nothing is read
-  ahead, and batches before ``start_batch`` are not read at all.
+  run resumed at batch ``k`` sees exactly the batches it would have seen.
+* Skipped samples of the manifest ride on batch 0 (``batch_specs(..., skipped=...)``), so they
+  reach ``skipped.csv`` first, before any batch's own skipped samples. When there is no sample
+  to audit but there are skipped ones, batch 0 is an empty batch carrying them.
+* Images are read when their batch is loaded, one at a time, and resized to the model input
+  size at once: at most one original image and one batch are held in memory per loader call.
+  Nothing is read ahead by this module.
 * Boxes are checked against the decoded image's size (after EXIF rotation): boxes partly outside
-  are clipped (counted in :attr:`StreamStats.n_boxes_clipped`), and a sample with a box entirely
-  outside its image is skipped with a reason (see :func:`audit.datasets.manifest.apply_image_size`).
+  are clipped (counted in :attr:`Batch.n_boxes_clipped <audit.datasets.types.Batch>`), and a
+  sample with a box entirely outside its image is skipped with a reason (see
+  :func:`audit.datasets.boxes.apply_image_size`).
+* Masks are decoded right after their image (:func:`audit.datasets.masks.decode_mask`), at the
+  decoded image's size; a sample whose mask is unreadable or of another size is skipped with a
+  reason. A batch holds at most one mask per sample, never the sources' separate layers.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from audit.datasets.boxes import apply_image_size
 from audit.datasets.images import ImageReadError, read_image, resize_image, to_channels
-from audit.datasets.manifest import apply_image_size
-from audit.datasets.types import Batch, Sample, SkippedSample
+from audit.datasets.masks import decode_mask
+from audit.datasets.types import Batch, BatchSpec, Sample, SampleError, SkippedSample
 
 
 @dataclass
@@ -50,37 +65,75 @@ def n_batches(n_samples: int, batch_size: int) -> int:
     return math.ceil(n_samples / batch_size)
 
 
-@dataclass(frozen=True)
-class BatchSpec:
-    """Which samples form batch ``index`` (nothing read yet): cheap and picklable.
-
-    ``skipped`` carries the manifest's skipped entries on batch 0, so they reach the skipped
-    table first, in the manifest's order.
-    """
-
-    index: int
-    samples: tuple[Sample, ...]
-    skipped: tuple[SkippedSample, ...] = ()
-
-
 def batch_specs(samples: Sequence[Sample], *, batch_size: int,
                 skipped: Sequence[SkippedSample] = ()) -> list[BatchSpec]:
-    """Batch ``i`` holds ``samples[i * batch_size:(i + 1) * batch_size]``; batch 0 also
-    carries ``skipped``. With no samples but skipped entries, one empty batch carries them."""
-    total = n_batches(len(samples), batch_size)
-    specs = [BatchSpec(i, tuple(samples[i * batch_size:(i + 1) * batch_size]))
-             for i in range(total)]
-    if skipped:
-        first = specs[0] if specs else BatchSpec(0, ())
-        specs[:1] = [BatchSpec(0, first.samples, tuple(skipped))]
+    """Cut samples into batches, reading nothing.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        The samples to audit, in order.
+    batch_size : int
+        Samples per batch (before skipping).
+    skipped : sequence of SkippedSample
+        Skipped samples of the manifest; batch 0 carries them.
+
+    Returns
+    -------
+    list of BatchSpec
+        Spec ``i`` holds ``samples[i * batch_size:(i + 1) * batch_size]``. With no samples the
+        list is empty, or one empty spec 0 carrying ``skipped`` when there are skipped samples.
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is not a positive integer.
+
+    Examples
+    --------
+    >>> from audit.datasets.types import Sample, SkippedSample
+    >>> samples = [Sample(f"{i}.png", f"{i}.png", f"/d/{i}.png", 0, "cat") for i in range(5)]
+    >>> [[s.sample_id for s in spec.samples] for spec in batch_specs(samples, batch_size=2)]
+    [['0.png', '1.png'], ['2.png', '3.png'], ['4.png']]
+    >>> batch_specs([], batch_size=2, skipped=[SkippedSample("x.png", "x.png", "line 2: ...")])
+    [BatchSpec(index=0, samples=(), skipped=(SkippedSample(sample_id='x.png', image='x.png', \
+reason='line 2: ...'),))]
+    """
+    _check_batch_size(batch_size)
+    specs = [BatchSpec(index, tuple(samples[index * batch_size:(index + 1) * batch_size]))
+             for index in range(n_batches(len(samples), batch_size))]
+    carried = tuple(skipped)
+    if carried:
+        specs[:1] = [replace(specs[0], skipped=carried) if specs else BatchSpec(0, (), carried)]
     return specs
 
 
 @dataclass(frozen=True)
 class BatchLoader:
-    """Reads the images of a :class:`BatchSpec` into a model-ready :class:`Batch`.
+    """Loads one :class:`~audit.datasets.types.BatchSpec` into a model-ready batch.
 
-    A pure function of its fields and the spec, so any process can load any batch.
+    A pure function of its fields and the spec: it keeps no state between calls, so it can be
+    pickled to another process and called there, or called from a background thread while the
+    model runs on the previous batch. It pickles when ``preprocess`` and ``reader`` do (a
+    :class:`~audit.datasets.images.Preprocessor` and :func:`read_image` do).
+
+    Parameters
+    ----------
+    input_size : tuple of int
+        The model's input ``(height, width)``.
+    channels : int
+        The model's input channels, 1 (grayscale) or 3.
+    preprocess : callable
+        Maps a ``uint8`` batch ``(N, H, W, channels)`` to the model's ``float32`` input of the
+        same shape, e.g. :class:`audit.datasets.images.Preprocessor`.
+    reader : callable
+        Reads one image path as ``uint8`` RGB ``(H, W, 3)``; raises
+        :class:`~audit.datasets.images.ImageReadError` for a bad file.
+
+    Raises
+    ------
+    ValueError
+        ``channels`` is not 1 or 3, or ``input_size`` is not two positive integers.
     """
 
     input_size: tuple[int, int]
@@ -88,12 +141,37 @@ class BatchLoader:
     preprocess: Callable[[np.ndarray], np.ndarray]
     reader: Callable[[str], np.ndarray] = read_image
 
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        try:
+            height, width = (int(v) for v in self.input_size)
+        except (TypeError, ValueError):
+            raise ValueError(f"input_size must be (height, width), got {self.input_size!r}"
+                             ) from None
+        if height <= 0 or width <= 0:
+            raise ValueError(f"input_size must be two positive integers, got {self.input_size!r}")
+        object.__setattr__(self, "input_size", (height, width))
+
     def __call__(self, spec: BatchSpec) -> Batch:
-        height, width = _check_args(1, self.input_size, self.channels, 0)
+        """Read the images of ``spec`` and return its batch.
+
+        Returns
+        -------
+        Batch
+            ``images`` float32 ``(n, H, W, channels)``, ``display`` uint8 RGB
+            ``(n, H, W, 3)``, ``original_sizes`` ``(height, width)`` per kept sample,
+            ``masks`` per kept sample (``bool`` at the original size, or ``None``),
+            ``skipped`` the spec's carried skipped samples then the batch's samples that cannot
+            be used (unreadable image, a box entirely outside it, an unusable mask),
+            ``n_boxes_clipped`` the boxes clipped to their image.
+        """
+        height, width = self.input_size
         kept: list[Sample] = []
         skipped: list[SkippedSample] = list(spec.skipped)
         sizes: list[tuple[int, int]] = []
-        clipped = 0
+        masks: list[np.ndarray | None] = []
+        n_clipped = 0
         display = np.zeros((len(spec.samples), height, width, 3), dtype=np.uint8)
         for sample in spec.samples:
             try:
@@ -103,20 +181,23 @@ class BatchLoader:
                                              f"image could not be read: {exc.reason}"))
                 continue
             size = (int(rgb.shape[0]), int(rgb.shape[1]))
-            checked, n_clipped = apply_image_size(sample, size)
-            if isinstance(checked, SkippedSample):
-                skipped.append(checked)
+            try:
+                checked, clipped = apply_image_size(sample, size)
+                mask = decode_mask(sample.masks, size)
+            except SampleError as exc:
+                skipped.append(SkippedSample(sample.sample_id, sample.image, exc.reason))
                 continue
-            clipped += n_clipped
             display[len(kept)] = resize_image(rgb, (height, width))
             del rgb
             kept.append(checked)
             sizes.append(size)
+            masks.append(mask)
+            n_clipped += clipped
         display = display[:len(kept)]
         return Batch(index=spec.index, samples=kept,
                      images=_model_input(display, self.channels, self.preprocess),
                      original_sizes=sizes, display=display, skipped=skipped,
-                     n_boxes_clipped=clipped)
+                     n_boxes_clipped=n_clipped, masks=masks)
 
 
 def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tuple[int, int],
@@ -124,6 +205,8 @@ def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tupl
                  start_batch: int = 0, reader: Callable[[str], np.ndarray] = read_image,
                  stats: StreamStats | None = None) -> Iterator[Batch]:
     """Yield model-ready batches of ``samples``, reading images lazily.
+
+    :func:`batch_specs` then a :class:`BatchLoader` per batch, in order, in this thread.
 
     Parameters
     ----------
@@ -149,36 +232,37 @@ def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tupl
     Yields
     ------
     Batch
-        ``images`` float32 ``(n, H, W, channels)``, ``display`` uint8 RGB ``(n, H, W, 3)``,
-        ``original_sizes`` ``(height, width)`` per kept sample, ``skipped`` the batch's samples
-        that cannot be used.
+        See :meth:`BatchLoader.__call__`. Arguments are checked when the first batch is asked
+        for (``ValueError``).
     """
-    _check_args(batch_size, input_size, channels, start_batch)
-    load = BatchLoader(tuple(input_size), channels, preprocess, reader)
+    _check_batch_size(batch_size)
+    if isinstance(start_batch, bool) or not isinstance(start_batch, int) or start_batch < 0:
+        raise ValueError(f"start_batch must be a non-negative integer, got {start_batch!r}")
+    load = BatchLoader(input_size, channels, preprocess,
+                       reader if stats is None else _CountingReader(reader, stats))
     for spec in batch_specs(samples, batch_size=batch_size)[start_batch:]:
         batch = load(spec)
         if stats is not None:
             stats.n_boxes_clipped += batch.n_boxes_clipped
-            stats.n_images_read += len(batch) + sum(
-                1 for s in batch.skipped if not s.reason.startswith("image could not be read"))
         yield batch
 
 
-def _check_args(batch_size: int, input_size: tuple[int, int], channels: int,
-                start_batch: int) -> tuple[int, int]:
+@dataclass(frozen=True)
+class _CountingReader:
+    """A reader that counts the images it decoded in ``stats.n_images_read``."""
+
+    reader: Callable[[str], np.ndarray]
+    stats: StreamStats
+
+    def __call__(self, path: str) -> np.ndarray:
+        rgb = self.reader(path)
+        self.stats.n_images_read += 1
+        return rgb
+
+
+def _check_batch_size(batch_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(start_batch, bool) or not isinstance(start_batch, int) or start_batch < 0:
-        raise ValueError(f"start_batch must be a non-negative integer, got {start_batch!r}")
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    try:
-        height, width = (int(v) for v in input_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_size must be (height, width), got {input_size!r}") from None
-    if height <= 0 or width <= 0:
-        raise ValueError(f"input_size must be two positive integers, got {input_size!r}")
-    return height, width
 
 
 def _model_input(display: np.ndarray, channels: int,

@@ -16,6 +16,16 @@ An image's label is chosen as in COCO: the object class with the largest total b
 the class listed first), keeping only that class's boxes. A file with no ``<object>`` has no
 label and is skipped; an XML file that does not parse is skipped with the parser's message.
 XML files are read in sorted file-name order.
+
+Masks
+-----
+When ``<VOC folder>/SegmentationObject/<id>.png`` exists for ``Annotations/<id>.xml`` (the same
+file stem), it gives the objects' masks: a palette PNG whose pixel value ``i`` marks the
+``i``-th ``<object>`` of the XML (counting every object, from 1), 0 the background and 255 the
+boundary/void band, which belongs to no object (see :mod:`audit.datasets.masks`). The sample's
+mask is the union of its kept objects' instances. Images without such a file (VOC segments only
+a subset) have no mask, as do all images when the folder has no ``SegmentationObject/``.
+``SegmentationClass/`` is not read. VOC gives no per-sample metadata (``Sample.meta`` is empty).
 """
 
 from __future__ import annotations
@@ -25,14 +35,10 @@ import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from audit.datasets.manifest import (
-    BOX_FIELDS,
-    DatasetManifest,
-    RawEntry,
-    build_manifest,
-    dominant_label,
-    parse_number,
-)
+from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_number
+from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
+from audit.datasets.masks import PngMask
+from audit.datasets.objects import AnnotatedObject, entry_from_objects
 from audit.datasets.types import Box
 from audit.errors import DatasetError
 
@@ -73,8 +79,19 @@ def _text(node: ET.Element | None, tag: str) -> str | None:
     return child.text.strip()
 
 
-def read_voc_entry(xml_path: str, where: str) -> RawEntry:
-    """Parse one VOC XML file into a raw entry (never raises: problems become reasons)."""
+def read_voc_entry(xml_path: str, where: str, *, segmentation: str | None = None) -> RawEntry:
+    """Parse one VOC XML file into a raw entry (never raises: problems become reasons).
+
+    Parameters
+    ----------
+    xml_path : str
+        The XML file.
+    where : str
+        Its place, for reasons (the path relative to the VOC folder).
+    segmentation : str, optional
+        Its ``SegmentationObject`` PNG, when there is one: object ``k`` gets
+        ``PngMask(segmentation, instance=k)``.
+    """
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as exc:
@@ -91,48 +108,52 @@ def read_voc_entry(xml_path: str, where: str) -> RawEntry:
     width = parse_number(_text(size_node, "width"))
     height = parse_number(_text(size_node, "height"))
     size = (int(height), int(width)) if width and height and width > 0 and height > 0 else None
-    objects: list[tuple[str, Box | str]] = []
+    objects: list[AnnotatedObject] = []
     for k, obj in enumerate(root.findall("object"), start=1):
         obj_where = f"{where}, object {k}"
         name = _text(obj, "name")
         if name is None:
             return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
                 f"object {k} has no <name>, so the image's label is unknown"))
-        objects.append((name, _bndbox(obj.find("bndbox"), obj_where)))
+        mask = None if segmentation is None else PngMask(segmentation, instance=k)
+        try:
+            objects.append(AnnotatedObject(name, _bndbox(obj.find("bndbox"), obj_where),
+                                           where=obj_where, mask=mask))
+        except BoxError as exc:
+            objects.append(AnnotatedObject(name, box_problem=exc.reason, where=obj_where,
+                                           mask=mask))
     if not objects:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the file has no <object>, so the image has no label"))
-    label = dominant_label([(n, b.area if isinstance(b, Box) else 0.0) for n, b in objects])
-    boxes = tuple(b for n, b in objects if n == label and isinstance(b, Box))
-    problems = tuple(b for n, b in objects if n == label and isinstance(b, str))
-    return RawEntry(image=image, label=label, where=where, boxes=boxes, box_problems=problems,
-                    image_size=size)
+    return entry_from_objects(objects, image=image, where=where, image_size=size)
 
 
-def _bndbox(node: ET.Element | None, where: str) -> Box | str:
+def _bndbox(node: ET.Element | None, where: str) -> Box:
+    """A VOC ``<bndbox>`` (1-based inclusive corners) as a Box; raises :class:`BoxError`."""
     if node is None:
-        return f"{where}: the object has no <bndbox>"
+        raise BoxError(f"{where}: the object has no <bndbox>")
     values: list[float] = []
     for tag in VOC_FIELDS:
         raw = _text(node, tag)
         number = parse_number(raw)
         if number is None:
             shown = "missing or empty" if raw is None else f"{raw!r}, not a number"
-            return f"{where}: <bndbox><{tag}> is {shown}"
+            raise BoxError(f"{where}: <bndbox><{tag}> is {shown}")
         values.append(number)
     if not all(math.isfinite(v) for v in values):
-        return f"{where}: <bndbox> has a NaN or infinite coordinate {tuple(values)}"
+        raise BoxError(f"{where}: <bndbox> has a NaN or infinite coordinate {tuple(values)}")
     xmin, ymin, xmax, ymax = values
     for lo, hi, a, b in (("xmin", "xmax", xmin, xmax), ("ymin", "ymax", ymin, ymax)):
         if b < a:
-            return (f"{where}: box is inverted: <{hi}> ({b:g}) is smaller than <{lo}> ({a:g}); "
-                    "VOC corners are 1-based and inclusive")
+            raise BoxError(
+                f"{where}: box is inverted: <{hi}> ({b:g}) is smaller than <{lo}> ({a:g}); "
+                "VOC corners are 1-based and inclusive")
     box = Box(xmin - 1.0, ymin - 1.0, xmax, ymax)
     # With inclusive corners a box with xmin == xmax is one pixel wide; zero area only happens
     # with fractional coordinates.
     for lo, hi in zip(BOX_FIELDS[:2], BOX_FIELDS[2:], strict=True):
         if getattr(box, hi) <= getattr(box, lo):
-            return f"{where}: box has zero area ({box.as_tuple()})"
+            raise BoxError(f"{where}: box has zero area ({box.as_tuple()})")
     return box
 
 
@@ -167,10 +188,15 @@ def load_voc(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
     if not names:
         raise DatasetError(f"VOC annotations folder {annotations} holds no .xml file: "
                            "the dataset is empty")
-    entries = [
-        read_voc_entry(os.path.join(annotations, name),
-                       os.path.relpath(os.path.join(annotations, name), voc_root))
-        for name in names
-    ]
+    segmentations = os.path.join(voc_root, "SegmentationObject")
+    pngs = set(os.listdir(segmentations)) if os.path.isdir(segmentations) else set()
+    entries = []
+    for name in names:
+        png = os.path.splitext(name)[0] + ".png"
+        entries.append(read_voc_entry(
+            os.path.join(annotations, name),
+            os.path.relpath(os.path.join(annotations, name), voc_root),
+            segmentation=os.path.abspath(os.path.join(segmentations, png)) if png in pngs
+            else None))
     return build_manifest(entries, path=path, format="voc", images_root=root,
                           class_names=class_names, one_entry_per_image=True)
