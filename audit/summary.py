@@ -197,6 +197,7 @@ class Provenance(_Model):
     manifest_sha256: str | None = None
     dataset_format: str | None = None
     seed: int | None = None
+    safe_mode: bool | None = None
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None

@@ -307,3 +307,10 @@ def test_lambda_layer_needs_safe_mode_off(capsys, tmp_path, images):
     config = load_config(tmp_path / "config.yaml")
     _, _, info = load_model(config.model, config.cams)
     assert info.safe_mode is False
+    # Recorded in provenance, and the report says what it means before any figure.
+    assert json.loads((run / "summary.json").read_text())["provenance"]["safe_mode"] is False
+    report = (run / "report.html").read_text()
+    warning = ('<div class="note bad warning">The model was loaded with model.safe_mode: '
+               "false. Its file can run arbitrary Python code (Lambda layers) on every "
+               "machine that loads it: audit only model files whose origin you trust.</div>")
+    assert warning in report and report.index(warning) < report.index('<div class="cards">')

@@ -31,6 +31,7 @@ from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
 from audit.report.sections.verdict import verdict_view
+from audit.report.sections.warnings import warnings_view
 from audit.report.templating import render
 from audit.summary import RunSummary
 
@@ -54,6 +55,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "version": audit.__version__,
         "model_name": fmt_text(provenance.model_path or config["model"]["path"]),
         "verdict": verdict_view(summary),
+        "warnings": warnings_view(summary),
         "glance": glance_view(summary, methods,
                               fixation_limit=config["gates"]["max_background_fixation_rate"]),
         "baseline": baseline_view(summary, baseline),

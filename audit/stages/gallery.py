@@ -50,6 +50,15 @@ def _figures(rows: pd.DataFrame, method: str, target: str) -> dict:
             for k in ("energy_in_box", "enrichment")}
 
 
+def _unit(maps) -> dict[str, np.ndarray]:
+    """Each map divided by its maximum (an all-zero map stays zero)."""
+    out = {}
+    for method, stack in maps.items():
+        peak = stack.max(axis=(1, 2), keepdims=True)
+        out[method] = np.divide(stack, peak, out=np.zeros_like(stack), where=peak > 0)
+    return out
+
+
 def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: DatasetManifest,
                   explainer: CamExplainer, methods, model_info: ModelInfo) -> list[GalleryItem]:
     """Read and explain the ``chosen`` samples again and render their panels: the image, each
@@ -63,15 +72,18 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
                         model_info.preprocessor)(BatchSpec(0, samples))
     if not len(batch):
         return []
-    methods = ordered_methods(methods)
-    deciding = [m for m in methods if METHODS[m].fixation]
-    counter = [m for m in methods if not METHODS[m].fixation]
+    methods = tuple(methods)
+    deciding = [m for m in ordered_methods(methods) if METHODS[m].fixation]
+    counter = [m for m in ordered_methods(methods) if not METHODS[m].fixation]
     predicted = np.array([int(records.loc[records["sample_id"] == s.sample_id,
                                           "predicted_index"].iloc[0]) for s in batch.samples])
     labels = np.array([s.label for s in batch.samples])
-    maps_pred = explainer.explain(batch.images, predicted, deciding) if deciding else {}
-    maps_true = explainer.explain(batch.images, labels, deciding) if deciding else {}
-    maps_counter = explainer.explain(batch.images, predicted, counter) if counter else {}
+    # The same call as the explain stage (raw maps at the layer's resolution), so the traced
+    # graph is reused; each map is scaled to [0, 1] for its overlay.
+    maps_pred = _unit(explainer.explain(batch.images, predicted, methods, upsample=False,
+                                        normalize=False))
+    maps_true = _unit(explainer.explain(batch.images, labels, methods, upsample=False,
+                                        normalize=False)) if deciding else {}
     height, width = model_info.input_size
     size = (PANEL_PX, PANEL_PX)
     items = []
@@ -95,7 +107,7 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
         for method in counter:
             row_method = "gradcam" if "gradcam" in deciding else (deciding or [method])[0]
             panels.append(Panel(f"negative evidence against '{first['predicted']}'",
-                                overlay_png(display, maps_counter[method][i], boxes=boxes,
+                                overlay_png(display, maps_pred[method][i], boxes=boxes,
                                             colormap="viridis", size=size),
                                 row_method, "negative", _figures(mine, method, "predicted")))
         energy = chosen.loc[chosen["sample_id"] == sample.sample_id, "background_energy"]
