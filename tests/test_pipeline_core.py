@@ -275,3 +275,23 @@ def test_run_batch_is_a_pure_function_of_the_scope():
     assert scope["squared"] == 49
     assert scope["table"] == [Row(7, 49, 3.5, "v7", False)]
     assert run_batch(pipeline.per_batch, {"value": 7}) == scope
+
+
+def test_optional_inputs_are_none_when_no_stage_makes_them(tmp_path):
+    def summarise(total, extra):
+        return (total, extra)
+
+    with_extra = {**TABLE,
+                  "extra": Stage("extra", lambda t: "more", inputs=("table",),
+                                 outputs=("extra",)),
+                  "summarise": Stage("summarise", summarise, inputs=("sum", "extra"),
+                                     outputs=("summary",), optional=("extra",))}
+    alone = run(build(ALL + ["summarise"], with_extra), RunFolder(tmp_path / "a"))
+    assert alone["summary"] == (1400, None)
+    pipeline = build(["summarise", "extra"] + ALL, with_extra)
+    assert [s.name for s in pipeline.after] == ["extra", "total", "summarise"]
+    assert run(pipeline, RunFolder(tmp_path / "b"))["summary"] == (1400, "more")
+    with pytest.raises(ValueError) as error:
+        Stage("s", print, inputs=("a",), optional=("b",))
+    assert str(error.value) == ("Stage 's': optional names ['b'], which are not among its "
+                                "inputs ['a'].")

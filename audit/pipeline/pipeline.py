@@ -229,7 +229,8 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
                                   f"'{stage.name}'; keep one of them.")
             makers[name] = stage
     for stage in stages:
-        missing = [n for n in stage.inputs if n not in makers and n not in provided]
+        missing = [n for n in stage.inputs
+                   if n not in makers and n not in provided and n not in stage.optional]
         if missing:
             would = {n: [s.name for s in table.values() if n in s.outputs] for n in missing}
             hint = "; ".join(f"'{n}' is made by {', '.join(m) or 'no stage'}"

@@ -66,6 +66,9 @@ class Stage:
         or :class:`Counts`.
     stream : str or None
         The output that is a :class:`~audit.pipeline.stream.Stream` for the per-batch stages.
+    optional : tuple of str
+        Inputs the stage can do without: when no stage of the pipeline makes one, the function
+        receives ``None`` for it (a report shows the evidence stages a pipeline has run).
     per_worker : bool
         Its outputs are too heavy to ship to another process (a loaded model): an engine that
         runs batches in other processes runs this stage again in each of them, on the same
@@ -79,12 +82,19 @@ class Stage:
     per_batch: bool = False
     collect: Mapping[str, type] = field(default_factory=dict)
     stream: str | None = None
+    optional: tuple[str, ...] = ()
     per_worker: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))
         object.__setattr__(self, "outputs", _names(self.outputs, "outputs", self.name))
         object.__setattr__(self, "collect", MappingProxyType(dict(self.collect)))
+        object.__setattr__(self, "optional", _names(self.optional, "optional inputs",
+                                                     self.name))
+        unknown = [n for n in self.optional if n not in self.inputs]
+        if unknown:
+            raise ValueError(f"Stage '{self.name}': optional names {unknown}, which are not "
+                             f"among its inputs {list(self.inputs)}.")
         stray = [n for n in self.collect if n not in self.outputs]
         if stray:
             raise ValueError(f"Stage '{self.name}': collect names {stray}, which are not among "
@@ -112,7 +122,8 @@ class Stage:
 
     def __call__(self, catalog: Mapping) -> dict:
         """Run on ``catalog`` and return ``{output name: value}``."""
-        result = self.func(*[catalog[name] for name in self.inputs])
+        result = self.func(*[catalog.get(name) if name in self.optional else catalog[name]
+                             for name in self.inputs])
         if not self.outputs:
             return {}
         if len(self.outputs) == 1:
