@@ -38,6 +38,9 @@ def _quiet_tensorflow() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    # Python-side notices too (a retracing warning when the sanity check explains copies of
+    # the model is expected, not a problem the user can act on).
+    tf.get_logger().setLevel("ERROR")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -177,6 +177,34 @@ class MetricsSection(_Section):
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
 
 
+class BehaviourSection(_Section):
+    """The explainer-free behavioural test: the model on images with the object removed and
+    with the background removed."""
+
+    fill: Literal["mean", "gray", "black", "blur"] = Field(default="mean", description=(
+        "What replaces the removed region: the image's own mean colour per channel, gray "
+        "(128), black, or a strong Gaussian blur of the image."))
+
+
+class FaithfulnessSection(_Section):
+    """Deletion and insertion curves, Average Drop and Increase in Confidence of each method,
+    against random and centre maps, on a seeded subset."""
+
+    max_samples: int = Field(default=256, ge=1, le=100_000)
+    steps: int = Field(default=16, ge=2, le=1024)
+    substrate: Literal["blur", "mean", "zero"] = "blur"
+
+
+class SanitySection(_Section):
+    """Cascading model-parameter randomisation (Adebayo et al. 2018) on a copy of the model."""
+
+    steps: int = Field(default=5, ge=1, le=100)
+    samples: int = Field(default=16, ge=1, le=10_000)
+    max_similarity: float = Field(default=0.5, gt=-1.0, le=1.0, description=(
+        "A method passes when the mean Spearman correlation of its maps after full "
+        "randomisation with the original maps is below this."))
+
+
 class GatesSection(_Section):
     """Release gates; ``null`` switches a gate off. Rates and accuracies lie in [0, 1]."""
 
@@ -185,6 +213,24 @@ class GatesSection(_Section):
     min_pointing_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
     min_energy_in_box: float | None = Field(default=None, ge=0.0, le=1.0)
     max_degenerate_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_background_reliance: float | None = Field(default=None, ge=-1.0, le=1.0, description=(
+        "Explainer-free: keeps_without_object - keeps_without_background of the behavioural "
+        "test."))
+    fixation_methods: Literal["all", "trusted"] | list[str] = Field(default="all", description=(
+        "The methods the background-fixation gate applies to: all, trusted (faithful and sane "
+        "on this run), or a list of method names."))
+
+    @field_validator("fixation_methods")
+    @classmethod
+    def _known_methods(cls, value):
+        if isinstance(value, list):
+            from audit.cams.methods import get_method
+
+            if not value:
+                raise ValueError("must name at least one method, or be all or trusted")
+            for name in value:
+                get_method(name)
+        return value
 
 
 class ReportSection(_Section):
@@ -208,6 +254,9 @@ class AuditConfig(_Section):
     dataset: DatasetSection
     cams: CamsSection = CamsSection()
     metrics: MetricsSection = MetricsSection()
+    behaviour: BehaviourSection = BehaviourSection()
+    faithfulness: FaithfulnessSection = FaithfulnessSection()
+    sanity: SanitySection = SanitySection()
     gates: GatesSection = GatesSection()
     report: ReportSection = ReportSection()
     demo: DemoSection | None = None
@@ -253,7 +302,7 @@ def _format_errors(exc: ValidationError, where: str) -> str:
         elif kind == "missing":
             lines.append(f"{where}: {key}: required key is missing.")
         else:
-            message = error["msg"].removeprefix("Value error, ")
+            message = error["msg"].removeprefix("Value error, ").rstrip(".")
             lines.append(f"{where}: {key}: received {error.get('input')!r}; {message}.")
     return "\n".join(lines)
 

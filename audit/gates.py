@@ -13,7 +13,7 @@ from audit.cams.methods import METHODS
 from audit.config import GatesSection
 from audit.summary import Gate, Summary
 
-__all__ = ["evaluate_gates", "skipped_fraction_gate"]
+__all__ = ["evaluate_gates", "fixation_methods", "skipped_fraction_gate"]
 
 
 def _fmt(value) -> str:
@@ -32,20 +32,51 @@ def _gate(value, threshold, *, minimum: bool, what: str) -> Gate:
                 reason=f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}")
 
 
+def fixation_methods(summary: Summary, gates: GatesSection) -> list[str]:
+    """The methods the background-fixation gate applies to (``gates.fixation_methods``):
+    every method that explains the decision, the trusted ones (faithful and sane on this run),
+    or the ones named."""
+    deciding = [m for m in sorted(summary.methods) if METHODS[m].fixation]
+    if gates.fixation_methods == "all":
+        return deciding
+    if gates.fixation_methods == "trusted":
+        return [m for m in deciding if summary.methods[m].trusted]
+    return [m for m in deciding if m in gates.fixation_methods]
+
+
 def evaluate_gates(summary: Summary, gates: GatesSection) -> dict[str, Gate]:
     """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
-    Per-method gates come method by method, in sorted method order.
+    Per-method gates come method by method, in sorted method order. With
+    ``fixation_methods: trusted`` and no method faithful and sane on this run, the fixation
+    gate fails as ``max_background_fixation_rate[trusted]``: the question was asked and no
+    explainer can answer it (the explainer-free ``max_background_reliance`` still can).
     """
     out: dict[str, Gate] = {}
     if gates.min_accuracy is not None:
         out["min_accuracy"] = _gate(summary.accuracy, gates.min_accuracy, minimum=True,
                                     what="accuracy")
+    if gates.max_background_reliance is not None:
+        reliance = summary.behaviour.background_reliance.value if summary.behaviour else None
+        what = "background reliance (behavioural test, no explainer)"
+        out["max_background_reliance"] = (
+            _gate(reliance, gates.max_background_reliance, minimum=False, what=what)
+            if summary.behaviour is not None else Gate(
+                value=None, threshold=gates.max_background_reliance, passed=False,
+                reason="the pipeline has no behaviour stage, so there is no background "
+                       "reliance to judge; add the stage or switch the gate off"))
+    fixated = fixation_methods(summary, gates)
+    if (gates.max_background_fixation_rate is not None and gates.fixation_methods == "trusted"
+            and not fixated):
+        out["max_background_fixation_rate[trusted]"] = Gate(
+            value=None, threshold=gates.max_background_fixation_rate, passed=False,
+            reason="no method is both faithful and sane on this run, so no explainer's "
+                   "fixation rate can be trusted")
     for method in sorted(summary.methods):
         if not METHODS[method].fixation:
             continue  # counter-evidence: where a map *should* avoid the object; not gated
         figures = summary.methods[method]
-        if gates.max_background_fixation_rate is not None:
+        if gates.max_background_fixation_rate is not None and method in fixated:
             out[f"max_background_fixation_rate[{method}]"] = _gate(
                 figures.background_fixation_rate, gates.max_background_fixation_rate,
                 minimum=False,

@@ -26,6 +26,12 @@ from audit.io import atomic_write_json
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AgreementFigures",
+    "BehaviourFigures",
+    "BehaviourSplit",
+    "Estimate",
+    "FaithfulnessFigures",
+    "SanityFigures",
     "ClassFigures",
     "ConfusionMatrix",
     "FixationFigure",
@@ -92,6 +98,70 @@ class TrueClassFigures(_Model):
     enrichment: Stat = Stat()
 
 
+class Estimate(_Model):
+    """A figure with its 95% interval, ``{value, ci_low, ci_high}``, over ``n`` samples."""
+
+    n: int = 0
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class FaithfulnessFigures(_Model):
+    """Deletion and insertion AUC, Average Drop and Increase in Confidence of one kind of map
+    (a method, or a baseline) on the faithfulness subset; ``faithful`` for methods: deletion
+    below and insertion above the random baseline, intervals apart (None: undecided)."""
+
+    n: int = 0
+    deletion_auc: Stat = Stat()
+    insertion_auc: Stat = Stat()
+    average_drop: Stat = Stat()
+    increase_in_confidence: Stat = Stat()
+    faithful: bool | None = None
+
+
+class SanityFigures(_Model):
+    """Similarity of a method's maps with its maps on the original model, after each step of
+    cascading randomisation (the first value: no randomisation)."""
+
+    n: int = 0
+    layers: list[int] = []
+    spearman: list[float | None] = []
+    ssim: list[float | None] = []
+    passed: bool | None = None
+
+
+class AgreementFigures(_Model):
+    """How often a method's fixation flag equals the explainer-free ``background_decision``
+    (misclassified samples with a box and a non-degenerate map), and Cohen's kappa."""
+
+    n: int = 0
+    agreement: float | None = None
+    kappa: float | None = None
+
+
+class BehaviourSplit(_Model):
+    """The behavioural rates of one group of samples."""
+
+    n: int = 0
+    keeps_without_object: Estimate = Estimate()
+    keeps_without_background: Estimate = Estimate()
+    background_reliance: Estimate = Estimate()
+
+
+class BehaviourFigures(BehaviourSplit):
+    """The behavioural test (explainer-free): how often the decision survives the object's
+    removal and the background's, split by correctness and per true class."""
+
+    fill: str | None = None
+    correct: BehaviourSplit = BehaviourSplit()
+    misclassified: BehaviourSplit = BehaviourSplit()
+    per_class: dict[str, BehaviourSplit] = {}
+    accuracy_object_only: Estimate = Estimate()
+    accuracy_background_only: Estimate = Estimate()
+    background_decision_rate: Estimate = Estimate()
+
+
 class MethodFigures(_Model):
     """The figures of one CAM method, over the maps of the predicted class."""
 
@@ -107,6 +177,15 @@ class MethodFigures(_Model):
     loc_iou: Split = Split()
     loc_correct: Split = Split()
     true_class: TrueClassFigures = TrueClassFigures()
+    faithfulness: FaithfulnessFigures | None = None
+    sanity: SanityFigures | None = None
+    behaviour_agreement: AgreementFigures | None = None
+
+    @property
+    def trusted(self) -> bool:
+        """Faithful and sane on this run (both checks ran and passed)."""
+        return bool(self.faithfulness and self.faithfulness.faithful
+                    and self.sanity and self.sanity.passed)
 
     def score(self, name: str) -> Split:
         """The :class:`Split` of the per-map score ``name`` (``"energy_in_box"``, ...)."""
@@ -145,6 +224,8 @@ class Summary(_Model):
     confusion_matrix: ConfusionMatrix = ConfusionMatrix()
     centre_baseline: Stat = Stat()
     methods: dict[str, MethodFigures] = {}
+    behaviour: BehaviourFigures | None = None
+    baselines: dict[str, FaithfulnessFigures] = {}
     n_skipped: int = 0
     n_boxes_clipped: int = 0
     n_duplicates: int = 0

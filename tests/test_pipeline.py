@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import demo_config
 
 from audit.cli import main
 from audit.config import parse_config
@@ -23,40 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["circle", "square", "triangle"]
 
 
-def demo_config(demo, tmp_path, **overrides) -> dict:
-    data = {
-        "run_name": "test",
-        "seed": 0,
-        "pipeline": str(ROOT / "pipelines" / "audit.yaml"),
-        "model": {"path": str(demo.model_path), "class_names": CLASSES},
-        "dataset": {"path": str(demo.audit_manifest)},
-        "cams": {"batch_size": 16, "scorecam_max_channels": 8},
-        "metrics": {"pointing_tolerance_px": 4, "bootstrap_resamples": 200},
-        "report": {"out_dir": str(tmp_path / "reports"), "gallery_size": 3},
-    }
-    for key, value in overrides.items():
-        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
-    return data
-
-
 def write_config(data, tmp_path, name="config.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-@pytest.fixture(scope="session")
-def biased_run(demo_small_biased, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("biased_run")
-    config = parse_config(demo_config(demo_small_biased, tmp), base_dir=tmp)
-    return run_audit(config, out_dir=tmp / "run", quiet=True)
-
-
-@pytest.fixture(scope="session")
-def unbiased_run(demo_small_unbiased, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("unbiased_run")
-    config = parse_config(demo_config(demo_small_unbiased, tmp), base_dir=tmp)
-    return run_audit(config, out_dir=tmp / "run", quiet=True)
 
 
 def test_run_writes_every_output(biased_run):
@@ -101,6 +72,13 @@ def test_background_learner_fixates_more_than_a_model_without_the_correlation(
     biased_mis = b.energy_in_box.misclassified.mean
     unbiased_all = u.energy_in_box.all.mean
     assert biased_mis < unbiased_all - 0.1
+    # Without any explainer, the behavioural test tells the two models apart: the biased
+    # model keeps its decisions without the object and loses them without the background.
+    assert biased.behaviour.background_reliance.value > 0.3
+    assert biased.behaviour.background_reliance.ci_low > 0
+    assert unbiased.behaviour.background_reliance.value < -0.3
+    assert unbiased.behaviour.background_reliance.ci_high < 0
+    assert biased.behaviour.background_decision_rate.value > 0.5
 
 
 def test_gate_failure_exits_1_and_pass_exits_0(demo_small_biased, tmp_path):
@@ -191,6 +169,8 @@ def test_sigkill_halfway_then_resume_equals_uninterrupted(demo_small_biased, bia
     # Same records and figures as the uninterrupted run (batch size aside).
     resumed = (run_dir / "records.csv").read_text()
     assert resumed == (biased_run.run_dir / "records.csv").read_text()
+    assert (run_dir / "samples.csv").read_text() == (
+        biased_run.run_dir / "samples.csv").read_text()
     a = json.loads((run_dir / "summary.json").read_text())
     b = json.loads((biased_run.run_dir / "summary.json").read_text())
     for summary in (a, b):

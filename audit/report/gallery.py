@@ -32,3 +32,25 @@ class GalleryItem:
     confidence: float
     background_energy: float  # 1 - energy_in_box of the first method's predicted-class map
     panels: list[Panel] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EditedPicture:
+    """One picture of the behavioural test: the image, or an edited copy, with what the model
+    decided on it."""
+
+    title: str  # "image", "object removed", "background removed"
+    png: bytes
+    caption: str  # e.g. "predicted wolf (97%)"
+
+
+@dataclass(frozen=True)
+class BehaviourItem:
+    """A misclassified sample shown with its two edited copies."""
+
+    sample_id: str
+    image: str
+    label: str
+    predicted: str
+    background_decision: bool
+    pictures: list[EditedPicture] = field(default_factory=list)

@@ -18,18 +18,19 @@ from audit.cams.methods import ordered_methods
 from audit.io import atomic_write_text
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time
-from audit.report.gallery import GalleryItem
+from audit.report.gallery import BehaviourItem, GalleryItem
 from audit.report.methods import method_title
 from audit.report.sections.accuracy import accuracy_view
 from audit.report.sections.agreement import agreement_view
 from audit.report.sections.baseline import baseline_view
 from audit.report.sections.data import data_view
 from audit.report.sections.fixation import fixation_view
-from audit.report.sections.gallery import gallery_view
+from audit.report.sections.gallery import behaviour_gallery_view, gallery_view
 from audit.report.sections.glance import glance_view
 from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
+from audit.report.sections.trust import trust_view
 from audit.report.sections.verdict import verdict_view
 from audit.report.sections.warnings import warnings_view
 from audit.report.templating import render
@@ -40,7 +41,8 @@ __all__ = ["build_context", "write_report"]
 
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                   gallery: list[GalleryItem], config: dict,
-                  baseline: RunSummary | None = None) -> dict:
+                  baseline: RunSummary | None = None,
+                  behaviour_gallery: list[BehaviourItem] = ()) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
 
@@ -66,6 +68,10 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "fixation": fixation_view(summary, methods,
                                   threshold=config["metrics"]["fixation_enrichment_below"]),
         "gallery": gallery_view(gallery),
+        "trust": trust_view(summary, methods,
+                            max_similarity=config["sanity"]["max_similarity"],
+                            substrate=config["faithfulness"]["substrate"]),
+        "behaviour_gallery": behaviour_gallery_view(behaviour_gallery),
         "agreement": agreement_view(records),
         "guide": guide_view(summary, config),
         "provenance": provenance_rows(summary),
@@ -75,7 +81,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
 
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                  gallery: list[GalleryItem], config: dict,
-                 baseline: RunSummary | None = None) -> Path:
+                 baseline: RunSummary | None = None,
+                 behaviour_gallery: list[BehaviourItem] = ()) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
     Parameters
@@ -91,6 +98,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         ``sample_id, image, reason`` of every sample that could not be audited.
     gallery : list of GalleryItem
         Misclassified samples with their maps, for the background-fixation gallery.
+    behaviour_gallery : list of BehaviourItem
+        Misclassified samples beside their edited copies, for the behavioural test.
     config : dict
         The resolved configuration as run, every default filled in
         (``AuditConfig.resolved_dump()``): the report reads ``metrics``, ``gates``, ``model``,
@@ -105,5 +114,6 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         The path of ``report.html``.
     """
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
-                            config=config, baseline=baseline)
+                            config=config, baseline=baseline,
+                            behaviour_gallery=behaviour_gallery)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

@@ -25,6 +25,7 @@ __all__ = [
     "energy_distribution_png",
     "fixation_rates_png",
     "pointing_png",
+    "sanity_curves_png",
 ]
 
 DPI = 110
@@ -249,4 +250,31 @@ def pointing_png(rows: list[tuple[str, float | None, tuple | None]],
                        label=f"centre point baseline {100 * centre:.0f}%")
             ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
         ax.set_xlabel("pointing accuracy (map maximum on the object)")
+        return _png(figure)
+
+
+def sanity_curves_png(curves: dict[str, tuple[list[int], list[float | None]]], *,
+                      threshold: float) -> bytes | None:
+    """Mean Spearman correlation of each method's maps with its original maps, against the
+    number of layers randomised from the top (seaborn line plot); ``threshold`` is the pass
+    line (``sanity.max_similarity``)."""
+    import seaborn as sns
+
+    rows = [(title, layers, value) for title, (steps, values) in curves.items()
+            for layers, value in zip(steps, values, strict=True) if value is not None]
+    if not rows:
+        return None
+    frame = pd.DataFrame(rows, columns=["method", "layers", "spearman"])
+    frame["method"] = frame["method"].map(_label)
+    with _figure(5.4, 2.9) as figure:
+        ax = figure.add_subplot()
+        sns.lineplot(data=frame, x="layers", y="spearman", hue="method", marker="o", ax=ax,
+                     palette="colorblind")
+        ax.axhline(threshold, color=BASELINE_COLOUR, linestyle="--", linewidth=1.2,
+                   label=f"pass line {threshold:.2f}")
+        ax.set_ylim(min(-0.2, float(frame["spearman"].min()) - 0.05), 1.05)
+        ax.set_xlabel("weighted layers re-initialised, from the output down")
+        ax.set_ylabel("Spearman with the original map")
+        ax.legend(loc="upper right", frameon=False, fontsize=8)
+        ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
         return _png(figure)

@@ -4,8 +4,8 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► [per batch: predict ─► explain ─► score] ─► aggregate
-               ─► gate ─► gallery ─► report
+    load_model ─► load_dataset ─► [per batch: predict ─► explain ─► score, behaviour]
+               ─► faithfulness, sanity ─► aggregate ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file.
@@ -19,13 +19,16 @@ from audit.datasets import SkippedSample
 from audit.pipeline import Counts, Stage
 from audit.records import ScoreRecord
 from audit.stages.aggregate import aggregate_stage
+from audit.stages.behaviour import SampleRow, behaviour
 from audit.stages.explain import explain
+from audit.stages.faithfulness import faithfulness
 from audit.stages.gallery import gallery
 from audit.stages.gate import gate
 from audit.stages.load_dataset import load_dataset
 from audit.stages.load_model import load_model
 from audit.stages.predict import predict
 from audit.stages.report import report
+from audit.stages.sanity import sanity
 from audit.stages.score import score
 
 __all__ = ["STAGES"]
@@ -44,18 +47,31 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
           collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("behaviour", behaviour,
+          inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
+                  "model_info"),
+          outputs=("samples",), per_batch=True, collect={"samples": SampleRow}),
+    Stage("faithfulness", faithfulness,
+          inputs=("params:faithfulness", "params:cams", "params:seed", "records", "manifest",
+                  "explainer", "model_info"),
+          outputs=("faithfulness",)),
+    Stage("sanity", sanity,
+          inputs=("params:sanity", "params:cams", "params:seed", "records", "manifest",
+                  "explainer", "model_info"),
+          outputs=("sanity",)),
     Stage("aggregate", aggregate_stage,
-          inputs=("params:metrics", "params:seed", "records", "skipped", "manifest",
-                  "batch_counts", "class_names"),
-          outputs=("summary",)),
+          inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
+                  "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
+                  "faithfulness", "sanity"),
+          outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary"),
           outputs=("verdict",)),
     Stage("gallery", gallery,
-          inputs=("params:report", "params:cams", "records", "manifest", "explainer",
-                  "model_info"),
-          outputs=("gallery",)),
+          inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
+                  "explainer", "model_info", "samples"),
+          outputs=("gallery", "behaviour_gallery"), optional=("samples",)),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
-                  "skipped", "gallery", "model_info"),
+                  "skipped", "gallery", "behaviour_gallery", "model_info"),
           outputs=("results",)),
 )})

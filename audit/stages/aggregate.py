@@ -1,22 +1,34 @@
-"""Stage ``aggregate``: combine all records into the summary figures."""
+"""Stage ``aggregate``: combine all records (and the evidence stages' results, when the
+pipeline has them) into the summary figures."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from audit.aggregate import aggregate
-from audit.config import MetricsSection
+from audit.aggregate_evidence import (
+    behaviour_agreement,
+    behaviour_figures,
+    faithfulness_figures,
+    sanity_figures,
+)
+from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
 from audit.errors import DatasetError
 from audit.pipeline import Counts
+from audit.stages.faithfulness import BASELINES
+from audit.stages.sanity import SanityResult
 from audit.summary import Summary
 
 
-def aggregate_stage(metrics: MetricsSection, seed: int, records: pd.DataFrame,
-                    skipped: pd.DataFrame, manifest: DatasetManifest, batch_counts: Counts,
-                    class_names: list[str]) -> Summary:
-    """Accuracy, per-method localisation and fixation figures with bootstrap intervals, and
-    the counts of what could not be audited.
+def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: BehaviourSection,
+                    sanity_params: SanitySection, records: pd.DataFrame, skipped: pd.DataFrame,
+                    manifest: DatasetManifest, batch_counts: Counts, class_names: list[str],
+                    samples: pd.DataFrame | None, faithfulness: pd.DataFrame | None,
+                    sanity: SanityResult | None) -> Summary:
+    """Accuracy, per-method localisation and fixation figures with bootstrap intervals, the
+    counts of what could not be audited, and the evidence figures of the evidence stages the
+    pipeline ran (``behaviour``, ``faithfulness``, ``sanity``; None when it did not).
 
     Raises
     ------
@@ -28,11 +40,32 @@ def aggregate_stage(metrics: MetricsSection, seed: int, records: pd.DataFrame,
     if n_samples == 0:
         raise DatasetError(f"No sample of '{manifest.path}' could be audited ({n_skipped} "
                            "skipped); the reasons are in the run folder's skipped.csv.")
+    n_resamples = metrics.bootstrap_resamples
     summary = aggregate(records, class_names=list(class_names), seed=seed,
-                        n_resamples=metrics.bootstrap_resamples)
-    return summary.model_copy(update={
+                        n_resamples=n_resamples)
+    update: dict = {
         "n_skipped": n_skipped,
         "n_boxes_clipped": manifest.n_boxes_clipped + batch_counts.get("n_boxes_clipped", 0),
         "n_duplicates": manifest.n_duplicates,
         "skipped_fraction": n_skipped / (n_skipped + n_samples),
-    })
+    }
+    per_method: dict[str, dict] = {m: {} for m in summary.methods}
+    if samples is not None:
+        update["behaviour"] = behaviour_figures(samples, class_names=list(class_names),
+                                                fill=behaviour_params.fill, seed=seed,
+                                                n_resamples=n_resamples)
+        for method, figures in behaviour_agreement(records, samples).items():
+            per_method[method]["behaviour_agreement"] = figures
+    if faithfulness is not None:
+        methods, baselines = faithfulness_figures(faithfulness, baselines=BASELINES, seed=seed,
+                                                  n_resamples=n_resamples)
+        update["baselines"] = baselines
+        for method, figures in methods.items():
+            per_method[method]["faithfulness"] = figures
+    if sanity is not None:
+        for method, figures in sanity_figures(
+                sanity, max_similarity=sanity_params.max_similarity).items():
+            per_method[method]["sanity"] = figures
+    update["methods"] = {m: summary.methods[m].model_copy(update=per_method[m])
+                         for m in summary.methods}
+    return summary.model_copy(update=update)

@@ -13,12 +13,14 @@ import pandas as pd
 from audit.cams import CamExplainer
 from audit.cams.methods import METHODS, ordered_methods
 from audit.cams.overlay import overlay_png
-from audit.config import CamsSection, ReportSection
+from audit.config import BehaviourSection, CamsSection, ReportSection
 from audit.datasets import BatchLoader, BatchSpec, DatasetManifest
-from audit.report.gallery import GalleryItem, Panel
+from audit.report.gallery import BehaviourItem, EditedPicture, GalleryItem, Panel
+from audit.stages.behaviour import edited_images
 from audit.stages.load_model import ModelInfo
 
-__all__ = ["build_gallery", "gallery", "select_gallery"]
+__all__ = ["build_behaviour", "build_gallery", "gallery", "select_behaviour",
+           "select_gallery"]
 
 #: Side of a gallery panel in pixels.
 PANEL_PX = 160
@@ -117,10 +119,71 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     return items
 
 
-def gallery(report: ReportSection, cams: CamsSection, records: pd.DataFrame,
-            manifest: DatasetManifest, explainer: CamExplainer, model_info: ModelInfo
-            ) -> list[GalleryItem]:
-    """Up to ``report.gallery_size`` background-fixated errors with every method's maps."""
+def _picture(title: str, image: np.ndarray, caption: str, boxes=()) -> EditedPicture:
+    png = overlay_png(image, np.zeros((1, 1)), boxes=boxes, alpha=0.0, size=(PANEL_PX, PANEL_PX))
+    return EditedPicture(title, png, caption)
+
+
+def select_behaviour(samples: pd.DataFrame, *, size: int) -> pd.DataFrame:
+    """Up to ``size`` misclassified samples with edited copies: those whose decision rests on
+    the background (``background_decision`` 1) first, then the others, in sample order."""
+    if size <= 0:
+        return samples.iloc[0:0]
+    wrong = samples[~samples["correct"].astype(bool) & samples["background_decision"].notna()]
+    wrong = wrong.sort_values(["background_decision", "sample_id"], ascending=[False, True],
+                              kind="mergesort")
+    return wrong.head(size)
+
+
+def build_behaviour(chosen: pd.DataFrame, *, manifest: DatasetManifest, fill: str,
+                    model_info: ModelInfo) -> list[BehaviourItem]:
+    """The chosen samples beside their object-removed and background-removed copies, each
+    with the model's decision on it (from the behaviour stage's rows)."""
+    if chosen.empty:
+        return []
+    by_id = {s.sample_id: s for s in manifest.samples}
+    samples = tuple(by_id[sid] for sid in chosen["sample_id"] if sid in by_id)
+    batch = BatchLoader(model_info.input_size, model_info.channels,
+                        model_info.preprocessor)(BatchSpec(0, samples))
+    rows, no_object, no_background = edited_images(batch, fill=fill)
+    height, width = model_info.input_size
+    row_of = chosen.set_index("sample_id")
+    items = []
+    for j, i in enumerate(rows):
+        sample = batch.samples[i]
+        row = row_of.loc[sample.sample_id]
+        oh, ow = batch.original_sizes[i]
+        boxes = [b.scaled(width / ow, height / oh) for b in sample.boxes]
+        items.append(BehaviourItem(
+            sample.sample_id, sample.image, str(row["label"]), str(row["predicted"]),
+            bool(row["background_decision"] == 1.0), [
+                _picture("image", batch.display[i],
+                         f"predicted {row['predicted']} ({row['confidence']:.0%})", boxes),
+                _picture("object removed", no_object[j],
+                         f"predicted {row['predicted_without_object']} · "
+                         f"{row['predicted']} {row['prob_without_object']:.0%}"),
+                _picture("background removed", no_background[j],
+                         f"predicted {row['predicted_without_background']} · "
+                         f"{row['predicted']} {row['prob_without_background']:.0%}"),
+            ]))
+    return items
+
+
+def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSection,
+            records: pd.DataFrame, manifest: DatasetManifest, explainer: CamExplainer,
+            model_info: ModelInfo, samples: pd.DataFrame | None
+            ) -> tuple[list[GalleryItem], list[BehaviourItem]]:
+    """Up to ``report.gallery_size`` background-fixated errors with every method's maps; and,
+    when the behaviour stage ran, up to half as many errors with their edited copies.
+
+    Each edited copy's caption names the class predicted on it and the probability of the
+    class predicted on the original.
+    """
     chosen = select_gallery(records, size=report.gallery_size)
-    return build_gallery(chosen, records, manifest=manifest, explainer=explainer,
-                         methods=cams.methods, model_info=model_info)
+    items = build_gallery(chosen, records, manifest=manifest, explainer=explainer,
+                          methods=cams.methods, model_info=model_info)
+    edited = []
+    if samples is not None:
+        edited = build_behaviour(select_behaviour(samples, size=(report.gallery_size + 1) // 2),
+                                 manifest=manifest, fill=behaviour.fill, model_info=model_info)
+    return items, edited

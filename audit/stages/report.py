@@ -11,7 +11,7 @@ from audit.config import CamsSection, ReportSection
 from audit.errors import AuditError
 from audit.pipeline.run_folder import now_iso
 from audit.report import find_baseline, update_history, write_junit, write_report
-from audit.report.gallery import GalleryItem
+from audit.report.gallery import BehaviourItem, GalleryItem
 from audit.run_info import RunInfo
 from audit.stages.load_model import ModelInfo
 from audit.summary import Provenance, RunSummary, Summary, Verdict, read_summary, write_summary
@@ -56,7 +56,8 @@ def _baseline(run: RunInfo, final: RunSummary) -> RunSummary | None:
 
 def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summary,
            verdict: Verdict, records: pd.DataFrame, skipped: pd.DataFrame,
-           gallery: list[GalleryItem], model_info: ModelInfo) -> RunSummary:
+           gallery: list[GalleryItem], behaviour_gallery: list[BehaviourItem],
+           model_info: ModelInfo) -> RunSummary:
     """Write the run's results into its folder and join the output folder's history.
 
     ``summary.json`` is written first, so a failure in rendering never loses the figures.
@@ -71,7 +72,8 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
-                 gallery=gallery, config=dict(run.config), baseline=_baseline(run, final))
+                 gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
+                 baseline=_baseline(run, final))
     if run.history_dir is not None:
         update_history(run.history_dir, summary=final, run_dir=run.run_dir)
     return final

@@ -4,12 +4,12 @@ and one column per map target, each picture shrunk and embedded."""
 from __future__ import annotations
 
 from audit.cams.methods import ordered_methods
-from audit.report.format import fmt_num, fmt_pct
-from audit.report.gallery import GalleryItem, Panel
+from audit.report.format import fmt_num, fmt_pct, fmt_text
+from audit.report.gallery import BehaviourItem, GalleryItem, Panel
 from audit.report.images import compact_png, data_uri
 from audit.report.methods import method_title
 
-__all__ = ["PANEL_MAX_SIDE", "gallery_view"]
+__all__ = ["PANEL_MAX_SIDE", "behaviour_gallery_view", "gallery_view"]
 
 #: Longest side of a gallery picture in the report: twice its displayed size, sharp in print.
 PANEL_MAX_SIDE = 300
@@ -80,3 +80,19 @@ def gallery_view(items: list[GalleryItem]) -> dict:
     columns = _columns(items)
     return {"entries": [_entry(item, columns) for item in items],
             "columns": [_TARGET_HEADERS.get(c, str(c)) for c in columns]}
+
+
+def behaviour_gallery_view(items: list[BehaviourItem]) -> list[dict]:
+    """Each misclassified sample beside its edited copies: ``sample_id``, ``label``,
+    ``predicted``, ``background_decision`` and the ``pictures`` (title, ``data:`` URI,
+    caption)."""
+    return [{
+        "sample_id": fmt_text(item.sample_id),
+        "image_path": fmt_text(item.image),
+        "label": fmt_text(item.label),
+        "predicted": fmt_text(item.predicted),
+        "background_decision": item.background_decision,
+        "pictures": [{"title": p.title, "caption": p.caption,
+                      "uri": data_uri(compact_png(p.png, max_side=PANEL_MAX_SIDE, dither=True))}
+                     for p in item.pictures],
+    } for item in items]

@@ -44,6 +44,8 @@ def _row(method: str, figures: MethodFigures, centre: Stat,
         "localization": fmt_pct(figures.localization_accuracy),
         "degenerate": f"{fmt_count(figures.n_degenerate)} of {fmt_count(figures.n_maps)}",
         "degenerate_any": figures.n_degenerate > 0,
+        "faithful": figures.faithfulness.faithful if figures.faithfulness else None,
+        "sane": figures.sanity.passed if figures.sanity else None,
     }
 
 
@@ -61,4 +63,7 @@ def glance_view(summary: RunSummary, methods: list[str], *,
         "centre": fmt_pct(summary.centre_baseline.mean),
         "rows": [_row(m, summary.methods[m], summary.centre_baseline, fixation_limit)
                  for m in methods],
+        # The faithful / sane columns, when the faithfulness or sanity stage ran.
+        "checks": any(summary.methods[m].faithfulness or summary.methods[m].sanity
+                      for m in methods),
     }

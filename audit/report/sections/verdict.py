@@ -36,4 +36,21 @@ def verdict_view(summary: RunSummary) -> dict:
         line = f"{n_failed} of {len(rows)} gate{plural} failed."
     else:
         line = f"All {len(rows)} gate{plural} passed."
-    return {"state": state, "label": label, "line": line, "gates": rows}
+    return {"state": state, "label": label, "line": line, "gates": rows,
+            "disagreement": _disagreement(summary)}
+
+
+def _disagreement(summary: RunSummary) -> str | None:
+    """One sentence when the methods disagree about background fixation, naming the one
+    that agrees best with the behavioural test."""
+    from audit.cams.methods import ordered_methods
+    from audit.report.sections.trust import disagreement
+
+    found = disagreement(summary, ordered_methods(summary.methods))
+    if found is None:
+        return None
+    sentence = f"The CAM methods disagree about background fixation ({found['rates']})."
+    if found["best"]:
+        return (f"{sentence} {found['best']} agrees best with the explainer-free behavioural "
+                f"test (Cohen's κ {found['kappa']}).")
+    return f"{sentence} No behavioural test ran to say which to believe."
