@@ -2,10 +2,10 @@
 
 Cascading model-parameter randomisation (Adebayo et al. 2018, arXiv 1810.03292): on a copy of
 the model (the user's model object and file stay untouched), the weighted layers are
-re-initialised from the output towards the input in ``sanity.steps`` cumulative groups, and each
-method's maps of the same samples and classes are computed again after every step. A map that
-stays the same while the model's knowledge is destroyed explains the architecture or the
-image, not the decision. Similarity is measured per sample by Spearman rank correlation and SSIM
+re-initialised from the output towards the input in ``sanity.steps`` cumulative groups (at most
+one per weighted layer), and each method's maps of the same samples and classes are computed
+again after every step. A map that stays the same while the model's knowledge is destroyed
+explains the architecture or the image, not the decision. Similarity is measured per sample by Spearman rank correlation and SSIM
 (``skimage.metrics.structural_similarity``) against the original maps, and averaged.
 
 A method passes when its mean Spearman correlation after full randomisation is below
@@ -26,7 +26,13 @@ from audit.cams import CamExplainer
 from audit.cams.methods import ordered_methods
 from audit.config import CamsSection, SanitySection
 from audit.datasets import DatasetManifest
-from audit.evidence import cascading_randomization, choose_subset, spearman, ssim
+from audit.evidence import (
+    cascading_randomization,
+    choose_subset,
+    spearman,
+    ssim,
+    weighted_layers,
+)
 from audit.stages.load_model import ModelInfo
 from audit.stages.reload import classes_of, decisions, reload
 
@@ -76,7 +82,8 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
     rho = {m: [1.0] for m in methods}
     structure = {m: [1.0] for m in methods}
     layers = [0]
-    for step in cascading_randomization(explainer.model, steps=sanity.steps, seed=seed):
+    steps = min(sanity.steps, len(weighted_layers(explainer.model)))
+    for step in cascading_randomization(explainer.model, steps=steps, seed=seed):
         randomised = CamExplainer(step.model, explainer.layer_name,
                                   scorecam_max_channels=explainer.scorecam_max_channels,
                                   micro_batch=explainer.micro_batch)
