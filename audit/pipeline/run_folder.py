@@ -87,11 +87,20 @@ class RunFolder:
                           counts=dict(status.get("counts", {})),
                           stream_complete=bool(status.get("stream_complete", False)))
 
-    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def save_checkpoint(self, checkpoint: Checkpoint,
+                        seconds: dict[str, float] | None = None) -> None:
+        fields = {} if seconds is None else {"stage_seconds": {k: round(v, 3)
+                                                               for k, v in seconds.items()}}
         self.write_status(completed_batches=checkpoint.completed,
                           tables=dict(checkpoint.lengths),
                           counts={k: dict(v) for k, v in checkpoint.counts.items()},
-                          stream_complete=checkpoint.stream_complete)
+                          stream_complete=checkpoint.stream_complete, **fields)
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Wall time per stage so far (``stage_seconds`` in the status; empty for a new run)."""
+        status = self._status if self._status is not None else (
+            self.read_status() if self.status_path.exists() else {})
+        return dict(status.get("stage_seconds", {}))
 
     # ------------------------------------------------------------------ tables
     def open_tables(self, row_types: Mapping[str, type], checkpoint: Checkpoint) -> dict:

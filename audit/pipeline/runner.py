@@ -11,6 +11,7 @@ every item in the run folder (:mod:`audit.pipeline.run_folder`) so a killed run 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -45,22 +46,31 @@ class StageError(Exception):
         self.error = error
 
 
-def run_stage(stage: Stage, catalog: Mapping[str, Any]) -> dict:
-    """``stage(catalog)``; an exception other than AuditError becomes a :class:`StageError`."""
+def run_stage(stage: Stage, catalog: Mapping[str, Any],
+              seconds: dict[str, float] | None = None) -> dict:
+    """``stage(catalog)``; an exception other than AuditError becomes a :class:`StageError`.
+
+    With ``seconds``, the stage's wall time is added to ``seconds[stage.name]``.
+    """
+    start = time.perf_counter()
     try:
         return stage(catalog)
     except AuditError:
         raise
     except Exception as exc:
         raise StageError(stage.name, exc) from exc
+    finally:
+        if seconds is not None:
+            seconds[stage.name] = seconds.get(stage.name, 0.0) + time.perf_counter() - start
 
 
-def run_batch(stages: tuple[Stage, ...], scope: Mapping[str, Any]) -> dict:
+def run_batch(stages: tuple[Stage, ...], scope: Mapping[str, Any],
+              seconds: dict[str, float] | None = None) -> dict:
     """Run the per-batch ``stages`` in order on ``scope`` (the catalog with the stream's name
     bound to one item); return the scope with every output added."""
     scope = dict(scope)
     for stage in stages:
-        scope.update(run_stage(stage, scope))
+        scope.update(run_stage(stage, scope, seconds))
     return scope
 
 
@@ -77,12 +87,18 @@ def _no_progress(total: int, initial: int):
     return contextlib.nullcontext(_Bar())
 
 
-def _items(stream: Stream, start: int, prefetch: int, maker: str) -> Iterator[tuple[int, Any]]:
+def _items(stream: Stream, start: int, prefetch: int, maker: str,
+           seconds: dict[str, float] | None = None) -> Iterator[tuple[int, Any]]:
     """``(index, item)`` from ``start`` on, loading up to ``prefetch`` items ahead in a thread."""
 
     def load(index):
         try:
-            return stream.load(stream.specs[index])
+            start = time.perf_counter()
+            item = stream.load(stream.specs[index])
+            if seconds is not None:
+                key = f"{maker} (loading)"
+                seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
+            return item
         except AuditError:
             raise
         except Exception as exc:
@@ -120,8 +136,10 @@ class Collector:
     """Appends the collected outputs of the stream's items to the run folder, in item order,
     and checkpoints after each: what every engine does with the items' outputs."""
 
-    def __init__(self, pipeline: Pipeline, folder: RunFolder, checkpoint: Checkpoint):
+    def __init__(self, pipeline: Pipeline, folder: RunFolder, checkpoint: Checkpoint,
+                 seconds: dict[str, float] | None = None):
         self.folder = folder
+        self.seconds = seconds if seconds is not None else {}
         self.row_types = {n: t for n, t in pipeline.collected.items() if t is not Counts}
         self.counters = [n for n, t in pipeline.collected.items() if t is Counts]
         self.lengths = folder.open_tables(self.row_types, checkpoint)
@@ -139,13 +157,14 @@ class Collector:
         for name in self.counters:
             self.counts[name] = self.counts[name] + outputs[name]
         self.done = index + 1
-        self.folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False))
+        self.folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False),
+                                    seconds=self.seconds)
 
     def finish(self) -> Checkpoint:
         """Rename the tables to their final names; the stream is complete."""
         self.folder.finish_tables(self.row_types)
         final = Checkpoint(self.done, self.lengths, self.counts, True)
-        self.folder.save_checkpoint(final)
+        self.folder.save_checkpoint(final, seconds=self.seconds)
         return final
 
 
@@ -157,12 +176,14 @@ class LocalEngine:
     prefetch: int = 1
 
     def run_stream(self, pipeline: Pipeline, catalog: Mapping[str, Any], folder: RunFolder,
-                   checkpoint: Checkpoint, progress) -> Checkpoint:
+                   checkpoint: Checkpoint, progress, seconds: dict[str, float] | None = None
+                   ) -> Checkpoint:
         stream, maker = stream_of(pipeline, catalog)
-        collector = Collector(pipeline, folder, checkpoint)
+        collector = Collector(pipeline, folder, checkpoint, seconds)
         with progress(len(stream), collector.done) as bar:
-            for index, item in _items(stream, collector.done, self.prefetch, maker):
-                scope = run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item})
+            for index, item in _items(stream, collector.done, self.prefetch, maker, seconds):
+                scope = run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item},
+                                  seconds)
                 collector.add(index, collected_outputs(pipeline, scope))
                 bar.update(1)
         return collector.finish()
@@ -185,8 +206,12 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
         ``progress(total, initial)`` -> a context manager whose value has ``update(n)``.
     engine : optional
         Runs the stream: an object with ``run_stream(pipeline, catalog, folder, checkpoint,
-        progress) -> Checkpoint`` that feeds every item's collected outputs, in order, to a
-        :class:`Collector`. Default: :class:`LocalEngine`.
+        progress, seconds) -> Checkpoint`` that feeds every item's collected outputs, in order,
+        to a :class:`Collector`. Default: :class:`LocalEngine`.
+
+    Every stage's wall time (summed over the items, and loading the items as
+    ``"<maker> (loading)"``, which overlaps the computation) is kept in ``status.json`` as
+    ``stage_seconds``: where a run's time goes.
 
     After the stream, every collected table is in the catalog as a DataFrame (read back from
     ``<name>.csv``) and every count as the :class:`Counts` summed over the stream.
@@ -200,18 +225,21 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
     """
     progress = progress or _no_progress
     catalog = dict(inputs)
+    seconds: dict[str, float] = dict(folder.stage_seconds())
     for stage in pipeline.before:
-        catalog.update(run_stage(stage, catalog))
+        catalog.update(run_stage(stage, catalog, seconds))
     if pipeline.per_batch:
         checkpoint = folder.checkpoint()
         if not checkpoint.stream_complete:
             engine = engine or LocalEngine()
-            checkpoint = engine.run_stream(pipeline, catalog, folder, checkpoint, progress)
+            checkpoint = engine.run_stream(pipeline, catalog, folder, checkpoint, progress,
+                                           seconds)
         for name, kind in pipeline.collected.items():
             if kind is Counts:
                 catalog[name] = Counts(checkpoint.counts.get(name, {}))
             else:
                 catalog[name] = folder.read_table(name, kind)
     for stage in pipeline.after:
-        catalog.update(run_stage(stage, catalog))
+        catalog.update(run_stage(stage, catalog, seconds))
+        folder.write_status(stage_seconds={k: round(v, 3) for k, v in seconds.items()})
     return catalog

@@ -5,8 +5,9 @@ the model (the user's model object and file stay untouched), the weighted layers
 re-initialised from the output towards the input in ``sanity.steps`` cumulative groups (at most
 one per weighted layer), and each method's maps of the same samples and classes are computed
 again after every step. A map that stays the same while the model's knowledge is destroyed
-explains the architecture or the image, not the decision. Similarity is measured per sample by Spearman rank correlation and SSIM
-(``skimage.metrics.structural_similarity``) against the original maps, and averaged.
+explains the architecture or the image, not the decision. Similarity is measured per sample by
+Spearman rank correlation and SSIM (``skimage.metrics.structural_similarity``) against the
+original maps, and averaged.
 
 A method passes when its mean Spearman correlation after full randomisation is below
 ``sanity.max_similarity``. A randomised model often gives an all-zero (degenerate) map: against
