@@ -133,6 +133,9 @@ def test_keys(summary):
         "confusion_matrix",
         "centre_baseline",
         "methods",
+        # evidence figures, filled in when the pipeline runs the evidence stages
+        "behaviour",
+        "baselines",
         # counts the aggregate stage fills in from the skipped table and the manifest
         "n_skipped",
         "n_boxes_clipped",
@@ -150,6 +153,9 @@ def test_keys(summary):
         "pointing_accuracy",
         "localization_accuracy",
         "true_class",
+        "faithfulness",  # evidence figures: None without the evidence stages
+        "sanity",
+        "behaviour_agreement",
         *SCORES,
     }
     for score in SCORES:

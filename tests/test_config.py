@@ -74,10 +74,15 @@ def test_shipped_pipelines_build():
         pipeline = load_audit_pipeline(ROOT / "pipelines" / f"{name}.yaml")
         assert pipeline.name == name
         assert [s.name for s in pipeline.before] == ["load_model", "load_dataset"]
-        assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"]
-        assert [s.name for s in pipeline.after] == ["aggregate", "gate", "gallery", "report"]
+        evidence = name != "quick"  # quick leaves the evidence stages out
+        assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"] + (
+            ["behaviour"] if evidence else [])
+        assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
+                                                    else []) + [
+            "aggregate", "gate", "gallery", "report"]
         assert pipeline.stream == "batch"
-        assert set(pipeline.collected) == {"records", "skipped", "batch_counts"}
+        assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
+            {"samples"} if evidence else set())
     quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
     assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
     predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
@@ -101,14 +106,15 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, predict, explain, score, aggregate, gate, gallery, report."),
+     "load_dataset, predict, explain, score, behaviour, faithfulness, sanity, aggregate, gate, "
+     "gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
     (["load_model", "load_dataset", "predict", "explain", "score", "aggregate", "gate",
       "report"],
-     "p.yaml: stage 'report' needs ['gallery'], which no stage of the pipeline makes "
-     "('gallery' is made by gallery)."),
+     "p.yaml: stage 'report' needs ['gallery', 'behaviour_gallery'], which no stage of the "
+     "pipeline makes ('gallery' is made by gallery; 'behaviour_gallery' is made by gallery)."),
     (["load_model", "load_model"], "p.yaml: stages[1]: stage 'load_model' appears twice."),
     ([{"predict": {"x": 1}}], "p.yaml: stages[0]: stage 'predict' takes no parameters; "
                               "received ['x']."),

@@ -93,12 +93,14 @@ def test_verdict_view_lists_every_gate():
             {"name": "max_degenerate_fraction", "value": "n/a", "threshold": "0.1",
              "passed": True, "reason": ""},
         ],
+        "disagreement": None,  # one method: nothing to disagree with
     }
 
 
 def test_verdict_view_without_gates_or_verdict():
     assert verdict_view(RunSummary()) == {"state": "none", "label": "NO VERDICT",
-                                          "line": "No gates configured.", "gates": []}
+                                          "line": "No gates configured.", "gates": [],
+                                          "disagreement": None}
     assert verdict_view(summary())["line"] == "All 1 gate passed."
 
 
@@ -107,6 +109,7 @@ def test_glance_view_rows_follow_the_registry():
     assert {k: v for k, v in view.items() if k != "rows"} == {
         "accuracy": "60.0%", "accuracy_ci": "40.0% – 80.0%", "n_samples": "10",
         "n_misclassified": "4", "n_skipped": "2", "n_classes": "2", "centre": "50.0%",
+        "checks": False,  # no faithfulness or sanity stage ran
     }
     grad, negative = view["rows"]
     assert grad == {
@@ -114,7 +117,7 @@ def test_glance_view_rows_follow_the_registry():
         "fixation_rate": "50.0%", "fixation_count": "2 of 4", "fixation_high": True,
         "energy_correct": "70.0%", "energy_misclassified": "30.0%", "pointing": "90.0%",
         "beats_centre": "above", "localization": "40.0%", "degenerate": "1 of 10",
-        "degenerate_any": True,
+        "degenerate_any": True, "faithful": None, "sane": None,
     }
     # Undefined figures read n/a; nothing is compared with an undefined baseline.
     assert negative == {
@@ -122,7 +125,7 @@ def test_glance_view_rows_follow_the_registry():
         "fixation_rate": "n/a", "fixation_count": "0 of 0", "fixation_high": False,
         "energy_correct": "n/a", "energy_misclassified": "n/a", "pointing": "n/a",
         "beats_centre": None, "localization": "n/a", "degenerate": "0 of 10",
-        "degenerate_any": False,
+        "degenerate_any": False, "faithful": None, "sane": None,
     }
 
 

@@ -181,14 +181,28 @@ def reinitialize_layer(layer, *, layer_index: int, seed: int) -> None:
         variable.assign(value)
 
 
-def _clone(model):
+def _safe_mode_scope(safe_mode: bool):
+    """Keras's deserialisation safe mode for the block: cloning goes through a model's config,
+    so a model the user chose to load with ``safe_mode=False`` (a Lambda layer) must be cloned
+    the same way. Keras has no public scope for it; without the private one, nothing changes."""
+    import contextlib
+
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - a Keras without the scope
+        return contextlib.nullcontext()
+    return SafeModeScope(safe_mode)
+
+
+def _clone(model, *, safe_mode: bool = True):
     """A copy of ``model`` with the same weights and no variable shared with it."""
     import keras
 
     if not isinstance(model, keras.Model):
         raise ModelError(f"model must be a keras.Model; got {type(model).__name__}")
     try:
-        copy = keras.models.clone_model(model, recursive=True)
+        with _safe_mode_scope(safe_mode):
+            copy = keras.models.clone_model(model, recursive=True)
     except Exception as error:
         raise ModelError(
             f"Model '{model.name}' cannot be cloned for the randomisation check (a subclassed "
@@ -204,7 +218,7 @@ def _clone(model):
     return copy
 
 
-def randomized_copy(model, n_layers_from_top: int, *, seed: int):
+def randomized_copy(model, n_layers_from_top: int, *, seed: int, safe_mode: bool = True):
     """A copy of ``model`` whose top ``n_layers_from_top`` weighted layers are re-initialised.
 
     Parameters
@@ -218,6 +232,9 @@ def randomized_copy(model, n_layers_from_top: int, *, seed: int):
     seed : int
         Seed of the new weights (see :func:`reinitialize_layer`); the same model, count and
         seed give the same weights.
+    safe_mode : bool
+        Keras's safe mode while the model is cloned: False only for a model the user loaded
+        with ``model.safe_mode: false`` (its Lambda layers are re-created from their code).
 
     Returns
     -------
@@ -234,7 +251,7 @@ def randomized_copy(model, n_layers_from_top: int, *, seed: int):
     """
     check_seed(seed)
     count = check_int(n_layers_from_top, "n_layers_from_top", minimum=0)
-    copy = _clone(model)
+    copy = _clone(model, safe_mode=safe_mode)
     layers = weighted_layers(copy)
     if count > len(layers):
         raise ValueError(
@@ -259,7 +276,8 @@ class CascadeStep:
     model: object
 
 
-def cascading_randomization(model, *, steps: int, seed: int) -> Iterator[CascadeStep]:
+def cascading_randomization(model, *, steps: int, seed: int,
+                            safe_mode: bool = True) -> Iterator[CascadeStep]:
     """Re-initialise a copy of ``model`` from the output down, group by group.
 
     Parameters
@@ -271,6 +289,8 @@ def cascading_randomization(model, *, steps: int, seed: int) -> Iterator[Cascade
     seed : int
         Seed of the new weights. Step ``k``'s model has the same weights as
         ``randomized_copy(model, len(groups[k - 1]), seed=seed)``.
+    safe_mode : bool
+        As in :func:`randomized_copy`.
 
     Yields
     ------
@@ -292,7 +312,7 @@ def cascading_randomization(model, *, steps: int, seed: int) -> Iterator[Cascade
     """
     check_seed(seed)
     check_int(steps, "steps", minimum=1)
-    copy = _clone(model)
+    copy = _clone(model, safe_mode=safe_mode)
     layers = weighted_layers(copy)
     groups = cascade_groups(layers, steps=steps)
     return _cascade(copy, layers, groups, seed)  # checked and cloned now, not at first next()

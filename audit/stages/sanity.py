@@ -84,7 +84,8 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
     structure = {m: [1.0] for m in methods}
     layers = [0]
     steps = min(sanity.steps, len(weighted_layers(explainer.model)))
-    for step in cascading_randomization(explainer.model, steps=steps, seed=seed):
+    for step in cascading_randomization(explainer.model, steps=steps, seed=seed,
+                                        safe_mode=model_info.safe_mode):
         randomised = CamExplainer(step.model, explainer.layer_name,
                                   scorecam_max_channels=explainer.scorecam_max_channels,
                                   micro_batch=explainer.micro_batch)
