@@ -48,6 +48,7 @@ class ScoreRecord:
     background_fixation: float = NAN
     degenerate: bool = False
     centre_hit: float = NAN
+    region: str = ""  # "mask", "box", or "" (no annotation to score against)
 
 
 RECORD_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ScoreRecord))

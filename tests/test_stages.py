@@ -179,3 +179,22 @@ def test_select_gallery_takes_the_most_background_errors_of_the_first_deciding_m
     assert select_gallery(counter_only, size=5).empty
     assert list(select_gallery(pd.DataFrame(columns=list(RECORD_COLUMNS)), size=3)) == list(
         RECORD_COLUMNS)
+
+
+def test_a_mask_replaces_the_boxes_as_the_region():
+    batch = _batch()
+    mask = np.zeros((4, 4), bool)
+    mask[0, :2] = True  # the two pixels of weight 1: the object's outline inside its box
+    batch.masks = [mask, None, None]
+    predictions = Predictions(np.zeros((3, 2), np.float32),
+                              np.array([[0.9, 0.1], [0.1, 0.9], [0.3, 0.7]], np.float32))
+    maps = [TargetMaps("predicted", np.array([0, 1, 2]), np.array([0, 1, 1]),
+                       _maps([HEAT] * 3, [False] * 3))]
+    records = score_batch(batch, predictions, maps, CLASSES,
+                          MetricsSection(pointing_tolerance_px=3.0))
+    a, b = records[0], records[2]
+    assert (a.region, b.region, records[4].region) == ("mask", "box", "")
+    # Energy in the mask: 2 of 4; the mask covers 2 of 16 pixels: enrichment 0.5 / 0.125.
+    assert (a.energy_in_box, a.box_area_fraction, a.enrichment) == (0.5, 0.125, 4.0)
+    # The localisation IoU still compares boxes; the box scores are unchanged.
+    assert a.loc_iou == 0.5 and (b.energy_in_box, b.enrichment) == (0.5, 2.0)

@@ -1,6 +1,9 @@
 """Stage ``score`` (per batch): localisation and fixation scores, one record per sample x
 method x target.
 
+A sample's region is the union of its objects' segmentation masks when it has them, else of its
+boxes (:mod:`audit.regions`); the ``region`` column says which.
+
 Maps are upsampled from the layer's resolution straight to each image's *original* size and
 scored there against the boxes in original pixel coordinates, so the pointing tolerance is in
 the original image's pixels.
@@ -20,7 +23,6 @@ from audit.datasets import Batch, SkippedSample
 from audit.metrics import (
     background_fixation,
     box_area_fraction,
-    boxes_to_mask,
     centre_hit,
     energy_in_box,
     loc_correct,
@@ -29,6 +31,7 @@ from audit.metrics import (
 )
 from audit.pipeline import Counts
 from audit.records import ScoreRecord
+from audit.regions import region_kind, region_mask
 from audit.stages.explain import TargetMaps
 
 NAN = math.nan
@@ -36,14 +39,19 @@ NAN = math.nan
 
 def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: float,
               loc_threshold: float, loc_min_iou: float) -> dict[str, float]:
-    """Every localisation score of one upsampled map; NaN where undefined."""
-    has_box = bool(mask.any())
-    fraction = box_area_fraction(mask) if has_box else NAN
-    if heat is None or not has_box:
+    """Every localisation score of one upsampled map; NaN where undefined.
+
+    ``mask`` is the sample's region (its segmentation, else its boxes): energy, enrichment and
+    pointing are measured against it. The localisation IoU compares boxes, so it needs
+    ``boxes`` (NaN without).
+    """
+    has_region = bool(mask.any())
+    fraction = box_area_fraction(mask) if has_region else NAN
+    if heat is None or not has_region:
         return {"energy_in_box": NAN, "box_area_fraction": fraction, "enrichment": NAN,
                 "pointing_hit": NAN, "loc_iou": NAN, "loc_correct": NAN}
     energy = energy_in_box(heat, mask)
-    iou = loc_iou(heat, boxes, threshold=loc_threshold)
+    iou = loc_iou(heat, boxes, threshold=loc_threshold) if boxes else NAN
     return {
         "energy_in_box": energy,
         "box_area_fraction": fraction,
@@ -51,7 +59,7 @@ def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: fl
         "enrichment": energy / fraction,
         "pointing_hit": pointing_hit(heat, mask, tolerance=tolerance),
         "loc_iou": iou,
-        "loc_correct": loc_correct(iou, min_iou=loc_min_iou),
+        "loc_correct": loc_correct(iou, min_iou=loc_min_iou) if boxes else NAN,
     }
 
 
@@ -73,7 +81,8 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
     for row, sample in enumerate(batch.samples):
         height, width = batch.original_sizes[row]
         boxes = [b.as_tuple() for b in sample.boxes]
-        mask = boxes_to_mask(boxes, (height, width)) if boxes else np.zeros((height, width), bool)
+        mask = region_mask(sample, batch.masks[row], (height, width))
+        region = region_kind(sample, batch.masks[row])
         base = {
             "sample_id": sample.sample_id, "image": sample.image,
             "label": class_names[sample.label], "label_index": int(sample.label),
@@ -82,12 +91,13 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
             "correct": bool(predicted[row] == sample.label),
             "confidence": float(probs[row, predicted[row]]), "n_boxes": len(boxes),
             "centre_hit": centre_hit(mask, tolerance=metrics.pointing_tolerance_px)
-            if boxes else NAN,
+            if region else NAN,
+            "region": region,
         }
         entries = sorted(per_row.get(row, []), key=lambda e: (e[0], e[1]))
         healthy = [e for e in entries if not e[4]]
         heats = {}
-        if healthy and boxes:
+        if healthy and region:
             stack = upsample(np.stack([e[3] for e in healthy]), (height, width)).numpy()
             heats = {(e[0], e[1]): stack[i] for i, e in enumerate(healthy)}
         for method, target, class_index, _, degenerate in entries:
