@@ -11,7 +11,7 @@ import numpy as np
 from audit.datasets import Sample
 from audit.metrics import boxes_to_mask
 
-__all__ = ["region_kind", "region_mask", "resize_region"]
+__all__ = ["region_at", "region_kind", "region_mask", "resize_region", "scoring_size"]
 
 
 def region_kind(sample: Sample, mask: np.ndarray | None) -> str:
@@ -39,3 +39,26 @@ def resize_region(region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return region
     image = Image.fromarray(region.astype(np.uint8) * 255)
     return np.asarray(image.resize((size[1], size[0]), Image.NEAREST)) > 127
+
+
+def scoring_size(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
+    """The size a map of an image of ``size`` is scored at: the image's own, or, when its
+    longer side exceeds ``max_side``, the image scaled down to that side (None: never)."""
+    height, width = size
+    if max_side is None or max(height, width) <= max_side:
+        return height, width
+    scale = max_side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def region_at(sample: Sample, mask: np.ndarray | None, original: tuple[int, int],
+              size: tuple[int, int]) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
+    """The sample's region and boxes at ``size`` (its image being ``original``): the mask
+    resized by nearest neighbour, the boxes scaled."""
+    sy, sx = size[0] / original[0], size[1] / original[1]
+    boxes = [b.scaled(sx, sy).as_tuple() for b in sample.boxes]
+    if mask is not None:
+        return resize_region(np.asarray(mask, dtype=bool), size), boxes
+    if boxes:
+        return boxes_to_mask(boxes, size), boxes
+    return np.zeros(size, dtype=bool), boxes

@@ -297,3 +297,31 @@ def test_preprocessor_is_frozen():
     pre = Preprocessor()
     with pytest.raises(AttributeError):
         pre.rescale = 2.0  # type: ignore[misc]
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_with_their_full_size(tmp_path):
+    from audit.datasets.images import decode_image
+
+    rng = np.random.default_rng(0)
+    big = tmp_path / "big.jpg"
+    Image.fromarray(rng.integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(big)
+    pixels, size = decode_image(str(big), at_least=(224, 224))
+    assert size == (1200, 1600)
+    # 1/4 scale (300 x 400) is the smallest draft still at least 224 x 224.
+    assert pixels.shape == (300, 400, 3)
+    full, size_full = decode_image(str(big))
+    assert full.shape == (1200, 1600, 3) and size_full == (1200, 1600)
+    # Less than twice the wanted size: decoded in full.
+    assert decode_image(str(big), at_least=(700, 700))[0].shape == (1200, 1600, 3)
+    # EXIF orientation 6 (rotated 90°): the displayed size is the transposed one.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = tmp_path / "rotated.jpg"
+    Image.fromarray(rng.integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(rotated,
+                                                                                exif=exif)
+    pixels, size = decode_image(str(rotated), at_least=(224, 224))
+    assert size == (1600, 1200) and pixels.shape == (400, 300, 3)
+    # PNG files are never drafted.
+    png = tmp_path / "big.png"
+    Image.fromarray(full).save(png)
+    assert decode_image(str(png), at_least=(224, 224))[0].shape == (1200, 1600, 3)

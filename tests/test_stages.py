@@ -198,3 +198,24 @@ def test_a_mask_replaces_the_boxes_as_the_region():
     assert (a.energy_in_box, a.box_area_fraction, a.enrichment) == (0.5, 0.125, 4.0)
     # The localisation IoU still compares boxes; the box scores are unchanged.
     assert a.loc_iou == 0.5 and (b.energy_in_box, b.enrichment) == (0.5, 2.0)
+
+
+def test_large_photos_are_scored_at_a_capped_size():
+    # A 40 x 80 image scored at most 64 px wide: 32 x 64, the box and tolerance scaled by 0.8.
+    sample = Sample("a", "a.png", "a.png", 0, "cat", (Box(0.0, 0.0, 40.0, 20.0),))
+    heat = np.zeros((40, 80), np.float32)
+    heat[:20, :40] = 1.0  # all of the map in the box
+    batch = Batch(index=0, samples=[sample], images=np.zeros((1, 4, 4, 3), np.float32),
+                  original_sizes=[(40, 80)], display=np.zeros((1, 4, 4, 3), np.uint8))
+    predictions = Predictions(np.zeros((1, 2), np.float32), np.array([[0.9, 0.1]], np.float32))
+    maps = [TargetMaps("predicted", np.array([0]), np.array([0]),
+                       CamMaps({"gradcam": heat[None]}, degenerate={"gradcam": np.array([False])}))]
+    full = score_batch(batch, predictions, maps, CLASSES,
+                       MetricsSection(pointing_tolerance_px=4.0, max_scoring_side=None))[0]
+    capped = score_batch(batch, predictions, maps, CLASSES,
+                         MetricsSection(pointing_tolerance_px=4.0, max_scoring_side=64))[0]
+    assert (full.energy_in_box, full.box_area_fraction, full.enrichment) == (1.0, 0.25, 4.0)
+    assert (capped.energy_in_box, capped.box_area_fraction, capped.enrichment) == (
+        pytest.approx(1.0), 0.25, pytest.approx(4.0))
+    assert capped.pointing_hit == full.pointing_hit == 1.0
+    assert capped.loc_iou == pytest.approx(full.loc_iou)

@@ -68,8 +68,51 @@ def read_image(path: str) -> np.ndarray:
     ImageReadError
         The file is missing, not an image, truncated or corrupt.
     """
+    return decode_image(path)[0]
+
+
+#: EXIF orientations that swap width and height.
+_TRANSPOSING = (5, 6, 7, 8)
+
+
+def decode_image(path: str, *, at_least: tuple[int, int] | None = None
+                 ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read an image file as ``uint8`` RGB, possibly at a reduced scale, and its full size.
+
+    Parameters
+    ----------
+    path : str
+        The image file.
+    at_least : (height, width), optional
+        A JPEG at least twice this size in both dimensions is decoded at a reduced scale
+        (1/2, 1/4 or 1/8, by the decoder itself: Pillow's ``draft``), never below this size:
+        the same picture for a model that sees it at a fraction of this size, at a fraction of
+        the cost. Other formats, and smaller JPEGs, are decoded in full.
+
+    Returns
+    -------
+    pixels : numpy.ndarray
+        ``uint8`` ``(h, w, 3)``, as displayed (EXIF orientation applied).
+    size : (height, width)
+        The displayed size of the full image, which boxes and masks refer to.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, not an image, truncated or corrupt.
+    """
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
+            if orientation in _TRANSPOSING:
+                width, height = height, width
+            if at_least is not None and img.format == "JPEG":
+                want_h, want_w = (int(v) for v in at_least)
+                if orientation in _TRANSPOSING:
+                    want_h, want_w = want_w, want_h
+                if img.width >= 2 * want_w and img.height >= 2 * want_h:
+                    img.draft("RGB", (want_w, want_h))
             img.load()  # full decode: truncated or corrupt data fails here
             try:
                 shown = ImageOps.exif_transpose(img)
@@ -78,7 +121,10 @@ def read_image(path: str) -> np.ndarray:
                     f"image {path}: its EXIF orientation could not be applied "
                     f"({type(exc).__name__}: {exc})"
                 ) from exc
-            return _to_rgb(shown, path)
+            pixels = _to_rgb(shown, path)
+            if at_least is None or pixels.shape[:2] == (height, width):
+                height, width = pixels.shape[:2]  # a format whose header size is not final
+            return pixels, (int(height), int(width))
     except ImageReadError:
         raise
     except FileNotFoundError as exc:

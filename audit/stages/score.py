@@ -4,6 +4,11 @@ method x target.
 A sample's region is the union of its objects' segmentation masks when it has them, else of its
 boxes (:mod:`audit.regions`); the ``region`` column says which.
 
+A photo whose longer side exceeds ``metrics.max_scoring_side`` (1,024 px by default) is scored at
+that size instead: boxes, masks and the pointing tolerance scaled with it (the figures stay
+within 0.01 of the full-size ones, see ``docs/benchmarks.md``), so a 12-megapixel photo costs
+about what a 1-megapixel one does. Smaller images are scored at their own size, exactly.
+
 Maps are upsampled from the layer's resolution straight to each image's *original* size and
 scored there against the boxes in original pixel coordinates, so the pointing tolerance is in
 the original image's pixels.
@@ -31,7 +36,7 @@ from audit.metrics import (
 )
 from audit.pipeline import Counts
 from audit.records import ScoreRecord
-from audit.regions import region_kind, region_mask
+from audit.regions import region_at, region_kind, scoring_size
 from audit.stages.explain import TargetMaps
 
 NAN = math.nan
@@ -79,10 +84,13 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
                     (method, target_maps.target, int(target_maps.class_idx[j]), maps[j],
                      bool(target_maps.maps.degenerate[method][j])))
     for row, sample in enumerate(batch.samples):
-        height, width = batch.original_sizes[row]
-        boxes = [b.as_tuple() for b in sample.boxes]
-        mask = region_mask(sample, batch.masks[row], (height, width))
+        original = batch.original_sizes[row]
+        height, width = scoring_size(original, metrics.max_scoring_side)
+        mask, boxes = region_at(sample, batch.masks[row], original, (height, width))
         region = region_kind(sample, batch.masks[row])
+        tolerance = metrics.pointing_tolerance_px
+        if (height, width) != tuple(original):
+            tolerance *= height / original[0]
         base = {
             "sample_id": sample.sample_id, "image": sample.image,
             "label": class_names[sample.label], "label_index": int(sample.label),
@@ -90,8 +98,7 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
             "predicted_index": int(predicted[row]),
             "correct": bool(predicted[row] == sample.label),
             "confidence": float(probs[row, predicted[row]]), "n_boxes": len(boxes),
-            "centre_hit": centre_hit(mask, tolerance=metrics.pointing_tolerance_px)
-            if region else NAN,
+            "centre_hit": centre_hit(mask, tolerance=tolerance) if region else NAN,
             "region": region,
         }
         entries = sorted(per_row.get(row, []), key=lambda e: (e[0], e[1]))
@@ -101,8 +108,7 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
             stack = upsample(np.stack([e[3] for e in healthy]), (height, width)).numpy()
             heats = {(e[0], e[1]): stack[i] for i, e in enumerate(healthy)}
         for method, target, class_index, _, degenerate in entries:
-            scores = score_map(heats.get((method, target)), mask, boxes,
-                               tolerance=metrics.pointing_tolerance_px,
+            scores = score_map(heats.get((method, target)), mask, boxes, tolerance=tolerance,
                                loc_threshold=metrics.loc_threshold,
                                loc_min_iou=metrics.loc_min_iou)
             fixation = NAN
