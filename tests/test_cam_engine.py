@@ -1,0 +1,131 @@
+"""The engine is driven by the registry: a method defined here, outside the package, runs
+through the unchanged engine."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from audit.cams import METHODS, CamExplainer, CamMethod
+from audit.cams.methods import make_registry
+from audit.cams.postprocess import upsample
+
+SIZE = 16
+
+
+def _small_cnn(seed=11):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        keras.layers.Conv2D(6, 3, activation="relu", padding="same", name="c1"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(5, 3, activation="relu", padding="same", name="c2"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, activation="softmax", name="out"),
+    ], name="small_cnn")
+
+
+@pytest.fixture(scope="module")
+def batch():
+    rng = np.random.default_rng(3)
+    return rng.random((4, SIZE, SIZE, 3), dtype=np.float32), np.array([0, 1, 2, 1])
+
+
+def _oracle(model, x, c):
+    """Activations of ``c2`` and the gradient of the target logit, by a hand-written tape."""
+    a = keras.Model(model.inputs, model.get_layer("c2").output)(x, training=False)
+    head = model.get_layer("out")
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        logits = tf.matmul(tf.reduce_mean(a, axis=(1, 2)), head.kernel) + head.bias
+        score = tf.reduce_sum(tf.gather(logits, c, axis=1, batch_dims=1))
+    return a.numpy(), tape.gradient(score, a).numpy()
+
+
+# ---------------------------------------------------------------------------- a test method
+def _mean_product_weights(activations, grads):
+    """A made-up gradient method: ``w_k = mean_ij g_ijk A_ijk``."""
+    return tf.reduce_mean(grads * activations, axis=(1, 2))
+
+
+MEAN_PRODUCT = CamMethod(name="mean-product", title="Mean product", kind="gradient",
+                         weights=_mean_product_weights, fixation=True, order=15)
+
+
+def _binary_masks(maps, size):
+    return tf.cast(upsample(maps, size)[..., None] > 0, tf.float32)
+
+
+def _occlusion_weights(activations, images, class_idx, *, probabilities, max_channels):
+    """A made-up perturbation method: the class probability with the input kept only where a
+    channel is positive."""
+    del images, max_channels
+    n, h, w, k = activations.shape
+    maps = tf.reshape(tf.transpose(activations, (0, 3, 1, 2)), (n * k, h, w))
+    index = tf.repeat(tf.range(n), k)
+    scores = probabilities(_binary_masks, maps, index, tf.gather(class_idx, index))
+    return tf.reshape(scores, (n, k))
+
+
+OCCLUSION = CamMethod(name="keep-positive", title="Keep positive", kind="perturbation",
+                      weights=_occlusion_weights, fixation=False, order=60)
+
+
+def test_methods_defined_outside_the_package_run_through_the_engine(batch):
+    model = _small_cnn()
+    x, c = batch
+    registry = make_registry([*METHODS.values(), MEAN_PRODUCT, OCCLUSION])
+    ex = CamExplainer(model, registry=registry, micro_batch=3)
+    maps = ex.explain(x, c, ("gradcam", "mean-product", "keep-positive"), upsample=False,
+                      normalize=False)
+    assert list(ex._gradient_fns) == [(("gradcam", "mean-product"), False, False, True)]
+    assert maps.channels == {"gradcam": 5, "mean-product": 5, "keep-positive": 5}
+    assert maps.scorecam_channels is None
+    assert all(m.max() > 0 for m in maps.values())
+
+    a, g = _oracle(model, x, c)
+    expected = np.maximum(np.einsum("nhwk,nk->nhw", a, (g * a).mean(axis=(1, 2))), 0)
+    np.testing.assert_allclose(maps["mean-product"], expected, rtol=1e-5, atol=1e-6)
+
+    # Keep-positive restated: one model call per (image, channel) on the masked image.
+    masks = np.asarray(upsample(np.moveaxis(a, 3, 1).reshape(-1, *a.shape[1:3]), (SIZE, SIZE)))
+    masked = np.repeat(x, a.shape[3], axis=0) * (masks > 0)[..., None]
+    probs = model.predict(masked, verbose=0).reshape(len(x), a.shape[3], -1)
+    weights = probs[np.arange(len(x)), :, c]
+    expected = np.maximum(np.einsum("nhwk,nk->nhw", a, weights), 0)
+    np.testing.assert_allclose(maps["keep-positive"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_default_registry_does_not_know_a_test_method(batch):
+    x, c = batch
+    with pytest.raises(ValueError) as info:
+        CamExplainer(_small_cnn()).explain(x, c, ("mean-product",))
+    assert str(info.value) == ("Unknown CAM method; received 'mean-product'. Allowed: gradcam, "
+                               "gradcam++, scorecam, negative.")
+
+
+def test_method_list_errors(batch):
+    x, c = batch
+    ex = CamExplainer(_small_cnn())
+    with pytest.raises(ValueError) as info:
+        ex.explain(x, c, ())
+    assert str(info.value) == ("methods must name at least one CAM method; received (). "
+                               "Allowed: gradcam, gradcam++, scorecam, negative.")
+    with pytest.raises(ValueError) as info:
+        ex.explain(x, c, ("gradcam", "negative", "gradcam"))
+    assert str(info.value) == ("methods must not repeat; received ('gradcam', 'negative', "
+                               "'gradcam').")
+    assert list(ex.explain(x, c, "negative")) == ["negative"]
+
+
+def test_registry_must_map_names_to_their_methods():
+    with pytest.raises(ValueError) as info:
+        CamExplainer(_small_cnn(), registry={"toy": MEAN_PRODUCT})
+    assert str(info.value) == ("registry must map each name to the CamMethod of that name; "
+                               f"received 'toy' -> {MEAN_PRODUCT!r}.")
+    with pytest.raises(ValueError) as info:
+        CamExplainer(_small_cnn(), registry={})
+    assert str(info.value) == ("registry must be a non-empty mapping of name -> CamMethod; "
+                               "received dict.")
