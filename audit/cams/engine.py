@@ -217,6 +217,7 @@ class CamExplainer:
         return tf.nn.softmax(logits, axis=1)
 
     def _forward(self, images: tf.Tensor, on_activation=None):
+        """The explained layer's output (in its own dtype) and the float32 logits."""
         with tap(self._layer, self.head, on_activation) as record:
             self.model(images, training=False)
         activations = single(record.activations, "layer", self.layer_name)
@@ -225,9 +226,7 @@ class CamExplainer:
 
     # ------------------------------------------------------------------ graphs
     def _predict_graph(self, images):
-        with tap(self._layer, self.head) as record:
-            self.model(images, training=False)
-        logits = tf.cast(single(record.logits, "output layer", self.head.layer.name), tf.float32)
+        _, logits = self._forward(images)
         return logits, self._probabilities(logits)
 
     def _finish(self, raw: tf.Tensor, size, upsample: bool, normalize: bool):
@@ -270,10 +269,7 @@ class CamExplainer:
         def graph(images, maps, image_index, classes):
             masks = make_masks(maps, _spatial_size(images))
             inputs = tf.gather(images, image_index) * tf.cast(masks, images.dtype)
-            with tap(self._layer, self.head) as record:
-                self.model(inputs, training=False)
-            logits = tf.cast(single(record.logits, "output layer", self.head.layer.name),
-                             tf.float32)
+            _, logits = self._forward(inputs)
             return tf.gather(self._probabilities(logits), classes, axis=1, batch_dims=1)
 
         return tf.function(graph, input_signature=[
