@@ -152,6 +152,14 @@ class CamExplainer:
     registry : mapping of str to CamMethod or None
         The methods ``explain`` can compute; ``None`` means :data:`audit.cams.METHODS`.
 
+    Notes
+    -----
+    Mixed precision (``mixed_float16``, ``mixed_bfloat16``): gradients are taken with respect
+    to the layer's output in its own dtype and cast to float32 afterwards; Score-CAM's masked
+    inputs have the model's input dtype; logits and probabilities are float32. Maps scaled to
+    [0, 1] agree with the same weights in float32 within about 0.006 (float16) and 0.05
+    (bfloat16), measured on small CNNs (``tests/test_cam_engine.py``).
+
     Examples
     --------
     >>> ex = CamExplainer(model)                                      # doctest: +SKIP
@@ -248,12 +256,15 @@ class CamExplainer:
 
         def graph(images, class_idx):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
-                activations, logits = self._forward(images, on_activation=tape.watch)
+                layer_output, logits = self._forward(images, on_activation=tape.watch)
                 score = tf.reduce_sum(self._class_score(logits, class_idx))
-            activations = tf.cast(activations, tf.float32)
+            # The gradient is taken with respect to the layer's output in its own dtype (float16
+            # or bfloat16 under a mixed-precision policy): a float32 copy made after the pass
+            # is not on the path to the score. Both are cast to float32 afterwards.
             grads = None
             if uses_gradients:
-                grads = tf.cast(tape.gradient(score, activations), tf.float32)
+                grads = tf.cast(tape.gradient(score, layer_output), tf.float32)
+            activations = tf.cast(layer_output, tf.float32)
             maps, flags = {}, {}
             for method in methods:
                 raw, channels[method.name] = _weigh(activations,
