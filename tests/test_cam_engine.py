@@ -188,3 +188,23 @@ def test_mixed_precision_maps_agree_with_float32(policy, head):
                                - CamExplainer(reference).predict(x).probabilities))
     assert difference < MIXED_PROBABILITY_TOLERANCE[policy]
     assert keras.config.dtype_policy().name == "float32"
+
+
+# ---------------------------------------------------------------------------- XLA
+def test_xla_compiled_graphs_give_the_same_maps(batch):
+    model = _small_cnn()
+    x, c = batch
+    methods = tuple(METHODS)
+    plain = CamExplainer(model, scorecam_max_channels=3, micro_batch=3)
+    xla = CamExplainer(model, scorecam_max_channels=3, micro_batch=3, jit_compile=True)
+    assert (plain.jit_compile, xla.jit_compile) == (False, True)
+    expected, maps = plain.explain(x, c, methods), xla.explain(x, c, methods)
+    for method in methods:
+        np.testing.assert_allclose(maps[method], expected[method], rtol=0, atol=1e-5,
+                                   err_msg=method)
+        np.testing.assert_array_equal(maps.degenerate[method], expected.degenerate[method])
+    np.testing.assert_allclose(xla.predict(x).probabilities, plain.predict(x).probabilities,
+                               rtol=0, atol=1e-5)
+    assert all(fn.function_spec.jit_compile for fn in (*xla._gradient_fns.values(),
+                                                       *xla._masked_fns.values(),
+                                                       xla._predict_fn))

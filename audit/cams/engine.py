@@ -149,6 +149,9 @@ class CamExplainer:
         padded), so results are bit-identical whatever batch size the caller uses; the audit
         pipeline sets it. ``None`` (the default) runs each call on the batch as given: fastest,
         but CPU kernels round differently for different batch sizes (differences ~1e-7).
+    jit_compile : bool
+        Compile the explain and predict graphs with XLA (``tf.function(jit_compile=True)``).
+        XLA compiles once per input shape, so it pays off with ``micro_batch`` set.
     registry : mapping of str to CamMethod or None
         The methods ``explain`` can compute; ``None`` means :data:`audit.cams.METHODS`.
 
@@ -170,7 +173,7 @@ class CamExplainer:
 
     def __init__(self, model, layer: str | None = None, *,
                  scorecam_max_channels: int | None = None, micro_batch: int | None = None,
-                 registry: Mapping[str, CamMethod] | None = None):
+                 jit_compile: bool = False, registry: Mapping[str, CamMethod] | None = None):
         if len(model.inputs) != 1:
             raise ValueError(f"Model '{model.name}' has {len(model.inputs)} inputs; "
                              "cam-audit explains single-input image classifiers.")
@@ -191,13 +194,15 @@ class CamExplainer:
             raise ValueError(f"micro_batch must be a positive integer or None; received "
                              f"{micro_batch!r}.")
         self.micro_batch = None if micro_batch is None else int(micro_batch)
+        self.jit_compile = bool(jit_compile)
         self.registry = METHODS if registry is None else _check_registry(registry)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._gradient_channels: dict[tuple, dict[str, int]] = {}
         self._masked_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
-        self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec])
+        self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec],
+                                       jit_compile=self.jit_compile)
 
     # ------------------------------------------------------------------ scoring helpers
     @property
@@ -274,7 +279,8 @@ class CamExplainer:
             # Activations leave the graph only when a perturbation method needs them.
             return (activations if keep_activations else tf.zeros((0,))), maps, flags
 
-        return tf.function(graph, input_signature=[self._image_spec, self._class_spec])
+        return tf.function(graph, input_signature=[self._image_spec, self._class_spec],
+                           jit_compile=self.jit_compile)
 
     def _make_masked_graph(self, make_masks, h: int, w: int):
         def graph(images, maps, image_index, classes):
@@ -285,7 +291,8 @@ class CamExplainer:
 
         return tf.function(graph, input_signature=[
             self._image_spec, tf.TensorSpec((None, h, w), tf.float32),
-            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)])
+            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)],
+            jit_compile=self.jit_compile)
 
     def _masked_probabilities(self, images: tf.Tensor):
         """The ``probabilities`` function a perturbation method receives, for ``images``."""
