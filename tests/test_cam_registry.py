@@ -20,15 +20,24 @@ from audit.cams.methods import make_registry
 from audit.config import parse_config
 from audit.errors import ConfigError
 
+# Written out, not derived from the registry: the message is part of the interface.
+ALLOWED = "gradcam, gradcam++, xgradcam, hirescam, layercam, scorecam, eigencam, negative"
+
 
 def test_registry_lists_each_method_once_in_display_order():
-    assert METHOD_NAMES == ("gradcam", "gradcam++", "scorecam", "negative")
+    assert METHOD_NAMES == ("gradcam", "gradcam++", "xgradcam", "hirescam", "layercam",
+                            "scorecam", "eigencam", "negative")
     assert tuple(METHODS) == METHOD_NAMES
-    assert [(m.name, m.title, m.kind, m.fixation) for m in METHODS.values()] == [
-        ("gradcam", "Grad-CAM", "gradient", True),
-        ("gradcam++", "Grad-CAM++", "gradient", True),
-        ("scorecam", "Score-CAM", "perturbation", True),
-        ("negative", "Negative evidence", "counter-evidence", False),
+    assert [(m.name, m.title, m.kind, m.fixation, m.class_specific)
+            for m in METHODS.values()] == [
+        ("gradcam", "Grad-CAM", "gradient", True, True),
+        ("gradcam++", "Grad-CAM++", "gradient", True, True),
+        ("xgradcam", "XGrad-CAM", "gradient", True, True),
+        ("hirescam", "HiResCAM", "gradient", True, True),
+        ("layercam", "LayerCAM", "gradient", True, True),
+        ("scorecam", "Score-CAM", "perturbation", True, True),
+        ("eigencam", "EigenCAM", "activation", False, False),
+        ("negative", "Negative evidence", "counter-evidence", False, True),
     ]
     orders = [m.order for m in METHODS.values()]
     assert orders == sorted(orders) and len(set(orders)) == len(orders)
@@ -37,8 +46,9 @@ def test_registry_lists_each_method_once_in_display_order():
 
 def test_kinds_say_which_pass_and_whether_gradients_are_needed():
     assert [(m.name, m.shared_pass, m.uses_gradients) for m in METHODS.values()] == [
-        ("gradcam", True, True), ("gradcam++", True, True), ("scorecam", False, False),
-        ("negative", True, True)]
+        ("gradcam", True, True), ("gradcam++", True, True), ("xgradcam", True, True),
+        ("hirescam", True, True), ("layercam", True, True), ("scorecam", False, False),
+        ("eigencam", True, False), ("negative", True, True)]
 
 
 def test_registry_and_methods_are_read_only():
@@ -61,11 +71,11 @@ def test_get_method_returns_the_registered_method():
 
 @pytest.mark.parametrize("name,message,suggestion", [
     ("gradcam+", "Unknown CAM method; received 'gradcam+'. Did you mean 'gradcam++'? Allowed: "
-                 "gradcam, gradcam++, scorecam, negative.", "gradcam++"),
-    ("lime", "Unknown CAM method; received 'lime'. Allowed: gradcam, gradcam++, scorecam, "
-             "negative.", None),
-    (["gradcam"], "Unknown CAM method; received ['gradcam']. Allowed: gradcam, gradcam++, "
-                  "scorecam, negative.", None),
+                 f"{ALLOWED}.", "gradcam++"),
+    ("layer-cam", f"Unknown CAM method; received 'layer-cam'. Did you mean 'layercam'? Allowed: "
+                  f"{ALLOWED}.", "layercam"),
+    ("lime", f"Unknown CAM method; received 'lime'. Allowed: {ALLOWED}.", None),
+    (["gradcam"], f"Unknown CAM method; received ['gradcam']. Allowed: {ALLOWED}.", None),
 ])
 def test_get_method_error_names_value_guess_and_allowed(name, message, suggestion):
     with pytest.raises(UnknownMethodError) as info:
@@ -88,6 +98,8 @@ def test_get_method_in_another_registry():
     (["negative", "scorecam", "gradcam++", "gradcam"],
      ["gradcam", "gradcam++", "scorecam", "negative"]),
     (["zeta", "negative", "alpha", "gradcam"], ["gradcam", "negative", "alpha", "zeta"]),
+    (["eigencam", "negative", "hirescam", "scorecam", "gradcam"],
+     ["gradcam", "hirescam", "scorecam", "eigencam", "negative"]),
     (("gradcam", "gradcam", "x", "x"), ["gradcam", "x"]),
     ([], []),
 ])
@@ -112,7 +124,8 @@ def test_cam_method_refuses_unknown_kind_and_missing_weights():
     with pytest.raises(ValueError) as info:
         CamMethod("mine", "Mine", "gradients", gradcam_weights, True, 1)
     assert str(info.value) == ("CamMethod 'mine': unknown kind; received kind='gradients'. "
-                               "Allowed: gradient, counter-evidence, perturbation.")
+                               "Allowed: gradient, counter-evidence, activation, "
+                               "perturbation.")
     with pytest.raises(ValueError) as info:
         CamMethod("mine", "Mine", "gradient", None, True, 1)
     assert str(info.value) == "CamMethod 'mine': weights must be a function; received NoneType."
@@ -125,4 +138,4 @@ def test_config_error_uses_the_registry_text():
         parse_config(data, where="config.yaml")
     assert str(info.value) == (
         "config.yaml: cams.methods.1: received 'gradcam+'; unknown CAM method. Did you mean "
-        "'gradcam++'? Allowed: gradcam, gradcam++, scorecam, negative.")
+        f"'gradcam++'? Allowed: {ALLOWED}.")

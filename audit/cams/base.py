@@ -25,6 +25,8 @@ class Kind:
     A method of a shared-pass kind is called inside the traced graph of the pass that all of
     them share, as ``weights(activations, grads)``: ``A`` and ``g`` as float32
     ``(N, h, w, K)`` (``grads`` is None when no requested method uses gradients).
+    It returns channel weights ``(N, K)``, element-wise weights ``(N, h, w, K)`` (the map is
+    then ``ReLU(sum_k w_ijk A_ijk)``), or a :class:`WeightedActivations`.
 
     A perturbation method is called after that pass, as ``weights(activations, images,
     class_idx, *, probabilities, max_channels)``: ``A`` float32 ``(N, h, w, K)``, the model's
@@ -57,6 +59,7 @@ KINDS = MappingProxyType({
                                  "score, in the shared pass"),
     "counter-evidence": Kind(True, True, "like gradient, but the map shows evidence against the "
                                          "class"),
+    "activation": Kind(True, False, "weights from the activations alone, in the shared pass"),
     "perturbation": Kind(False, False, "weights from forward passes on masked inputs"),
 })
 
@@ -64,12 +67,12 @@ KINDS = MappingProxyType({
 class WeightedActivations(NamedTuple):
     """Weights that apply to other activations than the layer's own.
 
-    A weights function returns plain weights ``(N, K)`` to weigh ``A`` itself, or this pair
-    to weigh other activations of the same ``(N, h, w)``, such as the channel subset
-    Score-CAM keeps with its top-k option.
+    A weights function returns weights (``(N, K)`` or ``(N, h, w, K)``) to weigh ``A``
+    itself, or this pair to weigh other activations of the same ``(N, h, w)``: the channel
+    subset Score-CAM keeps with its top-k option, the centred activations of EigenCAM.
     """
 
-    weights: object  # tf.Tensor (N, K')
+    weights: object  # tf.Tensor (N, K') or (N, h, w, K')
     activations: object  # tf.Tensor (N, h, w, K')
 
 
@@ -84,18 +87,22 @@ class CamMethod:
     title : str
         The name people read, e.g. ``"Grad-CAM++"``.
     kind : str
-        One of :data:`KINDS`: ``"gradient"``, ``"counter-evidence"`` or ``"perturbation"``.
-        It decides what ``weights`` receives (see :class:`Kind`).
+        One of :data:`KINDS`: ``"gradient"``, ``"counter-evidence"``, ``"activation"`` or
+        ``"perturbation"``. It decides what ``weights`` receives (see :class:`Kind`).
     weights : callable
-        The weights function. It returns channel weights ``(N, K)`` as float32, or a
-        :class:`WeightedActivations`.
+        The weights function. It returns float32 channel weights ``(N, K)``, element-wise
+        weights ``(N, h, w, K)``, or a :class:`WeightedActivations`.
     fixation : bool
         The method's maps get a background-fixation flag and are gated. False for a map of
-        counter-evidence: a map *against* the class sitting on the background is no fixation.
+        counter-evidence (a map *against* the class sitting on the background is no
+        fixation) and for a map that is not the class's (``class_specific`` False).
     order : int
         Display order: reports list methods by increasing ``order``.
     reference : str
         The paper, in one line.
+    class_specific : bool
+        The map depends on the explained class. False for EigenCAM, which projects the
+        activations alone: every class gets the same map.
     """
 
     name: str
@@ -105,6 +112,7 @@ class CamMethod:
     fixation: bool
     order: int
     reference: str = ""
+    class_specific: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:

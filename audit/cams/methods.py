@@ -7,7 +7,7 @@ the engine, the configuration and the reports read everything else from the regi
 Examples
 --------
 >>> METHOD_NAMES
-('gradcam', 'gradcam++', 'scorecam', 'negative')
+('gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'scorecam', 'eigencam', 'negative')
 >>> get_method("gradcam++").title
 'Grad-CAM++'
 >>> ordered_methods(["negative", "custom", "gradcam"])
@@ -21,16 +21,21 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from audit.cams.base import KINDS, CamMethod, Kind, WeightedActivations
+from audit.cams.eigencam import EIGENCAM
 from audit.cams.gradcam import GRADCAM
 from audit.cams.gradcam_plus_plus import GRADCAM_PLUS_PLUS
+from audit.cams.hirescam import HIRESCAM
+from audit.cams.layercam import LAYERCAM
 from audit.cams.negative import NEGATIVE
 from audit.cams.scorecam import SCORECAM
+from audit.cams.xgradcam import XGRADCAM
 
 __all__ = ["DEFAULT_METHODS", "KINDS", "METHODS", "METHOD_NAMES", "CamMethod", "Kind",
            "UnknownMethodError", "WeightedActivations", "get_method", "make_registry",
            "ordered_methods"]
 
-_REGISTERED = (GRADCAM, GRADCAM_PLUS_PLUS, SCORECAM, NEGATIVE)
+_REGISTERED = (GRADCAM, GRADCAM_PLUS_PLUS, XGRADCAM, HIRESCAM, LAYERCAM, SCORECAM, EIGENCAM,
+               NEGATIVE)
 
 
 def make_registry(methods: Iterable[CamMethod]) -> Mapping[str, CamMethod]:
@@ -54,7 +59,7 @@ METHODS: Mapping[str, CamMethod] = make_registry(_REGISTERED)
 #: The names of :data:`METHODS`, in display order.
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)
 
-#: The methods an audit computes when the configuration does not say.
+#: The methods an audit computes when the configuration does not say; the others are opt-in.
 DEFAULT_METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "scorecam", "negative")
 
 
@@ -107,8 +112,8 @@ def get_method(name: str, *, registry: Mapping[str, CamMethod] | None = None) ->
     >>> try:
     ...     get_method("gradcam+")
     ... except ValueError as exc:
-    ...     print(exc.suggestion, exc.allowed)
-    gradcam++ ('gradcam', 'gradcam++', 'scorecam', 'negative')
+    ...     print(exc.suggestion)
+    gradcam++
     """
     registry = METHODS if registry is None else registry
     try:
