@@ -35,8 +35,8 @@ class Kind:
     passes ``probabilities(make_masks, maps, image_index, classes) -> (M,)``: the probability
     of class ``classes[m]`` for image ``image_index[m]`` multiplied by the mask
     ``make_masks(maps, (H, W))[m]``. ``make_masks`` turns maps ``(M, h, w)`` into masks
-    ``(M, H, W, 1)`` inside the graph; the engine runs the masked inputs in chunks of fixed
-    shape, so they never all sit in memory at once.
+    ``(M, H, W, 1)`` inside the graph; the engine runs the masked inputs in chunks (of fixed
+    shape with ``micro_batch``), so they never all sit in memory at once.
 
     Attributes
     ----------
@@ -55,12 +55,14 @@ class Kind:
 
 #: Every kind of method, by name.
 KINDS = MappingProxyType({
-    "gradient": Kind(True, True, "weights from the activations and the gradient of the class "
-                                 "score, in the shared pass"),
-    "counter-evidence": Kind(True, True, "like gradient, but the map shows evidence against the "
-                                         "class"),
-    "activation": Kind(True, False, "weights from the activations alone, in the shared pass"),
-    "perturbation": Kind(False, False, "weights from forward passes on masked inputs"),
+    "gradient": Kind(shared_pass=True, uses_gradients=True, description=(
+        "weights from the activations and the gradient of the class score, in the shared pass")),
+    "counter-evidence": Kind(shared_pass=True, uses_gradients=True, description=(
+        "like gradient, but the map shows evidence against the class")),
+    "activation": Kind(shared_pass=True, uses_gradients=False, description=(
+        "weights from the activations alone, in the shared pass")),
+    "perturbation": Kind(shared_pass=False, uses_gradients=False, description=(
+        "weights from forward passes on masked inputs")),
 })
 
 

@@ -2,7 +2,7 @@
 
 Each method contributes only its weights (as pytorch-grad-cam's ``BaseCAM.get_cam_weights``)
 and says by its kind what it needs (:mod:`audit.cams.base`). The methods of a shared-pass kind
-(Grad-CAM, Grad-CAM++, negative evidence) get their weights from the activations and
+(the gradient methods, negative evidence, EigenCAM) get their weights from the activations and
 gradients of the same pass; a perturbation method (Score-CAM) gets the activations and a
 function that runs the model on masked inputs. The engine combines the weights into maps with
 ``ReLU(sum_k w_k A_k)``, upsamples and scales. Which methods exist is the registry's business
@@ -341,7 +341,8 @@ class CamExplainer:
             The class each image's map explains.
         methods : sequence of str
             Names in the explainer's registry (by default :data:`audit.cams.METHODS`); the
-            methods of shared-pass kinds share one forward and backward pass.
+            methods of shared-pass kinds share one forward and backward pass. Default:
+            :data:`audit.cams.DEFAULT_METHODS`.
         upsample : bool
             Upsample bilinearly to the input's ``(H, W)``; else keep the layer's ``(h, w)``.
         normalize : bool
