@@ -28,9 +28,19 @@ from pydantic import (
     model_validator,
 )
 
+from audit.cams.methods import DEFAULT_METHODS, UnknownMethodError, get_method
 from audit.errors import ConfigError
 
-Method = Literal["gradcam", "gradcam++", "scorecam", "negative"]
+
+def _registered_method(name: str) -> str:
+    """A method name known to the CAM registry (``audit.cams.METHODS``)."""
+    try:
+        return get_method(name).name
+    except UnknownMethodError as exc:
+        raise ValueError(f"unknown CAM method. {exc.hint.removesuffix('.')}") from None
+
+
+Method = Annotated[str, AfterValidator(_registered_method)]
 Target = Literal["predicted", "true"]
 DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
 
@@ -135,7 +145,7 @@ class DatasetSection(_Section):
 
 
 class CamsSection(_Section):
-    methods: list[Method] = ["gradcam", "gradcam++", "scorecam", "negative"]
+    methods: list[Method] = list(DEFAULT_METHODS)
     targets: list[Target] = ["predicted", "true"]
     batch_size: int = Field(default=32, ge=1, le=4096)
     micro_batch: int = Field(default=16, ge=1, le=4096, description=(

@@ -242,6 +242,75 @@ def test_negative_is_gradcam_of_negated_gradient(trained_cnn):
     assert _rel_err(ref, maps["negative"]) < 1e-5
 
 
+def _relu(t):
+    return np.maximum(t, 0)
+
+
+def _xgradcam_numpy(a, g):
+    """XGrad-CAM (arXiv 2008.02312): w_k = sum_ij (A_ijk / sum_ij A_ijk) g_ijk, 0 on a zero sum."""
+    total = a.sum(axis=(1, 2), keepdims=True)
+    share = np.divide(a, total, out=np.zeros_like(a), where=total != 0)
+    return _relu(np.einsum("nhwk,nk->nhw", a, (share * g).sum(axis=(1, 2))))
+
+
+def _eigencam_numpy(a):
+    """EigenCAM (arXiv 2008.00299), pytorch-grad-cam's centred projection; the sign that puts
+    more of sum p|p| above zero."""
+    maps = []
+    for act in a:
+        matrix = act.reshape(-1, act.shape[-1])
+        matrix = matrix - matrix.mean(axis=0)
+        _, _, vt = np.linalg.svd(matrix, full_matrices=False)
+        projection = matrix @ vt[0]
+        if np.sum(projection * np.abs(projection)) < 0:
+            projection = -projection
+        maps.append(_relu(projection).reshape(act.shape[:2]))
+    return np.stack(maps)
+
+
+NUMPY_METHODS = {
+    "hirescam": lambda a, g: _relu((g * a).sum(axis=3)),  # Draelos & Carin, arXiv 2011.08891
+    "xgradcam": _xgradcam_numpy,
+    "layercam": lambda a, g: _relu((_relu(g) * a).sum(axis=3)),  # Jiang et al., IEEE TIP 2021
+    "eigencam": lambda a, g: _eigencam_numpy(a),
+}
+
+
+@pytest.mark.parametrize("layer", ["c1", "c2"])
+@pytest.mark.parametrize("method", sorted(NUMPY_METHODS))
+def test_added_methods_match_numpy_restatements(method, layer, trained_cnn):
+    model, x, c = trained_cnn
+    maps = CamExplainer(model, layer).explain(x, c, (method,), upsample=False, normalize=False)
+    a, g = _activations_and_grads(model, layer, x.astype(np.float32), c)
+    expected = NUMPY_METHODS[method](a.astype(np.float64), g.astype(np.float64))
+    assert np.all(expected.max(axis=(1, 2)) > 0)
+    assert _rel_err(expected, maps[method]) < 1e-5
+
+
+def test_hirescam_is_gradcam_only_behind_global_average_pooling(trained_cnn):
+    model, x, c = trained_cnn
+    for layer, same in (("c2", True), ("c1", False)):
+        maps = CamExplainer(model, layer).explain(x, c, ("gradcam", "hirescam"), upsample=False,
+                                                  normalize=False)
+        assert (_rel_err(maps["gradcam"], maps["hirescam"]) < 1e-5) == same, layer
+
+
+def test_eigencam_is_class_agnostic_and_needs_no_backward_pass(trained_cnn):
+    model, x, _ = trained_cnn
+    ex = CamExplainer(model)
+    zeros = ex.explain(x, np.zeros(len(x), int), ("eigencam",))
+    ones = ex.explain(x, np.ones(len(x), int), ("eigencam",))
+    np.testing.assert_array_equal(zeros["eigencam"], ones["eigencam"])
+    ex.explain(x, np.zeros(len(x), int), ("gradcam",))
+
+    def backward_ops(methods):
+        graph = ex._gradient_fns[(methods, True, True, False)].get_concrete_function().graph
+        return [op.type for op in graph.get_operations() if op.type.endswith("Grad")]
+
+    assert backward_ops(("gradcam",))  # the check sees a backward pass where there is one
+    assert backward_ops(("eigencam",)) == []
+
+
 # ---------------------------------------------------------------------------- nested models
 @pytest.fixture(scope="module")
 def nested_mobilenet():

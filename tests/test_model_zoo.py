@@ -176,8 +176,6 @@ def test_augmentation_layers_in_front(tmp_path, images):
     np.testing.assert_allclose(records["confidence"].to_numpy(), expected, rtol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,  # exit 3: tape.gradient gives None
-                   reason="engine fix for mixed precision lands with the cams branch")
 def test_mixed_precision(tmp_path, images):
     """float16 convolutions with a float32 softmax head: the last convolution ``conv2``."""
     keras.utils.set_random_seed(0)

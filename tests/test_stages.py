@@ -219,3 +219,22 @@ def test_large_photos_are_scored_at_a_capped_size():
         pytest.approx(1.0), 0.25, pytest.approx(4.0))
     assert capped.pointing_hit == full.pointing_hit == 1.0
     assert capped.loc_iou == pytest.approx(full.loc_iou)
+
+
+def test_an_empty_batch_goes_through_predict_and_explain():
+    """A batch whose every image was unreadable is empty; the per-batch stages still run."""
+    import keras
+
+    from audit.cams import CamExplainer
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    explainer = CamExplainer(model, micro_batch=4)
+    empty = np.zeros((0, 8, 8, 3), np.float32)
+    predictions = explainer.predict(empty)
+    assert predictions.probabilities.shape == (0, 2) and predictions.predicted.shape == (0,)
+    maps = explainer.explain(empty, np.zeros((0,), np.int64), ("gradcam", "scorecam"))
+    assert maps["gradcam"].shape == (0, 8, 8) and maps.degenerate["scorecam"].shape == (0,)
+    raw = explainer.explain(empty, np.zeros((0,), np.int64), ("gradcam",), upsample=False)
+    assert raw["gradcam"].shape == (0, 6, 6)

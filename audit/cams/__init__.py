@@ -1,5 +1,17 @@
-"""Class activation maps: one engine, one file per method."""
+"""Class activation maps: one engine, one file per method, one registry of methods."""
 
-from audit.cams.engine import METHODS, CamExplainer, CamMaps, Predictions
+from audit.cams.base import CamMethod
+from audit.cams.engine import CamExplainer, CamMaps, Predictions
+from audit.cams.methods import (
+    DEFAULT_METHODS,
+    METHOD_NAMES,
+    METHODS,
+    UnknownMethodError,
+    get_method,
+    make_registry,
+    ordered_methods,
+)
 
-__all__ = ["METHODS", "CamExplainer", "CamMaps", "Predictions"]
+__all__ = ["DEFAULT_METHODS", "METHODS", "METHOD_NAMES", "CamExplainer", "CamMaps", "CamMethod",
+           "Predictions", "UnknownMethodError", "get_method", "make_registry",
+           "ordered_methods"]

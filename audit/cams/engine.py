@@ -1,9 +1,12 @@
 """The CAM engine: one forward and backward pass shared by every gradient method.
 
-Each method contributes only its channel weights (as pytorch-grad-cam's
-``BaseCAM.get_cam_weights``): Grad-CAM, Grad-CAM++ and negative evidence from the same
-activations and gradients, Score-CAM from masked forward passes. The engine combines them
-into maps with ``ReLU(sum_k w_k A_k)``, upsamples and scales.
+Each method contributes only its weights (as pytorch-grad-cam's ``BaseCAM.get_cam_weights``)
+and says by its kind what it needs (:mod:`audit.cams.base`). The methods of a shared-pass kind
+(the gradient methods, negative evidence, EigenCAM) get their weights from the activations and
+gradients of the same pass; a perturbation method (Score-CAM) gets the activations and a
+function that runs the model on masked inputs. The engine combines the weights into maps with
+``ReLU(sum_k w_k A_k)``, upsamples and scales. Which methods exist is the registry's business
+(:mod:`audit.cams.methods`): the engine has no per-method code.
 
 All TensorFlow work runs inside ``tf.function`` with an input signature whose batch
 dimension is ``None``: a new batch size does not retrace.
@@ -11,31 +14,23 @@ dimension is ``None``: a new batch size does not retrace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
 from audit.cams import postprocess
-from audit.cams.gradcam import gradcam_weights
-from audit.cams.gradcam_plus_plus import gradcam_plus_plus_weights
+from audit.cams.base import CamMethod, WeightedActivations
 from audit.cams.head import Head, find_head
-from audit.cams.layers import resolve_layer
-from audit.cams.negative import negative_weights
-from audit.cams.scorecam import masked_inputs, normalized_masks, top_k_channels
+from audit.cams.layers import output_shape, resolve_layer
+from audit.cams.methods import DEFAULT_METHODS, METHODS, get_method
 from audit.cams.taps import single, tap
 
-GRADIENT_METHODS = {
-    "gradcam": gradcam_weights,
-    "gradcam++": gradcam_plus_plus_weights,
-    "negative": negative_weights,
-}
-METHODS: tuple[str, ...] = ("gradcam", "gradcam++", "scorecam", "negative")
-
-# Masked inputs per Score-CAM forward call, as a pixel budget: 64 images of 224 x 224.
-_SCORECAM_PIXEL_BUDGET = 64 * 224 * 224
-_SCORECAM_MAX_CHUNK = 256  # the last chunk is padded to full size: keep the waste small
+# Masked inputs per forward call of a perturbation method, as a pixel budget: 64 images of
+# 224 x 224.
+_MASKED_PIXEL_BUDGET = 64 * 224 * 224
+_MASKED_MAX_CHUNK = 256  # the last chunk is padded to full size: keep the waste small
 
 
 def _spatial_size(images):
@@ -84,15 +79,21 @@ class CamMaps(dict):
         Per method, a boolean ``(N,)``: the map was all zero after the ReLU.
     layer_name : str
         The explained layer's path.
-    scorecam_channels : int or None
-        Channels per image that Score-CAM used.
+    channels : dict[str, int]
+        Per method, the channels per image its map weighs (all of the layer's, or fewer for
+        Score-CAM with ``scorecam_max_channels``).
     """
 
-    def __init__(self, *args, degenerate=None, layer_name="", scorecam_channels=None):
+    def __init__(self, *args, degenerate=None, layer_name="", channels=None):
         super().__init__(*args)
         self.degenerate = degenerate or {}
         self.layer_name = layer_name
-        self.scorecam_channels = scorecam_channels
+        self.channels = channels or {}
+
+    @property
+    def scorecam_channels(self) -> int | None:
+        """Channels per image that Score-CAM used; ``None`` when it was not computed."""
+        return self.channels.get("scorecam")
 
 
 @dataclass(frozen=True)
@@ -111,17 +112,22 @@ class Predictions:
         return np.max(self.probabilities, axis=1)
 
 
-def _check_methods(methods: Sequence[str]) -> tuple[str, ...]:
-    if isinstance(methods, str):
-        methods = (methods,)
-    methods = tuple(methods)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(f"Unknown CAM method(s) {unknown or methods!r}; allowed: "
-                         f"{', '.join(METHODS)}.")
-    if len(set(methods)) != len(methods):
-        raise ValueError(f"Methods repeat: {methods!r}.")
-    return methods
+def _check_registry(registry) -> Mapping[str, CamMethod]:
+    if not isinstance(registry, Mapping) or not registry:
+        raise ValueError(f"registry must be a non-empty mapping of name -> CamMethod; received "
+                         f"{type(registry).__name__}.")
+    for name, method in registry.items():
+        if not isinstance(method, CamMethod) or method.name != name:
+            raise ValueError(f"registry must map each name to the CamMethod of that name; "
+                             f"received {name!r} -> {method!r}.")
+    return registry
+
+
+def _weigh(activations: tf.Tensor, weights) -> tuple[tf.Tensor, int]:
+    """The map ``ReLU(sum_k w_k A_k)`` of a weights function's result, and its channel count."""
+    if isinstance(weights, WeightedActivations):
+        activations, weights = weights.activations, weights.weights
+    return postprocess.combine(activations, weights), int(activations.shape[-1])
 
 
 class CamExplainer:
@@ -136,12 +142,26 @@ class CamExplainer:
         name; ``None`` picks the last layer with a 4-D spatial output, searching nested models.
     scorecam_max_channels : int or None
         Keep only the top-k channels per image by spatial variance for Score-CAM
-        ("Faster Score-CAM"); ``None`` uses every channel.
+        ("Faster Score-CAM"); ``None`` uses every channel. Every perturbation method receives
+        it as its channel budget ``max_channels``.
     micro_batch : int or None
         When set, the model always runs on exactly this many images per call (the last call
         padded), so results are bit-identical whatever batch size the caller uses; the audit
         pipeline sets it. ``None`` (the default) runs each call on the batch as given: fastest,
         but CPU kernels round differently for different batch sizes (differences ~1e-7).
+    jit_compile : bool
+        Compile the explain and predict graphs with XLA (``tf.function(jit_compile=True)``).
+        XLA compiles once per input shape, so it pays off with ``micro_batch`` set.
+    registry : mapping of str to CamMethod or None
+        The methods ``explain`` can compute; ``None`` means :data:`audit.cams.METHODS`.
+
+    Notes
+    -----
+    Mixed precision (``mixed_float16``, ``mixed_bfloat16``): gradients are taken with respect
+    to the layer's output in its own dtype and cast to float32 afterwards; Score-CAM's masked
+    inputs have the model's input dtype; logits and probabilities are float32. Maps scaled to
+    [0, 1] agree with the same weights in float32 within about 0.006 (float16) and 0.065
+    (bfloat16), measured on small CNNs (``tests/test_cam_engine.py``).
 
     Examples
     --------
@@ -152,7 +172,8 @@ class CamExplainer:
     """
 
     def __init__(self, model, layer: str | None = None, *,
-                 scorecam_max_channels: int | None = None, micro_batch: int | None = None):
+                 scorecam_max_channels: int | None = None, micro_batch: int | None = None,
+                 jit_compile: bool = False, registry: Mapping[str, CamMethod] | None = None):
         if len(model.inputs) != 1:
             raise ValueError(f"Model '{model.name}' has {len(model.inputs)} inputs; "
                              "cam-audit explains single-input image classifiers.")
@@ -173,11 +194,15 @@ class CamExplainer:
             raise ValueError(f"micro_batch must be a positive integer or None; received "
                              f"{micro_batch!r}.")
         self.micro_batch = None if micro_batch is None else int(micro_batch)
+        self.jit_compile = bool(jit_compile)
+        self.registry = METHODS if registry is None else _check_registry(registry)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
-        self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec])
-        self._scorecam_fn = None
+        self._gradient_channels: dict[tuple, dict[str, int]] = {}
+        self._masked_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
+        self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec],
+                                       jit_compile=self.jit_compile)
 
     # ------------------------------------------------------------------ scoring helpers
     @property
@@ -205,6 +230,7 @@ class CamExplainer:
         return tf.nn.softmax(logits, axis=1)
 
     def _forward(self, images: tf.Tensor, on_activation=None):
+        """The explained layer's output (in its own dtype) and the float32 logits."""
         with tap(self._layer, self.head, on_activation) as record:
             self.model(images, training=False)
         activations = single(record.activations, "layer", self.layer_name)
@@ -213,9 +239,7 @@ class CamExplainer:
 
     # ------------------------------------------------------------------ graphs
     def _predict_graph(self, images):
-        with tap(self._layer, self.head) as record:
-            self.model(images, training=False)
-        logits = tf.cast(single(record.logits, "output layer", self.head.layer.name), tf.float32)
+        _, logits = self._forward(images)
         return logits, self._probabilities(logits)
 
     def _finish(self, raw: tf.Tensor, size, upsample: bool, normalize: bool):
@@ -227,44 +251,88 @@ class CamExplainer:
             raw = postprocess.scale_to_unit(raw)
         return raw, flags
 
-    def _make_gradient_graph(self, methods: tuple[str, ...], upsample: bool, normalize: bool,
+    def _make_gradient_graph(self, names: tuple[str, ...], upsample: bool, normalize: bool,
                              keep_activations: bool):
+        """The shared pass: every shared-pass method in ``names`` from one forward (and, when
+        one of them needs it, one backward) pass."""
+        methods = [self.registry[name] for name in names]
+        uses_gradients = any(method.uses_gradients for method in methods)
+        channels = self._gradient_channels[(names, upsample, normalize, keep_activations)] = {}
+
         def graph(images, class_idx):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
-                activations, logits = self._forward(images, on_activation=tape.watch)
+                layer_output, logits = self._forward(images, on_activation=tape.watch)
                 score = tf.reduce_sum(self._class_score(logits, class_idx))
-            activations = tf.cast(activations, tf.float32)
+            # The gradient is taken with respect to the layer's output in its own dtype (float16
+            # or bfloat16 under a mixed-precision policy): a float32 copy made after the pass
+            # is not on the path to the score. Both are cast to float32 afterwards.
+            grads = None
+            if uses_gradients:
+                grads = tf.cast(tape.gradient(score, layer_output), tf.float32)
+            activations = tf.cast(layer_output, tf.float32)
             maps, flags = {}, {}
-            if methods:
-                grads = tf.cast(tape.gradient(score, activations), tf.float32)
-                for method in methods:
-                    weights = GRADIENT_METHODS[method](activations, grads)
-                    raw = postprocess.combine(activations, weights)
-                    maps[method], flags[method] = self._finish(
-                        raw, _spatial_size(images), upsample, normalize)
-            # Activations leave the graph only when Score-CAM needs them.
+            for method in methods:
+                raw, channels[method.name] = _weigh(activations,
+                                                    method.weights(activations, grads))
+                maps[method.name], flags[method.name] = self._finish(
+                    raw, _spatial_size(images), upsample, normalize)
+            # Activations leave the graph only when a perturbation method needs them.
             return (activations if keep_activations else tf.zeros((0,))), maps, flags
 
-        return tf.function(graph, input_signature=[self._image_spec, self._class_spec])
+        return tf.function(graph, input_signature=[self._image_spec, self._class_spec],
+                           jit_compile=self.jit_compile)
 
-    def _scorecam_graph(self, images, maps, image_index, class_idx):
-        masks = normalized_masks(maps, _spatial_size(images))
-        inputs = masked_inputs(images, image_index, masks)
-        with tap(self._layer, self.head) as record:
-            self.model(inputs, training=False)
-        logits = tf.cast(single(record.logits, "output layer", self.head.layer.name), tf.float32)
-        probs = self._probabilities(logits)
-        return tf.gather(probs, tf.gather(class_idx, image_index), axis=1, batch_dims=1)
+    def _make_masked_graph(self, make_masks, h: int, w: int):
+        def graph(images, maps, image_index, classes):
+            masks = make_masks(maps, _spatial_size(images))
+            inputs = tf.gather(images, image_index) * tf.cast(masks, images.dtype)
+            _, logits = self._forward(inputs)
+            return tf.gather(self._probabilities(logits), classes, axis=1, batch_dims=1)
+
+        return tf.function(graph, input_signature=[
+            self._image_spec, tf.TensorSpec((None, h, w), tf.float32),
+            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)],
+            jit_compile=self.jit_compile)
+
+    def _masked_probabilities(self, images: tf.Tensor):
+        """The ``probabilities`` function a perturbation method receives, for ``images``."""
+
+        def probabilities(make_masks, maps, image_index, classes):
+            """Probability of class ``classes[m]`` for image ``image_index[m]`` multiplied by
+            ``make_masks(maps[m:m+1], (H, W))``, for every ``m``: float32 ``(M,)``.
+
+            ``make_masks(maps (M, h, w), size) -> (M, H, W, 1)`` runs inside the graph, one
+            chunk of masked inputs at a time (a pixel budget per call); with ``micro_batch``
+            every chunk has the same shape.
+            """
+            m, h, w = (int(d) for d in maps.shape)
+            if m == 0:
+                return tf.zeros((0,), tf.float32)
+            key = (make_masks, h, w)
+            fn = self._masked_fns.get(key)
+            if fn is None:
+                fn = self._masked_fns[key] = self._make_masked_graph(make_masks, h, w)
+            height, width = images.shape[1:3]
+            chunk = max(1, min(_MASKED_MAX_CHUNK,
+                               _MASKED_PIXEL_BUDGET // max(1, height * width)))
+            return _in_chunks(lambda mm, ii, cc: fn(images, mm, ii, cc), chunk, m, maps,
+                              tf.cast(image_index, tf.int32), tf.cast(classes, tf.int32),
+                              pad=self.micro_batch is not None)
+
+        return probabilities
 
     # ------------------------------------------------------------------ public API
     def predict(self, images) -> Predictions:
         """Logits and class probabilities for a batch ``(N, H, W, C)``."""
         images = self._check_images(images)
+        if int(images.shape[0]) == 0:  # TensorFlow's CPU convolutions refuse empty batches
+            return Predictions(np.zeros((0, self.head.n_units), np.float32),
+                               np.zeros((0, self.n_classes), np.float32))
         logits, probs = _in_chunks(self._predict_fn, self.micro_batch, int(images.shape[0]),
                                    images)
         return Predictions(logits.numpy(), probs.numpy())
 
-    def explain(self, images, class_idx, methods: Sequence[str] = METHODS, *,
+    def explain(self, images, class_idx, methods: Sequence[str] = DEFAULT_METHODS, *,
                 upsample: bool = True, normalize: bool = True) -> CamMaps:
         """Class activation maps of ``class_idx[i]`` for every image ``images[i]``.
 
@@ -275,8 +343,9 @@ class CamExplainer:
         class_idx : array-like of int, shape (N,)
             The class each image's map explains.
         methods : sequence of str
-            Any of ``"gradcam"``, ``"gradcam++"``, ``"scorecam"``, ``"negative"``. The
-            gradient methods share one forward and backward pass.
+            Names in the explainer's registry (by default :data:`audit.cams.METHODS`); the
+            methods of shared-pass kinds share one forward and backward pass. Default:
+            :data:`audit.cams.DEFAULT_METHODS`.
         upsample : bool
             Upsample bilinearly to the input's ``(H, W)``; else keep the layer's ``(h, w)``.
         normalize : bool
@@ -285,57 +354,58 @@ class CamExplainer:
         Returns
         -------
         CamMaps
-            ``method -> float32 array (N, H, W)`` (or ``(N, h, w)``), with the degenerate
-            flags per method.
+            ``method -> float32 array (N, H, W)`` (or ``(N, h, w)``), in the order asked, with
+            the degenerate flags per method.
         """
-        methods = _check_methods(methods)
+        methods = self._check_methods(methods)
         images = self._check_images(images)
         class_idx = self._check_classes(class_idx, images.shape[0])
-        gradient_methods = tuple(m for m in methods if m in GRADIENT_METHODS)
-        key = (gradient_methods, bool(upsample), bool(normalize), "scorecam" in methods)
+        if int(images.shape[0]) == 0:
+            return self._empty_maps(methods, upsample)
+        shared = tuple(m.name for m in methods if m.shared_pass)
+        others = [m for m in methods if not m.shared_pass]
+        key = (shared, bool(upsample), bool(normalize), bool(others))
         fn = self._gradient_fns.get(key)
         if fn is None:
             fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
         activations, maps, flags = _in_chunks(fn, self.micro_batch, int(images.shape[0]),
                                               images, class_idx)
         maps, flags = dict(maps), dict(flags)
-        channels = None
-        if "scorecam" in methods:
-            raw, channels = self._scorecam(images, activations, class_idx)
-            maps["scorecam"], flags["scorecam"] = self._finish(
+        channels = dict(self._gradient_channels[key])
+        for method in others:
+            weights = method.weights(activations, images, class_idx,
+                                     probabilities=self._masked_probabilities(images),
+                                     max_channels=self.scorecam_max_channels)
+            raw, channels[method.name] = _weigh(activations, weights)
+            maps[method.name], flags[method.name] = self._finish(
                 raw, _spatial_size(images), upsample, normalize)
-        result = CamMaps(layer_name=self.layer_name, scorecam_channels=channels)
+        result = CamMaps(layer_name=self.layer_name,
+                         channels={m.name: channels[m.name] for m in methods})
         for method in methods:
-            result[method] = np.asarray(maps[method], dtype=np.float32)
-            result.degenerate[method] = np.asarray(flags[method], dtype=bool)
+            result[method.name] = np.asarray(maps[method.name], dtype=np.float32)
+            result.degenerate[method.name] = np.asarray(flags[method.name], dtype=bool)
         return result
 
-    # ------------------------------------------------------------------ Score-CAM
-    def _scorecam(self, images, activations, class_idx):
-        n, h, w, k = activations.shape
-        keep = k if self.scorecam_max_channels is None else min(k, self.scorecam_max_channels)
-        if keep < k:
-            chosen = top_k_channels(activations, keep)
-            selected = tf.gather(activations, chosen, axis=3, batch_dims=1)
-        else:
-            selected = activations
-        if n == 0:
-            return tf.zeros((0, h, w), tf.float32), keep
-        if self._scorecam_fn is None:
-            self._scorecam_fn = tf.function(self._scorecam_graph, input_signature=[
-                self._image_spec, tf.TensorSpec((None, h, w), tf.float32),
-                tf.TensorSpec((None,), tf.int32), self._class_spec])
-        maps = tf.reshape(tf.transpose(selected, (0, 3, 1, 2)), (n * keep, h, w))
-        image_index = tf.repeat(tf.range(n, dtype=tf.int32), keep)
-        height, width = images.shape[1:3]
-        budget = _SCORECAM_PIXEL_BUDGET // max(1, height * width)
-        chunk = max(1, min(_SCORECAM_MAX_CHUNK, budget))
-        scores = _in_chunks(lambda m, i: self._scorecam_fn(images, m, i, class_idx), chunk,
-                            n * keep, maps, image_index, pad=self.micro_batch is not None)
-        weights = tf.reshape(scores, (n, keep))
-        return postprocess.combine(selected, weights), keep
+    def _empty_maps(self, methods: tuple[CamMethod, ...], upsample: bool) -> CamMaps:
+        """The maps of an empty batch: TensorFlow's CPU convolutions refuse one."""
+        size = self.input_shape[:2] if upsample else output_shape(self._layer)[1:3]
+        shape = (0, *(int(v or 0) for v in size))
+        result = CamMaps(layer_name=self.layer_name, channels={m.name: None for m in methods})
+        for method in methods:
+            result[method.name] = np.zeros(shape, np.float32)
+            result.degenerate[method.name] = np.zeros((0,), bool)
+        return result
 
     # ------------------------------------------------------------------ input checks
+    def _check_methods(self, methods: Sequence[str]) -> tuple[CamMethod, ...]:
+        names = (methods,) if isinstance(methods, str) else tuple(methods)
+        if not names:
+            raise ValueError(f"methods must name at least one CAM method; received (). "
+                             f"Allowed: {', '.join(self.registry)}.")
+        if len(set(names)) != len(names):
+            raise ValueError(f"methods must not repeat; received {names!r}.")
+        return tuple(get_method(name, registry=self.registry) for name in names)
+
     def _check_images(self, images) -> tf.Tensor:
         array = np.asarray(images)
         if array.ndim != 4 or any(e is not None and a != e

@@ -12,6 +12,8 @@ slightly from these.
 
 import tensorflow as tf
 
+from audit.cams.base import CamMethod
+
 
 def gradcam_plus_plus_weights(activations: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
     """Channel weights ``(N, K)`` from activations and gradients ``(N, h, w, K)``."""
@@ -20,3 +22,9 @@ def gradcam_plus_plus_weights(activations: tf.Tensor, grads: tf.Tensor) -> tf.Te
     sum_a = tf.reduce_sum(activations, axis=(1, 2), keepdims=True)
     alpha = tf.math.divide_no_nan(g2, 2.0 * g2 + sum_a * g3)
     return tf.reduce_sum(tf.nn.relu(grads) * alpha, axis=(1, 2))
+
+
+GRADCAM_PLUS_PLUS = CamMethod(
+    name="gradcam++", title="Grad-CAM++", kind="gradient", weights=gradcam_plus_plus_weights,
+    fixation=True, order=20,
+    reference="Chattopadhyay et al., Grad-CAM++, WACV 2018, arXiv 1710.11063")

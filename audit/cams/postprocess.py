@@ -7,8 +7,19 @@ import tensorflow as tf
 
 
 def combine(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """``ReLU(sum_k w_k A_k)``: maps ``(N, h, w)`` from ``A (N, h, w, K)`` and ``w (N, K)``."""
-    weighted = tf.einsum("nhwk,nk->nhw", activations, tf.cast(weights, activations.dtype))
+    """Maps ``(N, h, w)`` from ``A (N, h, w, K)`` and weights of one of two shapes.
+
+    Channel weights ``w (N, K)`` give ``ReLU(sum_k w_k A_k)``; element-wise weights
+    ``w (N, h, w, K)`` give ``ReLU(sum_k w_ijk A_ijk)`` (HiResCAM, LayerCAM).
+    """
+    weights = tf.cast(weights, activations.dtype)
+    if weights.shape.rank == 4:
+        weighted = tf.reduce_sum(activations * weights, axis=3)
+    elif weights.shape.rank == 2:
+        weighted = tf.einsum("nhwk,nk->nhw", activations, weights)
+    else:
+        raise ValueError(f"CAM weights must be channel weights (N, K) or element-wise weights "
+                         f"(N, h, w, K); received shape {tuple(weights.shape)}.")
     return tf.nn.relu(weighted)
 
 

@@ -57,8 +57,10 @@ def tap(layer, head: Head, on_activation: Callable | None = None):
         record.activations.append(out)
         return out
 
+    # The explained layer's output is 4-D and the head's is (batch, classes), so they are
+    # never the same layer (resolve_layer and find_head check the shapes).
     head_layer = head.layer
-    original_head_call = head_layer.call if head_layer is not layer else layer_call
+    original_head_call = head_layer.call
 
     def head_call(*args, **kwargs):
         if head.tap == "input":
@@ -80,8 +82,7 @@ def tap(layer, head: Head, on_activation: Callable | None = None):
 
     try:
         install(layer, layer_call)
-        if head_layer is not layer:
-            install(head_layer, head_call)
+        install(head_layer, head_call)
         with warnings.catch_warnings():
             # Keras warns when a nested functional model receives a tensor instead of a
             # one-element list; the call is correct either way.

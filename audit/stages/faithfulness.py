@@ -109,7 +109,8 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, seed: int
     decided = decisions(records)
     chosen = choose_subset(decided["sample_id"].tolist(), decided["correct"].tolist(),
                            max_samples=faithfulness.max_samples, seed=seed)
-    methods = [m for m in ordered_methods(cams.methods) if METHODS[m].fixation]
+    methods = [m for m in ordered_methods(cams.methods)
+               if METHODS[m].kind != "counter-evidence"]
     correct = decided.set_index("sample_id")["correct"]
     rows: list[FaithfulnessRow] = []
     for batch in reload(chosen, manifest=manifest, model_info=model_info,

@@ -75,8 +75,8 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     if not len(batch):
         return []
     methods = tuple(methods)
-    deciding = [m for m in ordered_methods(methods) if METHODS[m].fixation]
-    counter = [m for m in ordered_methods(methods) if not METHODS[m].fixation]
+    shown = [m for m in ordered_methods(methods) if METHODS[m].kind != "counter-evidence"]
+    counter = [m for m in ordered_methods(methods) if METHODS[m].kind == "counter-evidence"]
     predicted = np.array([int(records.loc[records["sample_id"] == s.sample_id,
                                           "predicted_index"].iloc[0]) for s in batch.samples])
     labels = np.array([s.label for s in batch.samples])
@@ -85,7 +85,7 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     maps_pred = _unit(explainer.explain(batch.images, predicted, methods, upsample=False,
                                         normalize=False))
     maps_true = _unit(explainer.explain(batch.images, labels, methods, upsample=False,
-                                        normalize=False)) if deciding else {}
+                                        normalize=False)) if shown else {}
     height, width = model_info.input_size
     size = (PANEL_PX, PANEL_PX)
     items = []
@@ -97,17 +97,18 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
         display = batch.display[i]
         panels = [Panel("image", overlay_png(display, np.zeros((1, 1)), boxes=boxes, alpha=0.0,
                                              size=size))]
-        for method in deciding:
+        for method in shown:
             panels.append(Panel(f"{method}: predicted '{first['predicted']}'",
                                 overlay_png(display, maps_pred[method][i], boxes=boxes,
                                             size=size),
                                 method, "predicted", _figures(mine, method, "predicted")))
-            panels.append(Panel(f"{method}: true '{first['label']}'",
-                                overlay_png(display, maps_true[method][i], boxes=boxes,
-                                            size=size),
-                                method, "true", _figures(mine, method, "true")))
+            if METHODS[method].class_specific:  # a class-agnostic map is the same for both
+                panels.append(Panel(f"{method}: true '{first['label']}'",
+                                    overlay_png(display, maps_true[method][i], boxes=boxes,
+                                                size=size),
+                                    method, "true", _figures(mine, method, "true")))
         for method in counter:
-            row_method = "gradcam" if "gradcam" in deciding else (deciding or [method])[0]
+            row_method = "gradcam" if "gradcam" in shown else (shown or [method])[0]
             panels.append(Panel(f"negative evidence against '{first['predicted']}'",
                                 overlay_png(display, maps_pred[method][i], boxes=boxes,
                                             colormap="viridis", size=size),
