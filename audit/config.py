@@ -175,6 +175,9 @@ class MetricsSection(_Section):
     loc_min_iou: float = Field(default=0.5, gt=0.0, le=1.0)
     fixation_enrichment_below: float = Field(default=1.0, gt=0.0)
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
+    min_n: int = Field(default=10, ge=1, description=(
+        "Fewest samples a figure is judged on: below it a figure is shown with its n and no "
+        "interval, and no gate or comparison takes it as evidence."))
 
 
 class GatesSection(_Section):
@@ -185,6 +188,9 @@ class GatesSection(_Section):
     min_pointing_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
     min_energy_in_box: float | None = Field(default=None, ge=0.0, le=1.0)
     max_degenerate_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    on_too_few: Literal["pass", "fail"] = Field(default="pass", description=(
+        "What a gate on a figure over fewer than metrics.min_n samples does: its outcome is "
+        "'not enough samples' either way; 'pass' lets it pass, 'fail' fails it."))
 
 
 class ReportSection(_Section):

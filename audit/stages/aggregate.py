@@ -15,8 +15,8 @@ from audit.summary import Summary
 def aggregate_stage(metrics: MetricsSection, seed: int, records: pd.DataFrame,
                     skipped: pd.DataFrame, manifest: DatasetManifest, batch_counts: Counts,
                     class_names: list[str]) -> Summary:
-    """Accuracy, per-method localisation and fixation figures with bootstrap intervals, and
-    the counts of what could not be audited.
+    """Accuracy, per-method localisation and fixation figures with their intervals (none below
+    ``metrics.min_n`` samples), and the counts of what could not be audited.
 
     Raises
     ------
@@ -29,7 +29,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, records: pd.DataFrame,
         raise DatasetError(f"No sample of '{manifest.path}' could be audited ({n_skipped} "
                            "skipped); the reasons are in the run folder's skipped.csv.")
     summary = aggregate(records, class_names=list(class_names), seed=seed,
-                        n_resamples=metrics.bootstrap_resamples)
+                        n_resamples=metrics.bootstrap_resamples, min_n=metrics.min_n)
     return summary.model_copy(update={
         "n_skipped": n_skipped,
         "n_boxes_clipped": manifest.n_boxes_clipped + batch_counts.get("n_boxes_clipped", 0),
