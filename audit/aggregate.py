@@ -79,14 +79,19 @@ def _flags_fixation(predicted: pd.DataFrame) -> bool:
 
 
 def fixation_outcomes(predicted: pd.DataFrame) -> np.ndarray:
-    """Per map of the predicted class: 1.0 for a background-fixated error, 0.0 for any other
-    map with a defined enrichment (a box and a non-degenerate map), NaN otherwise.
+    """Per map of the predicted class of one method: 1.0 for a background-fixated error, 0.0
+    for any other map with a defined enrichment (a box and a non-degenerate map), NaN
+    otherwise, and NaN throughout for a method whose errors carry no fixation flag
+    (counter-evidence).
 
     The per-sample outcome behind ``background_fixation_per_sample``: its mean is fixated
     errors per sample whose flag would be defined were it misclassified. The comparison of
-    two runs pairs these outcomes sample by sample.
+    two runs pairs these outcomes sample by sample. Pass every predicted-class row of the
+    method (whether the method flags fixation is read from its errors), and subset after.
     """
     fixated = _floats(predicted["background_fixation"]) == 1.0
+    if not _flags_fixation(predicted):
+        return np.full(len(predicted), np.nan)
     eligible = ~np.isnan(_floats(predicted["enrichment"])) | fixated
     return np.where(fixated, 1.0, np.where(eligible, 0.0, np.nan))
 
@@ -180,8 +185,7 @@ def _method_summary(rows: pd.DataFrame, method: str, stats: _Describer) -> dict:
     misclassified = predicted[~correct]
 
     fixation = stats.proportion(_floats(misclassified["background_fixation"]))
-    per_sample = (stats.proportion(fixation_outcomes(predicted)) if _flags_fixation(predicted)
-                  else proportion(0, 0, min_n=stats.min_n))
+    per_sample = stats.proportion(fixation_outcomes(predicted))
     summary: dict = {
         "n_maps": len(predicted),
         "n_degenerate": int(predicted["degenerate"].to_numpy(dtype=bool).sum()),
@@ -212,12 +216,11 @@ def _class_summary(index: int, labels: np.ndarray, correct: np.ndarray,
     n = int(of_class.sum())
     fixation, per_sample = {}, {}
     for method, method_rows in predicted_rows.items():
-        rows = method_rows[method_rows["label_index"].to_numpy() == index]
+        of_label = method_rows["label_index"].to_numpy() == index
+        rows = method_rows[of_label]
         wrong = rows[~rows["correct"].to_numpy(dtype=bool)]
         fixation[method] = stats.proportion(_floats(wrong["background_fixation"]))
-        per_sample[method] = (stats.proportion(fixation_outcomes(rows))
-                              if _flags_fixation(method_rows)
-                              else proportion(0, 0, min_n=stats.min_n))
+        per_sample[method] = stats.proportion(fixation_outcomes(method_rows)[of_label])
     return {
         "n": n,
         "accuracy": float(correct[of_class].mean()) if n else None,

@@ -310,6 +310,21 @@ def test_a_figure_an_older_summary_lacks_comes_from_its_records(runs):
     assert (row.count_a, row.n_a, row.assessment) == (1, 120, "regression")
 
 
+def test_counter_evidence_has_no_companion_even_from_records():
+    # The negative-evidence map's errors carry no fixation flag: its per-sample companion is
+    # undefined in the summary, and the records must not turn it into "0 of n".
+    import dataclasses
+
+    records = [dataclasses.replace(r, method="negative", background_fixation=NAN)
+               for r in husky_run(30, 10)]
+    frame = records_to_frame(records)
+    summary = aggregate(frame, class_names=["husky", "wolf"], seed=0)
+    assert summary.methods["negative"].background_fixation_per_sample.mean is None
+    row = compare_summaries(summary, summary, records_a=frame, records_b=frame).figure(
+        "negative.background_fixation_per_sample")
+    assert (row.assessment, row.better) == ("undefined", None)
+
+
 @pytest.mark.parametrize("assessments, answer", [
     (["regression", "no_significant_change"], "B is worse than A"),
     (["improvement", "too_few"], "B is better than A"),
