@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="cam-audit",
         description="Audit a trained Keras image classifier with class activation maps.",
         epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad configuration or input, "
-               "3 an internal error.")
+               "3 an internal error. compare is a report: it exits 0 whatever it finds; its "
+               "answer is 'overall' in comparison.json.")
     parser.add_argument("--version", action="version", version=f"cam-audit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
