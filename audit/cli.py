@@ -3,6 +3,8 @@
 Exit codes mean one thing each: 0 the audit passed every gate; 1 a gate failed; 2 bad
 configuration or input (the message names the file, key or layer); 3 an internal error (one
 line names the stage and the exception; the traceback is in the run folder's ``error.log``).
+``cam-audit compare`` is a report, not a verdict: it exits 0 whatever the comparison finds
+(2 when a run folder cannot be read), and its answer is in ``comparison.json``'s ``overall``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="cam-audit",
         description="Audit a trained Keras image classifier with class activation maps.",
         epilog="Exit codes: 0 passed, 1 a gate failed, 2 bad configuration or input, "
-               "3 an internal error.")
+               "3 an internal error. compare is a report: it exits 0 whatever it finds; its "
+               "answer is 'overall' in comparison.json.")
     parser.add_argument("--version", action="version", version=f"cam-audit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -69,7 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="compare two runs: production A, candidate B")
     compare.add_argument("run_a", metavar="RUN_A")
     compare.add_argument("run_b", metavar="RUN_B")
-    compare.add_argument("--out", metavar="FILE", help="write the HTML comparison here")
+    compare.add_argument("--out", metavar="FILE",
+                         help="write the HTML comparison here (and comparison.json beside it)")
+    compare.add_argument("--json", metavar="FILE", dest="json_out",
+                         help="write the comparison as JSON here: every figure with its test "
+                              "and assessment, and the overall answer")
     return parser
 
 
@@ -101,8 +108,12 @@ def _print_summary(result) -> None:
     print(f"{verdict}: {summary.n_samples} samples, accuracy {_pct(summary.accuracy)}, "
           f"{summary.n_skipped} skipped")
     for name, figures in summary.methods.items():
+        fixation = figures.background_fixation
+        few = " (too few to judge)" if fixation.mean is not None and fixation.too_few else ""
         print(f"  {name:10s} background fixation {_pct(figures.background_fixation_rate)}"
-              f" of misclassified, pointing {_pct(figures.pointing_accuracy)} "
+              f" of misclassified ({fixation.count} of {fixation.n}{few}), "
+              f"{_pct(figures.background_fixation_per_sample.mean)} of samples; pointing "
+              f"{_pct(figures.pointing_accuracy)} "
               f"(centre baseline {_pct(summary.centre_baseline.mean)})")
     for name, gate in summary.gates.items():
         print(f"  gate {name}: {'pass' if gate.passed else 'FAIL'}: {gate.reason}")
@@ -143,14 +154,18 @@ def _validate(args) -> int:
 
 def _compare(args) -> int:
     from audit.report import compare_runs
+    from audit.report.compare import COMPARISON_JSON
 
     for run in (args.run_a, args.run_b):
         if not (Path(run) / "summary.json").is_file():
             raise AuditError(f"'{run}' is not a completed cam-audit run folder (no summary.json).")
-    _, table = compare_runs(args.run_a, args.run_b, out_path=args.out)
+    _, table = compare_runs(args.run_a, args.run_b, out_path=args.out, json_path=args.json_out)
     print(table)
     if args.out:
-        print(f"comparison: {args.out}")
+        print(f"comparison: {args.out} and {Path(args.out).parent / COMPARISON_JSON}")
+    if args.json_out:
+        print(f"comparison JSON: {args.json_out}")
+    # A report, not a verdict: the answer is in the output, the exit code stays 0.
     return ExitCode.PASSED
 
 

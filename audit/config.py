@@ -188,6 +188,10 @@ class MetricsSection(_Section):
     max_scoring_side: int | None = Field(default=1024, ge=64, description=(
         "Maps of photos whose longer side exceeds this are scored at this size (boxes, masks "
         "and pointing tolerance scaled); null scores every image at its full size."))
+    min_n: int = Field(default=10, ge=1, description=(
+        "Fewest samples a figure is judged on: below it a figure is shown with its n and no "
+        "interval, and no gate or comparison takes it as evidence."))
+
 
 
 class BehaviourSection(_Section):
@@ -226,6 +230,9 @@ class GatesSection(_Section):
     min_pointing_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
     min_energy_in_box: float | None = Field(default=None, ge=0.0, le=1.0)
     max_degenerate_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    on_too_few: Literal["pass", "fail"] = Field(default="pass", description=(
+        "What a gate on a figure over fewer than metrics.min_n samples does: its outcome is "
+        "'not enough samples' either way; 'pass' lets it pass, 'fail' fails it."))
     max_background_reliance: float | None = Field(default=None, ge=-1.0, le=1.0, description=(
         "Explainer-free: keeps_without_object - keeps_without_background of the behavioural "
         "test."))

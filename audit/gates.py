@@ -1,9 +1,17 @@
 """Release gates: thresholds on the summary figures -> pass or fail, with a reason each.
 
-A gate whose figure is undefined (no misclassified sample to fixate, no box to point at)
-passes and says so: there is no evidence against the model on that count. A gate on a
-per-method figure is evaluated for every method whose maps explain the decision and named
-``<gate>[<method>]``; counter-evidence (the negative-evidence map) is not gated (see
+A gate has one of four outcomes (:data:`audit.summary.GateOutcome`):
+
+- ``pass`` / ``fail``: the figure met its threshold or not;
+- ``not_enough_samples``: the figure rests on fewer than ``metrics.min_n`` samples, too few to
+  judge, so its value is not held against the threshold either way; the gate passes or fails
+  as ``gates.on_too_few`` says (default ``pass``: the figures most often short of samples are
+  those over misclassified samples, and they are short because the model makes few errors);
+- ``undefined``: the figure is undefined on the dataset (no misclassified sample to fixate, no
+  box to point at); the gate passes and says so: there is no evidence against the model.
+
+A gate on a per-method figure is evaluated for every method whose maps explain the decision
+and named ``<gate>[<method>]``; counter-evidence (the negative-evidence map) is not gated (see
 :data:`audit.cams.methods.METHODS`).
 """
 
@@ -11,6 +19,7 @@ from __future__ import annotations
 
 from audit.cams.methods import METHODS
 from audit.config import GatesSection
+from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
 from audit.summary import Gate, Summary
 
 __all__ = ["evaluate_gates", "fixation_methods", "skipped_fraction_gate"]
@@ -20,15 +29,24 @@ def _fmt(value) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _gate(value, threshold, *, minimum: bool, what: str) -> Gate:
+def _gate(value, n: int, threshold, *, minimum: bool, what: str, min_n: int,
+          on_too_few: str) -> Gate:
     if value is None:
-        return Gate(value=None, threshold=threshold, passed=True,
+        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined", n=n,
                     reason=f"{what} is undefined on this dataset; nothing to hold against it")
+    if n < min_n:
+        passed = on_too_few == "pass"
+        return Gate(value=value, threshold=threshold, passed=passed,
+                    outcome="not_enough_samples", n=n,
+                    reason=f"not enough samples (n={n} < metrics.min_n {min_n}): {what} "
+                           f"{_fmt(value)} is not judged; the gate "
+                           f"{'passes' if passed else 'fails'} (gates.on_too_few: {on_too_few})")
     passed = value >= threshold if minimum else value <= threshold
     relation = ("at or above" if passed else "below") if minimum else (
         "at or below" if passed else "above")
     bound = "minimum" if minimum else "maximum"
     return Gate(value=value, threshold=threshold, passed=bool(passed),
+                outcome="pass" if passed else "fail", n=n,
                 reason=f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}")
 
 
@@ -44,32 +62,47 @@ def fixation_methods(summary: Summary, gates: GatesSection) -> list[str]:
     return [m for m in deciding if m in gates.fixation_methods]
 
 
-def evaluate_gates(summary: Summary, gates: GatesSection) -> dict[str, Gate]:
+def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None
+                   ) -> dict[str, Gate]:
     """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
-    Per-method gates come method by method, in sorted method order. With
-    ``fixation_methods: trusted`` and no method faithful and sane on this run, the fixation
-    gate fails as ``max_background_fixation_rate[trusted]``: the question was asked and no
-    explainer can answer it (the explainer-free ``max_background_reliance`` still can).
+    Per-method gates come method by method, in sorted method order. ``min_n`` defaults to
+    the ``metrics.min_n`` the summary's figures were computed with (``summary.min_n``), or
+    :data:`~audit.metrics.sample_size.DEFAULT_MIN_N` for a summary that does not record it;
+    a figure over fewer samples is ``not_enough_samples`` and passes or fails as
+    ``gates.on_too_few`` says. With ``fixation_methods: trusted`` and no method faithful and
+    sane on this run, the fixation gate fails as ``max_background_fixation_rate[trusted]``:
+    the question was asked and no explainer can answer it (the explainer-free
+    ``max_background_reliance`` still can).
     """
+    if min_n is None:
+        min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
+    min_n = check_min_n(min_n)
+    options = dict(min_n=min_n, on_too_few=gates.on_too_few)
     out: dict[str, Gate] = {}
     if gates.min_accuracy is not None:
-        out["min_accuracy"] = _gate(summary.accuracy, gates.min_accuracy, minimum=True,
-                                    what="accuracy")
+        n = summary.correct.n or summary.n_samples
+        out["min_accuracy"] = _gate(summary.accuracy, n, gates.min_accuracy, minimum=True,
+                                    what="accuracy", **options)
     if gates.max_background_reliance is not None:
-        reliance = summary.behaviour.background_reliance.value if summary.behaviour else None
         what = "background reliance (behavioural test, no explainer)"
-        out["max_background_reliance"] = (
-            _gate(reliance, gates.max_background_reliance, minimum=False, what=what)
-            if summary.behaviour is not None else Gate(
+        if summary.behaviour is None:
+            out["max_background_reliance"] = Gate(
                 value=None, threshold=gates.max_background_reliance, passed=False,
+                outcome="fail",
                 reason="the pipeline has no behaviour stage, so there is no background "
-                       "reliance to judge; add the stage or switch the gate off"))
+                       "reliance to judge; add the stage or switch the gate off")
+        else:
+            reliance = summary.behaviour.background_reliance
+            out["max_background_reliance"] = _gate(
+                reliance.value, reliance.n, gates.max_background_reliance, minimum=False,
+                what=what, **options)
     fixated = fixation_methods(summary, gates)
     if (gates.max_background_fixation_rate is not None and gates.fixation_methods == "trusted"
             and not fixated):
         out["max_background_fixation_rate[trusted]"] = Gate(
             value=None, threshold=gates.max_background_fixation_rate, passed=False,
+            outcome="fail",
             reason="no method is both faithful and sane on this run, so no explainer's "
                    "fixation rate can be trusted")
     for method in sorted(summary.methods):
@@ -78,23 +111,26 @@ def evaluate_gates(summary: Summary, gates: GatesSection) -> dict[str, Gate]:
         figures = summary.methods[method]
         if gates.max_background_fixation_rate is not None and method in fixated:
             out[f"max_background_fixation_rate[{method}]"] = _gate(
-                figures.background_fixation_rate, gates.max_background_fixation_rate,
-                minimum=False,
-                what=f"{method} background-fixation rate among misclassified samples")
+                figures.background_fixation_rate, figures.background_fixation.n,
+                gates.max_background_fixation_rate, minimum=False,
+                what=f"{method} background-fixation rate among misclassified samples",
+                **options)
         if gates.min_pointing_accuracy is not None:
             out[f"min_pointing_accuracy[{method}]"] = _gate(
-                figures.pointing_accuracy, gates.min_pointing_accuracy, minimum=True,
-                what=f"{method} pointing accuracy")
+                figures.pointing_accuracy, figures.pointing_hit.all.n,
+                gates.min_pointing_accuracy, minimum=True, what=f"{method} pointing accuracy",
+                **options)
         if gates.min_energy_in_box is not None:
             out[f"min_energy_in_box[{method}]"] = _gate(
-                figures.energy_in_box.all.mean, gates.min_energy_in_box, minimum=True,
-                what=f"{method} mean energy in box")
+                figures.energy_in_box.all.mean, figures.energy_in_box.all.n,
+                gates.min_energy_in_box, minimum=True, what=f"{method} mean energy in box",
+                **options)
         if gates.max_degenerate_fraction is not None:
             n_maps = figures.n_maps or summary.n_samples
             fraction = figures.n_degenerate / n_maps if n_maps else None
             out[f"max_degenerate_fraction[{method}]"] = _gate(
-                fraction, gates.max_degenerate_fraction, minimum=False,
-                what=f"{method} share of degenerate maps")
+                fraction, n_maps, gates.max_degenerate_fraction, minimum=False,
+                what=f"{method} share of degenerate maps", **options)
     return out
 
 
@@ -107,7 +143,7 @@ def skipped_fraction_gate(summary: Summary, maximum: float) -> Gate | None:
     fraction = summary.skipped_fraction
     if fraction <= maximum:
         return None
-    return Gate(value=fraction, threshold=maximum, passed=False,
+    return Gate(value=fraction, threshold=maximum, passed=False, outcome="fail",
                 reason=f"{fraction:.1%} of the samples were skipped, above "
                        f"dataset.max_skipped_fraction {maximum:.1%}; the figures describe "
                        "only part of the dataset")

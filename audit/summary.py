@@ -7,7 +7,11 @@ re-check. ``summary.json`` is :class:`RunSummary` serialised (:func:`write_summa
 :func:`read_summary` reads every schema version written so far:
 
 - **1** (cam-audit 0.1): the same figures, written from a plain dict;
-- **2**: written from these models.
+- **2**: written from these models. Later cam-audit versions add keys to version 2 without
+  removing any (each figure's interval ``method`` and ``too_few`` flag, ``min_n``, the
+  proportions' ``count``, the unconditional ``background_fixation_per_sample``); a file
+  without them reads with their defaults, and a proportion's ``count`` is then derived from
+  its ``n`` and ``mean``.
 
 Undefined figures (no misclassified sample, no box, a degenerate map) are ``None`` here and
 ``null`` in JSON. The schema is documented in ``docs/results-schema.md``.
@@ -18,8 +22,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from audit.errors import AuditError, ExitCode
 from audit.io import atomic_write_json
@@ -36,7 +41,11 @@ __all__ = [
     "ConfusionMatrix",
     "FixationFigure",
     "Gate",
+    "GateOutcome",
+    "IntervalMethod",
     "MethodFigures",
+    "Proportion",
+    "ProportionSplit",
     "Provenance",
     "RunSummary",
     "Split",
@@ -64,23 +73,52 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+#: How an interval was made: a seeded percentile bootstrap of a mean, or a Wilson score
+#: interval of a proportion. ``None`` in files written before it was recorded (bootstrap).
+IntervalMethod = Literal["bootstrap", "wilson"]
+
+
 class Stat(_Model):
     """A mean with its interval (``STAT`` in the schema): ``n`` defined values, their mean, the
-    seeded 95% bootstrap interval of the mean, and how many rows had no value."""
+    seeded 95% bootstrap interval of the mean, and how many rows had no value.
+
+    ``too_few`` marks a figure over fewer than ``metrics.min_n`` values: it is shown with its
+    ``n`` and no interval (``ci`` is None), and no gate or comparison takes it as evidence.
+    """
 
     n: int = 0
     mean: float | None = None
     ci: Interval | None = None
     n_nan: int = 0
+    method: IntervalMethod | None = None
+    too_few: bool = False
 
 
-class FixationFigure(_Model):
-    """The background-fixation rate among misclassified samples with a defined flag."""
+class Proportion(Stat):
+    """A share of samples (``PROPORTION`` in the schema): ``count`` of ``n``, ``mean`` =
+    ``count / n``, and its 95% Wilson score interval (``method == "wilson"``).
 
-    n: int = 0
+    A file written before proportions recorded their count (schema 1, early schema 2) has it
+    derived from ``n`` and ``mean``; its ``ci`` is the bootstrap interval it was written with.
+    """
+
     count: int = 0
-    mean: float | None = None
-    ci: Interval | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_count(cls, data):
+        if isinstance(data, Stat) and not isinstance(data, Proportion):
+            data = data.model_dump()  # a share built as a plain Stat (before Proportion)
+        if isinstance(data, dict) and "count" not in data:
+            n, mean = data.get("n"), data.get("mean")
+            if isinstance(n, int) and isinstance(mean, int | float):
+                data = {**data, "count": int(round(mean * n))}
+        return data
+
+
+#: The background-fixation rate among misclassified samples with a defined flag (the name it
+#: had before every proportion shared one model).
+FixationFigure = Proportion
 
 
 class Split(_Model):
@@ -91,6 +129,22 @@ class Split(_Model):
     misclassified: Stat = Stat()
 
 
+class ProportionSplit(Split):
+    """A 0/1 score (pointing hit, localisation correct) over all, correctly classified and
+    misclassified samples: three proportions."""
+
+    all: Proportion = Proportion()
+    correct: Proportion = Proportion()
+    misclassified: Proportion = Proportion()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_split(cls, data):
+        if isinstance(data, Split) and not isinstance(data, ProportionSplit):
+            return {"all": data.all, "correct": data.correct, "misclassified": data.misclassified}
+        return data
+
+
 class TrueClassFigures(_Model):
     """Scores of the maps of the *true* class of misclassified samples."""
 
@@ -99,12 +153,17 @@ class TrueClassFigures(_Model):
 
 
 class Estimate(_Model):
-    """A figure with its 95% interval, ``{value, ci_low, ci_high}``, over ``n`` samples."""
+    """A figure with its 95% interval, ``{value, ci_low, ci_high}``, over ``n`` samples; a
+    share of samples also has its ``count`` and a Wilson interval, a difference a bootstrap
+    one (``method``). Below ``metrics.min_n`` samples it has no interval (``too_few``)."""
 
     n: int = 0
     value: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    count: int | None = None
+    method: IntervalMethod | None = None
+    too_few: bool = False
 
 
 class FaithfulnessFigures(_Model):
@@ -116,7 +175,7 @@ class FaithfulnessFigures(_Model):
     deletion_auc: Stat = Stat()
     insertion_auc: Stat = Stat()
     average_drop: Stat = Stat()
-    increase_in_confidence: Stat = Stat()
+    increase_in_confidence: Proportion = Proportion()
     faithful: bool | None = None
 
 
@@ -160,22 +219,31 @@ class BehaviourFigures(BehaviourSplit):
     accuracy_object_only: Estimate = Estimate()
     accuracy_background_only: Estimate = Estimate()
     background_decision_rate: Estimate = Estimate()
+    background_decision_per_sample: Estimate = Estimate()
 
 
 class MethodFigures(_Model):
-    """The figures of one CAM method, over the maps of the predicted class."""
+    """The figures of one CAM method, over the maps of the predicted class.
+
+    ``background_fixation`` is conditional: its ``n`` is the misclassified samples with a
+    defined flag, so it changes meaning when the number of errors changes.
+    ``background_fixation_per_sample`` is its unconditional companion, the one to compare
+    across runs: background-fixated errors over every sample with a box and a non-degenerate
+    map (the samples whose flag would be defined were they misclassified).
+    """
 
     n_maps: int = 0
     n_degenerate: int = 0
     background_fixation_rate: float | None = None
-    background_fixation: FixationFigure = FixationFigure()
+    background_fixation: Proportion = Proportion()
+    background_fixation_per_sample: Proportion = Proportion()
     pointing_accuracy: float | None = None
     localization_accuracy: float | None = None
     energy_in_box: Split = Split()
     enrichment: Split = Split()
-    pointing_hit: Split = Split()
+    pointing_hit: ProportionSplit = ProportionSplit()
     loc_iou: Split = Split()
-    loc_correct: Split = Split()
+    loc_correct: ProportionSplit = ProportionSplit()
     true_class: TrueClassFigures = TrueClassFigures()
     faithfulness: FaithfulnessFigures | None = None
     sanity: SanityFigures | None = None
@@ -197,12 +265,15 @@ class MethodFigures(_Model):
 
 
 class ClassFigures(_Model):
-    """Figures of the samples of one true class."""
+    """Figures of the samples of one true class (method -> figure in the dicts)."""
 
     n: int = 0
     accuracy: float | None = None
+    correct: Proportion = Proportion()
     n_misclassified: int = 0
     background_fixation_rate: dict[str, float | None] = {}
+    background_fixation: dict[str, Proportion] = {}
+    background_fixation_per_sample: dict[str, Proportion] = {}
 
 
 class ConfusionMatrix(_Model):
@@ -213,16 +284,23 @@ class ConfusionMatrix(_Model):
 
 
 class Summary(_Model):
-    """The aggregate figures of a run (the output of the ``aggregate`` stage)."""
+    """The aggregate figures of a run (the output of the ``aggregate`` stage).
+
+    ``accuracy`` and ``accuracy_ci`` repeat ``correct.mean`` and ``correct.ci``; ``min_n`` is
+    the ``metrics.min_n`` the ``too_few`` flags were set with (None in files written before
+    it existed).
+    """
 
     schema_version: int = SCHEMA_VERSION
     n_samples: int = 0
     class_names: list[str] = []
+    min_n: int | None = None
     accuracy: float | None = None
     accuracy_ci: Interval | None = None
+    correct: Proportion = Proportion()
     per_class: dict[str, ClassFigures] = {}
     confusion_matrix: ConfusionMatrix = ConfusionMatrix()
-    centre_baseline: Stat = Stat()
+    centre_baseline: Proportion = Proportion()
     methods: dict[str, MethodFigures] = {}
     behaviour: BehaviourFigures | None = None
     baselines: dict[str, FaithfulnessFigures] = {}
@@ -237,13 +315,22 @@ class Summary(_Model):
         return sum(c.n_misclassified for c in self.per_class.values())
 
 
+#: What a gate found: the figure met its threshold (``pass``) or not (``fail``), the figure
+#: rests on fewer than ``metrics.min_n`` samples (``not_enough_samples``: passes or fails as
+#: ``gates.on_too_few`` says), or it is undefined on the dataset (``undefined``: passes).
+GateOutcome = Literal["pass", "fail", "not_enough_samples", "undefined"]
+
+
 class Gate(_Model):
-    """One release gate's outcome."""
+    """One release gate's outcome. ``outcome`` and ``n`` (the samples behind the figure) are
+    None in files written before they were recorded."""
 
     value: float | None = None
     threshold: float | None = None
     passed: bool = False
     reason: str = ""
+    outcome: GateOutcome | None = None
+    n: int | None = None
 
 
 class Verdict(_Model):

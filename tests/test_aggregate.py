@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -9,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.aggregate import SCORES, sub_seed
+from audit.aggregate import PROPORTION_SCORES, SCORES, fixation_outcomes, sub_seed
 from audit.aggregate import aggregate as aggregate_summary
-from audit.metrics import describe
+from audit.metrics import describe, wilson_interval
 from audit.records import ScoreRecord, read_records, records_to_frame
 
 
@@ -106,9 +107,13 @@ def frame() -> pd.DataFrame:
     return records_to_frame(build_records())
 
 
+#: The hand-built runs are tiny: min_n 1 keeps their intervals (min_n has tests of its own).
+OPTIONS = dict(class_names=CLASSES, seed=11, n_resamples=300, min_n=1)
+
+
 @pytest.fixture(scope="module")
 def summary(frame) -> dict:
-    return aggregate(frame, class_names=CLASSES, seed=11, n_resamples=300)
+    return aggregate(frame, **OPTIONS)
 
 
 def approx_stat(n, mean, n_nan):
@@ -116,7 +121,19 @@ def approx_stat(n, mean, n_nan):
 
 
 def without_ci(stat):
-    return {k: v for k, v in stat.items() if k != "ci"}
+    return {k: v for k, v in stat.items() if k in ("n", "mean", "n_nan")}
+
+
+def wilson(count, n):
+    return list(wilson_interval(count, n))
+
+
+def prop(count, n, n_nan=0, *, min_n=1):
+    """A PROPORTION with its Wilson interval (none when too few)."""
+    too_few = n < min_n
+    return {"n": n, "count": count, "mean": count / n if n else None,
+            "ci": None if too_few else wilson(count, n), "n_nan": n_nan,
+            "method": "wilson", "too_few": too_few}
 
 
 # ---------------------------------------------------------------------------- sample level
@@ -127,8 +144,10 @@ def test_keys(summary):
         "schema_version",
         "n_samples",
         "class_names",
+        "min_n",
         "accuracy",
         "accuracy_ci",
+        "correct",
         "per_class",
         "confusion_matrix",
         "centre_baseline",
@@ -142,7 +161,7 @@ def test_keys(summary):
         "n_duplicates",
         "skipped_fraction",
     }
-    assert summary["schema_version"] == 2
+    assert summary["schema_version"] == 2 and summary["min_n"] == 1
     assert list(summary["methods"]) == ["gradcam", "scorecam"]
     gradcam = summary["methods"]["gradcam"]
     assert set(gradcam) == {
@@ -150,6 +169,7 @@ def test_keys(summary):
         "n_degenerate",
         "background_fixation_rate",
         "background_fixation",
+        "background_fixation_per_sample",
         "pointing_accuracy",
         "localization_accuracy",
         "true_class",
@@ -158,20 +178,26 @@ def test_keys(summary):
         "behaviour_agreement",
         *SCORES,
     }
+    stat_keys = {"n", "mean", "ci", "n_nan", "method", "too_few"}
     for score in SCORES:
         assert set(gradcam[score]) == {"all", "correct", "misclassified"}
         for stat in gradcam[score].values():
-            assert set(stat) == {"n", "mean", "ci", "n_nan"}
+            if score in PROPORTION_SCORES:
+                assert set(stat) == stat_keys | {"count"} and stat["method"] == "wilson"
+            else:
+                assert set(stat) == stat_keys and stat["method"] == "bootstrap"
     assert set(gradcam["true_class"]) == {"energy_in_box", "enrichment"}
-    assert set(gradcam["background_fixation"]) == {"n", "count", "mean", "ci"}
+    for proportion in (gradcam["background_fixation"], gradcam["background_fixation_per_sample"],
+                       summary["correct"], summary["centre_baseline"]):
+        assert set(proportion) == stat_keys | {"count"} and proportion["method"] == "wilson"
 
 
 def test_accuracy_and_confusion_matrix(summary):
     assert summary["n_samples"] == 6
     assert summary["class_names"] == CLASSES
     assert summary["accuracy"] == 0.5
-    low, high = summary["accuracy_ci"]
-    assert 0.0 <= low <= 0.5 <= high <= 1.0 and low < high
+    assert summary["correct"] == prop(3, 6)
+    assert summary["accuracy_ci"] == wilson(3, 6)
     assert summary["confusion_matrix"] == {
         "labels": CLASSES,
         # Rows: true class; columns: predicted class.
@@ -180,46 +206,50 @@ def test_accuracy_and_confusion_matrix(summary):
 
 
 def test_per_class(summary):
+    def figures(accuracy, fixation, per_sample):
+        return {
+            "n": 2,
+            "accuracy": accuracy,
+            "correct": prop(1, 2),
+            "n_misclassified": 1,
+            "background_fixation_rate": {m: f["mean"] for m, f in fixation.items()},
+            "background_fixation": fixation,
+            "background_fixation_per_sample": per_sample,
+        }
+
     assert summary["per_class"] == {
-        "cat": {
-            "n": 2,
-            "accuracy": 0.5,
-            "n_misclassified": 1,
-            "background_fixation_rate": {"gradcam": 1.0, "scorecam": 0.0},
-        },
-        "dog": {
-            "n": 2,
-            "accuracy": 0.5,
-            "n_misclassified": 1,
-            "background_fixation_rate": {"gradcam": 0.0, "scorecam": 0.0},
-        },
-        # fox's one misclassified sample (s6) has no box: no defined fixation score.
-        "fox": {
-            "n": 2,
-            "accuracy": 0.5,
-            "n_misclassified": 1,
-            "background_fixation_rate": {"gradcam": None, "scorecam": None},
-        },
+        # s1 (correct) and s2 (fixated under Grad-CAM, not under Score-CAM).
+        "cat": figures(0.5, {"gradcam": prop(1, 1), "scorecam": prop(0, 1)},
+                       {"gradcam": prop(1, 2), "scorecam": prop(0, 2)}),
+        # s3 (correct) and s4 (not fixated).
+        "dog": figures(0.5, {"gradcam": prop(0, 1), "scorecam": prop(0, 1)},
+                       {"gradcam": prop(0, 2), "scorecam": prop(0, 2)}),
+        # fox's one misclassified sample (s6) has no box: no defined fixation score; s5's
+        # Grad-CAM map is degenerate.
+        "fox": figures(0.5, {"gradcam": prop(0, 0, 1), "scorecam": prop(0, 0, 1)},
+                       {"gradcam": prop(0, 0, 2), "scorecam": prop(0, 1, 1)}),
     }
 
 
 def test_class_without_samples():
     frame = records_to_frame([rec("a", 0, 0, "gradcam"), rec("b", 0, 1, "gradcam")])
     summary = aggregate(frame, class_names=CLASSES, seed=0, n_resamples=50)
+    empty = prop(0, 0)
     assert summary["per_class"]["fox"] == {
         "n": 0,
         "accuracy": None,
+        "correct": empty,
         "n_misclassified": 0,
         "background_fixation_rate": {"gradcam": None},
+        "background_fixation": {"gradcam": empty},
+        "background_fixation_per_sample": {"gradcam": empty},
     }
     assert summary["confusion_matrix"]["matrix"] == [[1, 1, 0], [0, 0, 0], [0, 0, 0]]
 
 
 def test_centre_baseline(summary):
     # One value per sample: 1, 0, 1, 0, 1 and NaN for s6 (no box).
-    assert without_ci(summary["centre_baseline"]) == approx_stat(5, 0.6, 1)
-    low, high = summary["centre_baseline"]["ci"]
-    assert 0.0 <= low <= 0.6 <= high <= 1.0
+    assert summary["centre_baseline"] == prop(3, 5, 1)
 
 
 # ---------------------------------------------------------------------------- per method
@@ -231,16 +261,18 @@ def test_method_headline_figures(summary):
     assert gradcam["n_degenerate"] == 1
     # Misclassified samples with a defined score: s2 (fixed) and s4 (not); s6 has no box.
     assert gradcam["background_fixation_rate"] == 0.5
-    fixation = gradcam["background_fixation"]
-    assert (fixation["n"], fixation["count"], fixation["mean"]) == (2, 1, 0.5)
-    assert fixation["ci"][0] <= 0.5 <= fixation["ci"][1]
+    assert gradcam["background_fixation"] == prop(1, 2, 1)
+    # The unconditional companion: s2 fixated, of the four maps with a defined enrichment
+    # (s5's map is degenerate, s6 has no box).
+    assert gradcam["background_fixation_per_sample"] == prop(1, 4, 2)
     assert gradcam["pointing_accuracy"] == 0.75  # 1, 0, 1, 1
     assert gradcam["localization_accuracy"] == 0.5  # 0.6, 0.2, 0.4, 0.7 against 0.5
 
     scorecam = summary["methods"]["scorecam"]
     assert scorecam["n_maps"] == 6 and scorecam["n_degenerate"] == 0
     assert scorecam["background_fixation_rate"] == 0.0
-    assert scorecam["background_fixation"] == {"n": 2, "count": 0, "mean": 0.0, "ci": [0.0, 0.0]}
+    assert scorecam["background_fixation"] == prop(0, 2, 1)
+    assert scorecam["background_fixation_per_sample"] == prop(0, 5, 1)
     assert scorecam["pointing_accuracy"] == pytest.approx(3 / 5)
     assert scorecam["localization_accuracy"] == pytest.approx(3 / 5)
 
@@ -254,9 +286,9 @@ def test_score_stats_split_by_correctness(summary):
     enrichment = gradcam["enrichment"]
     assert without_ci(enrichment["correct"]) == approx_stat(2, 1.75, 1)
     assert without_ci(enrichment["misclassified"]) == approx_stat(2, 0.875, 1)
-    assert without_ci(gradcam["pointing_hit"]["all"]) == approx_stat(4, 0.75, 2)
+    assert gradcam["pointing_hit"]["all"] == prop(3, 4, 2)
     assert without_ci(gradcam["loc_iou"]["all"]) == approx_stat(4, 0.475, 2)
-    assert without_ci(gradcam["loc_correct"]["misclassified"]) == approx_stat(2, 0.5, 1)
+    assert gradcam["loc_correct"]["misclassified"] == prop(1, 2, 1)
     for score in SCORES:
         for stat in gradcam[score].values():
             assert stat["ci"][0] <= stat["mean"] <= stat["ci"][1]
@@ -272,6 +304,8 @@ def test_true_class_maps(summary):
         "mean": None,
         "ci": None,
         "n_nan": 0,
+        "method": "bootstrap",
+        "too_few": True,  # n = 0 < min_n
     }
 
 
@@ -281,10 +315,8 @@ def test_stray_rows_of_correct_samples_are_ignored(frame):
             rec("s1", 0, 0, "gradcam", "true", energy_in_box=0.0, enrichment=0.0),
         ]
     )
-    summary = aggregate(
-        pd.concat([frame, stray], ignore_index=True), class_names=CLASSES, seed=11, n_resamples=300
-    )
-    reference = aggregate(frame, class_names=CLASSES, seed=11, n_resamples=300)
+    summary = aggregate(pd.concat([frame, stray], ignore_index=True), **OPTIONS)
+    reference = aggregate(frame, **OPTIONS)
     assert (
         summary["methods"]["gradcam"]["true_class"] == reference["methods"]["gradcam"]["true_class"]
     )
@@ -296,8 +328,86 @@ def test_stat_matches_describe_with_its_sub_seed(frame, summary):
         predicted.sort_values("sample_id")["enrichment"].to_numpy(),
         seed=sub_seed(11, "methods.gradcam.enrichment.all"),
         n_resamples=300,
+        min_n=1,
     )
     assert summary["methods"]["gradcam"]["enrichment"]["all"] == expected
+
+
+# ------------------------------------------------------------------ small samples (min_n)
+
+
+def good_model_records(n_samples=120, n_wrong=1, *, fixated=True, method="gradcam"):
+    """``n_samples`` samples of class cat, the first ``n_wrong`` predicted dog; every map has
+    a box. The errors' maps sit on the background (``fixated``) or on the object."""
+    records = []
+    for i in range(n_samples):
+        wrong = i < n_wrong
+        enrichment = 0.5 if wrong and fixated else 2.0
+        records.append(rec(f"s{i:03d}", 0, 1 if wrong else 0, method,
+                           **scores(0.3, enrichment, 1.0, 0.6, background_fixation=(
+                               float(enrichment < 1.0) if wrong else NAN))))
+    return records
+
+
+def test_proportions_get_wilson_intervals_and_few_samples_none():
+    summary = aggregate(records_to_frame(good_model_records()), class_names=CLASSES, seed=0)
+    assert summary["min_n"] == 10
+    # 119 of 120 correct: Wilson [0.9543, 0.9985], not the bootstrap's [0.975, 1.0].
+    assert summary["correct"] == prop(119, 120)
+    assert summary["accuracy_ci"] == pytest.approx([0.9543037, 0.9985274])
+    gradcam = summary["methods"]["gradcam"]
+    # The one error is fixated: 1 of 1, shown with its n and no interval.
+    assert gradcam["background_fixation"] == prop(1, 1, min_n=10)
+    assert gradcam["background_fixation"]["too_few"] is True
+    assert gradcam["background_fixation"]["ci"] is None
+    assert gradcam["background_fixation_rate"] == 1.0
+    # Its companion: 1 fixated error per 120 samples, with an interval.
+    assert gradcam["background_fixation_per_sample"] == prop(1, 120)
+    # Means below min_n: no bootstrap interval either.
+    assert gradcam["energy_in_box"]["misclassified"]["too_few"] is True
+    assert gradcam["energy_in_box"]["misclassified"]["ci"] is None
+    assert gradcam["energy_in_box"]["all"]["too_few"] is False
+    assert gradcam["pointing_hit"]["all"] == prop(120, 120)
+    assert summary["per_class"]["cat"]["correct"] == prop(119, 120)
+    assert summary["per_class"]["dog"]["correct"] == prop(0, 0, min_n=10)
+
+
+def test_background_model_companion():
+    # Every sample wrong, 66 of 120 errors on the background.
+    records = good_model_records(n_wrong=120, fixated=False)
+    records = [r if i >= 66 else dataclasses.replace(r, enrichment=0.5, background_fixation=1.0)
+               for i, r in enumerate(records)]
+    gradcam = aggregate(records_to_frame(records), class_names=CLASSES, seed=0)["methods"][
+        "gradcam"]
+    assert gradcam["background_fixation"] == prop(66, 120)
+    assert gradcam["background_fixation_per_sample"] == prop(66, 120)
+    assert gradcam["energy_in_box"]["correct"]["n"] == 0
+
+
+def test_counter_evidence_has_no_per_sample_fixation():
+    # The negative-evidence map's errors carry no flag: its companion is undefined, not 0.
+    records = [dataclasses.replace(r, background_fixation=NAN)
+               for r in good_model_records(20, 5, method="negative")]
+    negative = aggregate(records_to_frame(records), class_names=CLASSES, seed=0)["methods"][
+        "negative"]
+    assert negative["background_fixation"]["n"] == 0
+    assert negative["background_fixation_per_sample"] == prop(0, 0, 20, min_n=10)
+
+
+def test_fixation_outcomes():
+    frame = records_to_frame([
+        rec("a", 0, 1, "gradcam", **scores(0.1, 0.5, 0.0, 0.1, background_fixation=1.0)),
+        rec("b", 0, 1, "gradcam", **scores(0.6, 1.5, 1.0, 0.7, background_fixation=0.0)),
+        rec("c", 0, 0, "gradcam", **scores(0.6, 1.5, 1.0, 0.7)),
+        rec("d", 0, 0, "gradcam", degenerate=True, **UNDEFINED),
+    ])
+    np.testing.assert_array_equal(fixation_outcomes(frame), [1.0, 0.0, 0.0, NAN])
+
+
+@pytest.mark.parametrize("min_n", [0, -1, 2.5, True])
+def test_rejects_bad_min_n(frame, min_n):
+    with pytest.raises(ValueError, match="min_n must be an integer >= 1"):
+        aggregate(frame, class_names=CLASSES, seed=0, min_n=min_n)
 
 
 # ------------------------------------------------------------------- JSON and determinism
@@ -312,7 +422,7 @@ def walk(value, path="summary"):
         for index, item in enumerate(value):
             walk(item, f"{path}[{index}]")
     else:
-        assert value is None or type(value) in (str, int, float), (path, type(value))
+        assert value is None or type(value) in (str, int, float, bool), (path, type(value))
         if type(value) is float:
             assert math.isfinite(value), path
 
@@ -324,22 +434,23 @@ def test_json_ready(summary):
 
 
 def test_deterministic_and_independent_of_row_order(frame, summary):
-    again = aggregate(frame, class_names=CLASSES, seed=11, n_resamples=300)
+    again = aggregate(frame, **OPTIONS)
     assert again == summary
     for state in (0, 1, 2):
         shuffled = frame.sample(frac=1.0, random_state=state).reset_index(drop=True)
-        assert aggregate(shuffled, class_names=CLASSES, seed=11, n_resamples=300) == summary
+        assert aggregate(shuffled, **OPTIONS) == summary
 
 
 def test_round_trip_through_records_csv(frame, summary, tmp_path):
     path = tmp_path / "records.csv"
     frame.to_csv(path, index=False)
-    assert aggregate(read_records(path), class_names=CLASSES, seed=11, n_resamples=300) == summary
+    assert aggregate(read_records(path), **OPTIONS) == summary
 
 
 def test_seed_moves_intervals_not_means(frame, summary):
-    other = aggregate(frame, class_names=CLASSES, seed=12, n_resamples=300)
+    other = aggregate(frame, **{**OPTIONS, "seed": 12})
     assert other["accuracy"] == summary["accuracy"]
+    assert other["correct"] == summary["correct"]  # a Wilson interval draws nothing
     assert other["methods"]["gradcam"]["energy_in_box"]["all"]["mean"] == pytest.approx(
         summary["methods"]["gradcam"]["energy_in_box"]["all"]["mean"]
     )
@@ -348,7 +459,7 @@ def test_seed_moves_intervals_not_means(frame, summary):
 
 def test_figures_do_not_depend_on_other_methods(frame, summary):
     only_gradcam = frame[frame["method"] == "gradcam"].reset_index(drop=True)
-    alone = aggregate(only_gradcam, class_names=CLASSES, seed=11, n_resamples=300)
+    alone = aggregate(only_gradcam, **OPTIONS)
     assert alone["methods"]["gradcam"] == summary["methods"]["gradcam"]
     assert alone["accuracy_ci"] == summary["accuracy_ci"]
     assert alone["centre_baseline"] == summary["centre_baseline"]
@@ -369,7 +480,7 @@ def test_empty_records():
     assert summary["accuracy"] is None and summary["accuracy_ci"] is None
     assert summary["methods"] == {}
     assert summary["confusion_matrix"]["matrix"] == [[0, 0, 0]] * 3
-    assert summary["centre_baseline"] == {"n": 0, "mean": None, "ci": None, "n_nan": 0}
+    assert summary["centre_baseline"] == prop(0, 0)
     assert summary["per_class"]["cat"]["accuracy"] is None
     json.dumps(summary, allow_nan=False)
 

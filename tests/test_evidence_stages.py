@@ -254,3 +254,32 @@ def test_trust_section_names_the_method_that_agrees_with_behaviour():
             "background_fixation": summary.methods["gradcam"].background_fixation})}})
     assert disagreement(agreeing, ["gradcam", "scorecam"]) is None
     assert BASELINES == ("random", "centre")
+
+
+def test_comparisons_weigh_the_behavioural_figures():
+    from audit.comparison.compare import compare_summaries
+
+    def run(correct: int, decided: int, reliance: float) -> Summary:
+        errors = 100 - correct
+        return Summary.model_validate({
+            "n_samples": 100, "accuracy": correct / 100,
+            "correct": {"n": 100, "count": correct, "mean": correct / 100},
+            "behaviour": {
+                "n": 100,
+                "background_reliance": {"n": 100, "value": reliance,
+                                        "ci_low": reliance - 0.05, "ci_high": reliance + 0.05},
+                "background_decision_rate": {"n": errors, "count": decided,
+                                             "value": decided / errors},
+                "background_decision_per_sample": {"n": 100, "count": decided,
+                                                   "value": decided / 100}}})
+
+    comparison = compare_summaries(run(95, 1, -0.3), run(20, 40, 0.5))
+    rows = {r.figure: r for r in comparison.figures}
+    # One background-decided error of 5 against 40 of 80: the rate among errors falls, the
+    # errors changed in number, so it is not comparable; per sample it is a regression.
+    assert rows["background_decision_rate"].assessment == "not_comparable"
+    assert rows["background_decision_rate"].note == "errors 5 → 80"
+    assert rows["background_decision_per_sample"].assessment == "regression"
+    assert rows["background_reliance"].assessment == "regression"
+    same = compare_summaries(run(95, 1, -0.3), run(95, 1, -0.3))
+    assert same.overall.startswith("no significant change")

@@ -583,19 +583,29 @@ class TestBootstrap:
 class TestDescribe:
     def test_shape(self):
         stat = describe([0.0, 1.0, 1.0, math.nan], seed=0, n_resamples=200)
-        assert stat.keys() == {"n", "mean", "ci", "n_nan"}
+        assert stat.keys() == {"n", "mean", "ci", "n_nan", "method", "too_few"}
         assert stat["n"] == 3 and stat["n_nan"] == 1
         assert stat["mean"] == pytest.approx(2 / 3)
         assert stat["ci"] == list(bootstrap_ci([0.0, 1.0, 1.0], seed=0, n_resamples=200))
         assert type(stat["n"]) is int and type(stat["mean"]) is float
         assert all(type(v) is float for v in stat["ci"])
+        assert (stat["method"], stat["too_few"]) == ("bootstrap", False)
 
     def test_no_defined_value(self):
-        assert describe([math.nan] * 3, seed=0) == {"n": 0, "mean": None, "ci": None, "n_nan": 3}
-        assert describe([], seed=0) == {"n": 0, "mean": None, "ci": None, "n_nan": 0}
+        empty = {"n": 0, "mean": None, "ci": None, "method": "bootstrap", "too_few": True}
+        assert describe([math.nan] * 3, seed=0) == {**empty, "n_nan": 3}
+        assert describe([], seed=0) == {**empty, "n_nan": 0}
 
     def test_single_value(self):
-        assert describe([0.5], seed=0) == {"n": 1, "mean": 0.5, "ci": [0.5, 0.5], "n_nan": 0}
+        assert describe([0.5], seed=0) == {"n": 1, "mean": 0.5, "ci": [0.5, 0.5], "n_nan": 0,
+                                           "method": "bootstrap", "too_few": False}
+
+    def test_below_min_n_no_interval_is_drawn(self):
+        stat = describe([0.2, 0.4, 0.9], seed=0, min_n=4)
+        assert (stat["n"], stat["ci"], stat["too_few"]) == (3, None, True)
+        assert stat["mean"] == pytest.approx(0.5)
+        with pytest.raises(ValueError, match="min_n must be an integer >= 1; got 0"):
+            describe([0.2], seed=0, min_n=0)
 
     def test_accepts_pandas_and_booleans(self):
         import pandas as pd

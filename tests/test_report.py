@@ -28,6 +28,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from audit.aggregate import aggregate
+from audit.comparison import compare_summaries
 from audit.config import AuditConfig
 from audit.records import ScoreRecord, records_to_frame
 from audit.report import (
@@ -40,7 +41,6 @@ from audit.report import (
     write_report,
 )
 from audit.report.agreement import method_agreement
-from audit.report.figures import compare_figures
 from audit.report.html import build_context
 from audit.report.images import data_uri
 from audit.report.sections.data import MAX_SKIPPED_ROWS
@@ -292,24 +292,21 @@ def with_method(summary: RunSummary, method: str, **changes) -> RunSummary:
 def test_report_regression_flags(tmp_path):
     records = make_records()
     summary = make_summary(records)
-    worse = summary.model_copy(update={"accuracy": summary.accuracy - 0.3})
-    gradcam = summary.methods["gradcam"]
-    better = with_method(summary, "gradcam", background_fixation_rate=0.0,
-                         background_fixation=gradcam.background_fixation.model_copy(
-                             update={"ci": None}))
-    changes = {c.key: c for c in compare_figures(summary, worse)}
-    assert changes["accuracy"].status == "regression"
-    assert changes["gradcam.energy_in_box.correct"].status == "unchanged"
+    worse = make_summary(make_records(error_rate=0.9))
+    changes = {c.figure: c for c in compare_summaries(summary, worse).figures}
+    assert changes["accuracy"].assessment == "regression"
+    assert changes["accuracy"].test == "newcombe"  # no records: interval rules
+    # Over correct samples only, while the number of errors moved: not comparable.
+    assert changes["gradcam.energy_in_box.correct"].assessment == "not_comparable"
     assert changes["negative.background_fixation_rate"].better is None
-    changes = {c.key: c for c in compare_figures(better, summary)}
-    fixation = changes["gradcam.background_fixation_rate"]
-    assert fixation.rule == "absolute" and fixation.margin == 0.02
-    assert gradcam.background_fixation_rate > 0.02
-    assert fixation.status == "regression"
-    baseline = summary.model_copy(update={"accuracy": summary.accuracy + 0.3})
-    _, text = render_full(tmp_path, baseline=baseline)
-    assert '<span class="badge fail">1 regression</span>' in text
-    assert "combined 95% interval" in text
+    baseline = make_summary(make_records(error_rate=0.05))
+    _, text = render_full(tmp_path, baseline=baseline, baseline_records=records_to_frame(
+        make_records(error_rate=0.05)))
+    assert "Compared with the baseline run" in text
+    assert "B is worse than A: accuracy" in text
+    assert "McNemar exact" in text and "Paired tests" in text
+    assert "not comparable" in text and "errors" in text
+    assert "McNemar&#39;s exact test" in text  # the rule, beside the table
 
 
 def test_report_edge_cases_do_not_crash(tmp_path):
@@ -347,6 +344,21 @@ def test_report_edge_cases_do_not_crash(tmp_path):
                         skipped=NO_SKIPPED, gallery=[], config=CONFIG).read_text()
     assert '<div class="verdict-word">NO VERDICT</div>' in text and 'id="guide"' in text
     assert "<p class=\"muted\">No CAM method was run.</p>" in text
+
+
+def test_report_marks_figures_with_too_few_samples(tmp_path):
+    # 12 samples, about 4 errors: the fixation rates and the per-class figures are too few.
+    records = make_records(12, methods=("gradcam",), hostile_file=False)
+    summary = make_summary(records, gates={"max_background_fixation_rate[gradcam]": {
+        "value": 0.5, "threshold": 0.4, "passed": True, "outcome": "not_enough_samples", "n": 4,
+        "reason": "not enough samples (n=4 < metrics.min_n 10): ..."}})
+    assert summary.methods["gradcam"].background_fixation.too_few
+    text = write_report(tmp_path, summary=summary, records=records_to_frame(records),
+                        skipped=NO_SKIPPED, gallery=[], config=CONFIG).read_text()
+    assert '<span class="badge info">not enough samples</span>' in text
+    assert text.count('<span class="too-few">too few samples to judge</span>') >= 3
+    assert "95% Wilson CI" in text  # the accuracy card: 12 samples are enough
+    assert "Too few samples to judge</dt>" in text  # the reading guide
 
 
 def test_report_caps_the_skipped_table(tmp_path):
@@ -458,6 +470,25 @@ def test_junit_without_gates(tmp_path):
     assert root.find("testsuite").get("failures") == "0"
 
 
+def test_junit_gates_with_too_few_samples(tmp_path):
+    reason = ("not enough samples (n=3 < metrics.min_n 10): gradcam background-fixation rate "
+              "among misclassified samples 1.000 is not judged")
+    summary = make_summary(make_records(6, methods=("gradcam",)), gates={
+        "max_background_fixation_rate[gradcam]": {
+            "value": 1.0, "threshold": 0.5, "passed": True, "outcome": "not_enough_samples",
+            "n": 3, "reason": reason + "; the gate passes (gates.on_too_few: pass)"},
+        "max_background_fixation_rate[scorecam]": {
+            "value": 1.0, "threshold": 0.5, "passed": False, "outcome": "not_enough_samples",
+            "n": 3, "reason": reason + "; the gate fails (gates.on_too_few: fail)"},
+    })
+    suite = ET.parse(write_junit(tmp_path, summary)).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "1")
+    passing, failing = suite.findall("testcase")
+    assert passing.find("skipped").get("message").startswith(
+        "value 1, threshold 0.5: not enough samples (n=3 < metrics.min_n 10)")
+    assert failing.find("failure").get("type") == "NotEnoughSamples"
+
+
 # --- History and baseline ---------------------------------------------------------------------
 
 
@@ -506,6 +537,9 @@ def test_history_two_runs_newest_first(tmp_path):
         "accuracy": new.accuracy,
         "background_fixation_rate": {m: new.methods[m].background_fixation_rate
                                      for m in ("gradcam", "scorecam")},
+        "background_fixation_per_sample": {
+            m: new.methods[m].background_fixation_per_sample.mean
+            for m in ("gradcam", "scorecam")},
         "energy_in_box_misclassified": {m: new.methods[m].energy_in_box.misclassified.mean
                                         for m in ("gradcam", "scorecam")},
         "report": "run-new/report.html",
@@ -513,6 +547,7 @@ def test_history_two_runs_newest_first(tmp_path):
     page = index_html.read_text()
     assert page.count('<span class="badge fail">failed</span>') == 2
     assert "<th class=\"n\">Grad-CAM</th><th class=\"n\">Score-CAM</th>" in page
+    assert "fixated errors per sample" in page
     assert page.index("run-new") < page.index("run-old")
     assert 'href="run-new/report.html"' in page and 'href="run-old/report.html"' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from audit.config import AuditConfig
-from audit.report.figures import change_rows, compare_figures, key_figures
+from audit.report.figures import change_rows, compare_summaries, key_figures
 from audit.report.plots import energy_distribution_png
 from audit.report.sections.accuracy import accuracy_view
 from audit.report.sections.agreement import agreement_view
@@ -27,6 +27,8 @@ from audit.summary import (
     FixationFigure,
     Gate,
     MethodFigures,
+    Proportion,
+    ProportionSplit,
     Provenance,
     RunSummary,
     Split,
@@ -48,6 +50,7 @@ def gradcam() -> MethodFigures:
     return MethodFigures(
         n_maps=10, n_degenerate=1, background_fixation_rate=0.5,
         background_fixation=FixationFigure(n=4, count=2, mean=0.5, ci=(0.25, 0.75)),
+        background_fixation_per_sample=Proportion(n=9, count=2, mean=2 / 9, ci=(0.06, 0.55)),
         pointing_accuracy=0.9, localization_accuracy=0.4,
         energy_in_box=Split(all=Stat(n=9, mean=0.55, ci=(0.45, 0.65), n_nan=1),
                             correct=Stat(n=5, mean=0.7, ci=(0.6, 0.8), n_nan=1),
@@ -61,11 +64,18 @@ def summary(**changes) -> RunSummary:
     """Two classes, Grad-CAM defined, negative evidence undefined; ``changes`` on top."""
     fields = dict(
         n_samples=10, class_names=["cat", "dog"], accuracy=0.6, accuracy_ci=(0.4, 0.8),
+        correct=Proportion(n=10, count=6, mean=0.6, ci=(0.4, 0.8), method="wilson"),
         per_class={
             "cat": ClassFigures(n=5, accuracy=0.8, n_misclassified=1,
-                                background_fixation_rate={"gradcam": 1.0, "negative": None}),
+                                correct=Proportion(n=5, count=4, mean=0.8, too_few=True),
+                                background_fixation_rate={"gradcam": 1.0, "negative": None},
+                                background_fixation={"gradcam": Proportion(
+                                    n=1, count=1, mean=1.0, too_few=True)}),
             "dog": ClassFigures(n=5, accuracy=0.4, n_misclassified=3,
-                                background_fixation_rate={"gradcam": 1 / 3}),
+                                correct=Proportion(n=5, count=2, mean=0.4, ci=(0.12, 0.77)),
+                                background_fixation_rate={"gradcam": 1 / 3},
+                                background_fixation={"gradcam": Proportion(
+                                    n=3, count=1, mean=1 / 3, ci=(0.06, 0.79))}),
         },
         centre_baseline=Stat(n=10, mean=0.5, ci=(0.45, 0.55)),
         methods={"negative": MethodFigures(n_maps=10), "gradcam": gradcam()},
@@ -89,12 +99,21 @@ def test_verdict_view_lists_every_gate():
         "state": "failed", "label": "FAILED", "line": "1 of 2 gates failed.",
         "gates": [
             {"name": "min_accuracy", "value": "0.6123", "threshold": "0.9", "passed": False,
-             "reason": "too low"},
+             "too_few": False, "reason": "too low"},
             {"name": "max_degenerate_fraction", "value": "n/a", "threshold": "0.1",
-             "passed": True, "reason": ""},
+             "passed": True, "too_few": False, "reason": ""},
         ],
         "disagreement": None,  # one method: nothing to disagree with
     }
+
+
+def test_verdict_view_counts_gates_with_too_few_samples():
+    gate = Gate(value=1.0, threshold=0.5, passed=True, outcome="not_enough_samples", n=1,
+                reason="not enough samples (n=1 < metrics.min_n 10): ...")
+    view = verdict_view(summary(gates={"max_background_fixation_rate[gradcam]": gate}))
+    assert view["gates"][0]["too_few"] is True
+    assert view["line"] == ("All 1 gate passed. 1 had not enough samples to judge (passed as "
+                            "gates.on_too_few says).")
 
 
 def test_verdict_view_without_gates_or_verdict():
@@ -107,14 +126,16 @@ def test_verdict_view_without_gates_or_verdict():
 def test_glance_view_rows_follow_the_registry():
     view = glance_view(summary(), ["gradcam", "negative"], fixation_limit=0.4)
     assert {k: v for k, v in view.items() if k != "rows"} == {
-        "accuracy": "60.0%", "accuracy_ci": "40.0% – 80.0%", "n_samples": "10",
+        "accuracy": "60.0%", "accuracy_ci": "40.0% – 80.0%",
+        "accuracy_note": "95% Wilson CI 40.0% – 80.0%", "n_samples": "10",
         "n_misclassified": "4", "n_skipped": "2", "n_classes": "2", "centre": "50.0%",
         "checks": False,  # no faithfulness or sanity stage ran
     }
     grad, negative = view["rows"]
     assert grad == {
         "method": "gradcam", "title": "Grad-CAM", "counter_evidence": False,
-        "fixation_rate": "50.0%", "fixation_count": "2 of 4", "fixation_high": True,
+        "fixation_rate": "50.0%", "fixation_count": "2 of 4", "fixation_too_few": False,
+        "fixation_high": True, "per_sample": "22.2%", "per_sample_count": "2 of 9",
         "energy_correct": "70.0%", "energy_misclassified": "30.0%", "pointing": "90.0%",
         "beats_centre": "above", "localization": "40.0%", "degenerate": "1 of 10",
         "degenerate_any": True, "faithful": None, "sane": None,
@@ -122,11 +143,24 @@ def test_glance_view_rows_follow_the_registry():
     # Undefined figures read n/a; nothing is compared with an undefined baseline.
     assert negative == {
         "method": "negative", "title": "Negative evidence", "counter_evidence": True,
-        "fixation_rate": "n/a", "fixation_count": "0 of 0", "fixation_high": False,
+        "fixation_rate": "n/a", "fixation_count": "0 of 0", "fixation_too_few": False,
+        "fixation_high": False, "per_sample": "n/a", "per_sample_count": "",
         "energy_correct": "n/a", "energy_misclassified": "n/a", "pointing": "n/a",
         "beats_centre": None, "localization": "n/a", "degenerate": "0 of 10",
         "degenerate_any": False, "faithful": None, "sane": None,
     }
+
+
+def test_glance_too_few_samples():
+    few = gradcam().model_copy(update={"background_fixation": Proportion(
+        n=1, count=1, mean=1.0, method="wilson", too_few=True), "background_fixation_rate": 1.0})
+    view = glance_view(summary(methods={"gradcam": few},
+                               correct=Proportion(n=6, count=3, mean=0.5, too_few=True)),
+                       ["gradcam"], fixation_limit=0.4)
+    assert view["accuracy_note"] == "too few samples to judge (n=6)"
+    row = view["rows"][0]
+    # A rate of 1 of 1 above the gate's limit is not shown red: it is not evidence.
+    assert (row["fixation_too_few"], row["fixation_high"]) == (True, False)
 
 
 @pytest.mark.parametrize(("pointing", "ci", "expected"), [
@@ -148,11 +182,12 @@ def test_glance_pointing_against_the_centre(pointing, ci, expected):
 
 def test_stat_cell():
     assert stat_cell(Stat(n=1234, mean=0.25, ci=(0.2, 0.3), n_nan=2), "pct") == {
-        "mean": "25.0%", "ci": "20.0% – 30.0%", "n": "1,234", "n_nan": "2", "defined": True}
-    assert stat_cell(Stat(n=3, mean=1.23456, ci=None), "num") == {
-        "mean": "1.235", "ci": "", "n": "3", "n_nan": "0", "defined": True}
-    assert stat_cell(Stat(), "pct") == {"mean": "n/a", "ci": "", "n": "0", "n_nan": "0",
-                                        "defined": False}
+        "mean": "25.0%", "ci": "20.0% – 30.0%", "n": "1,234", "n_nan": "2", "defined": True,
+        "too_few": False}
+    assert stat_cell(Stat(n=3, mean=1.23456, ci=None, too_few=True), "num") == {
+        "mean": "1.235", "ci": "", "n": "3", "n_nan": "0", "defined": True, "too_few": True}
+    assert stat_cell(Stat(too_few=True), "pct") == {
+        "mean": "n/a", "ci": "", "n": "0", "n_nan": "0", "defined": False, "too_few": False}
 
 
 def test_localisation_view():
@@ -187,9 +222,12 @@ def test_fixation_view():
     view = fixation_view(summary(), ["gradcam", "negative"], threshold=0.8)
     assert view["rows"] == [
         {"method": "gradcam", "title": "Grad-CAM", "counter_evidence": False, "rate": "50.0%",
-         "ci": "25.0% – 75.0%", "count": "2", "n": "4"},
+         "ci": "25.0% – 75.0%", "count": "2", "n": "4", "too_few": False,
+         "per_sample": {"rate": "22.2%", "ci": "6.0% – 55.0%", "count": "2", "n": "9",
+                        "too_few": False}},
         {"method": "negative", "title": "Negative evidence", "counter_evidence": True,
-         "rate": "n/a", "ci": "", "count": "0", "n": "0"},
+         "rate": "n/a", "ci": "", "count": "0", "n": "0", "too_few": False,
+         "per_sample": {"rate": "n/a", "ci": "", "count": "0", "n": "0", "too_few": False}},
     ]
     assert view["n_misclassified"] == 4 and view["threshold"] == "0.80"
     assert view["plot"].startswith("data:image/png;base64,")
@@ -199,13 +237,17 @@ def test_fixation_view():
 
 def test_accuracy_view():
     view = accuracy_view(summary(), ["gradcam", "negative"])
+    no_rate = {"rate": "n/a", "count": "", "too_few": False}
     assert view["per_class"] == [
-        {"name": "cat", "n": "5", "accuracy": "80.0%", "n_misclassified": "1",
-         "rates": ["100.0%", "n/a"]},
-        {"name": "dog", "n": "5", "accuracy": "40.0%", "n_misclassified": "3",
-         "rates": ["33.3%", "n/a"]},
+        {"name": "cat", "n": "5", "accuracy": "80.0%", "ci": "", "too_few": True,
+         "n_misclassified": "1",
+         "rates": [{"rate": "100.0%", "count": "1 of 1", "too_few": True}, no_rate]},
+        {"name": "dog", "n": "5", "accuracy": "40.0%", "ci": "12.0% – 77.0%", "too_few": False,
+         "n_misclassified": "3",
+         "rates": [{"rate": "33.3%", "count": "1 of 3", "too_few": False}, no_rate]},
     ]
-    assert (view["overall"], view["ci"], view["n"]) == ("60.0%", "40.0% – 80.0%", "10")
+    assert (view["overall"], view["ci"], view["n"], view["too_few"], view["method"]) == (
+        "60.0%", "40.0% – 80.0%", "10", False, "Wilson")
     assert view["confusion"] is None  # the summary has no matrix
     assert (view["per_class_more"], view["stacked"], view["annotated"]) == (0, False, True)
 
@@ -239,7 +281,7 @@ def test_data_view_falls_back_on_the_configuration():
 def test_guide_view_quotes_the_configuration():
     assert guide_view(summary(), CONFIG) == {
         "threshold": "0.80", "tolerance": "15", "loc_threshold": "20%", "loc_min_iou": "0.50",
-        "resamples": "1000", "layer": "the last convolutional layer"}
+        "resamples": "1000", "min_n": "10", "layer": "the last convolutional layer"}
     recorded = summary(provenance=Provenance.model_validate({"layer": "conv5"}))
     assert guide_view(recorded, CONFIG)["layer"] == "conv5"
 
@@ -284,9 +326,11 @@ def test_key_figures_follow_the_registry():
     methods = {"negative": MethodFigures(), "lime": MethodFigures(), "scorecam": gradcam(),
                "gradcam": gradcam()}
     figures = key_figures(summary(methods=methods))
-    assert [f.method for f in figures][::5] == [None, "gradcam", "scorecam", "negative", "lime"]
-    assert [(f.key, f.value, f.ci, f.better) for f in figures[1:6]] == [
+    assert [f.method for f in figures][::7] == [None, "gradcam", "scorecam", "negative", "lime"]
+    assert [(f.key, f.stat.mean, f.stat.ci, f.better) for f in figures[1:8]] == [
         ("gradcam.background_fixation_rate", 0.5, (0.25, 0.75), "lower"),
+        ("gradcam.background_fixation_per_sample", 2 / 9, (0.06, 0.55), "lower"),
+        ("gradcam.energy_in_box.all", 0.55, (0.45, 0.65), "higher"),
         ("gradcam.energy_in_box.correct", 0.7, (0.6, 0.8), "higher"),
         ("gradcam.energy_in_box.misclassified", 0.3, (0.2, 0.4), "higher"),
         ("gradcam.pointing_accuracy", 0.9, (0.8, 1.0), "higher"),
@@ -297,38 +341,65 @@ def test_key_figures_follow_the_registry():
     assert {f.better for f in figures if f.method == "lime"} == {"higher", "lower"}
 
 
+def good_and_background_models() -> tuple[RunSummary, RunSummary]:
+    """The issue's two runs, as summaries only: 119 of 120 right, the one error fixated, and
+    0 of 120 right, 66 errors fixated."""
+    def run(correct, fixated, errors, energy, pointing):
+        figures = MethodFigures(
+            n_maps=120, background_fixation_rate=fixated / errors,
+            background_fixation=Proportion(n=errors, count=fixated, mean=fixated / errors),
+            background_fixation_per_sample=Proportion(n=120, count=fixated, mean=fixated / 120),
+            energy_in_box=Split(all=Stat(n=120, mean=energy, ci=(energy - 0.02, energy + 0.02))),
+            pointing_accuracy=pointing / 120,
+            pointing_hit=ProportionSplit(all=Proportion(n=120, count=pointing,
+                                                        mean=pointing / 120)))
+        return summary(accuracy=correct / 120, correct=Proportion(
+            n=120, count=correct, mean=correct / 120), methods={"gradcam": figures})
+    return run(119, 1, 1, 0.6, 108), run(0, 66, 120, 0.2, 54)
+
+
 def test_change_rows():
-    a = summary(methods={"gradcam": gradcam(), "negative": MethodFigures()})
-    worse = gradcam().model_copy(update={"background_fixation_rate": 0.9,
-                                         "pointing_accuracy": None})
-    b = summary(accuracy=0.65, accuracy_ci=None,
-                methods={"gradcam": worse, "negative": MethodFigures()})
-    rows = change_rows(compare_figures(a, b))
-    assert rows[:3] == [
-        {"method": "", "first": True, "label": "accuracy", "a": "60.0%", "b": "65.0%",
-         "delta": "+5.0 pp", "margin": "2.0 pp", "status": "improvement"},
-        {"method": "Grad-CAM", "first": True, "label": "background fixation rate",
-         "a": "50.0%", "b": "90.0%", "delta": "+40.0 pp", "margin": "35.4 pp",
-         "status": "regression"},
-        {"method": "Grad-CAM", "first": False, "label": "energy in box, correct",
-         "a": "70.0%", "b": "70.0%", "delta": "±0.0 pp", "margin": "14.1 pp",
-         "status": "unchanged"},
-    ]
-    assert rows[4]["status"] == "n/a" and rows[4]["b"] == "n/a"
-    assert [r["status"] for r in rows if r["method"] == "Negative evidence"] == ["n/a"] * 5
+    a, b = good_and_background_models()
+    rows = {(r["method"], r["label"]): r for r in change_rows(compare_summaries(a, b))}
+    assert rows[("", "accuracy")] == {
+        "method": "", "first": True, "label": "accuracy", "a": "99.2%", "b": "0.0%",
+        "n_a": "120", "n_b": "120", "delta": "-99.2 pp", "test": "Newcombe interval",
+        "evidence": "95% CI -99.9 pp to -94.3 pp", "status": "regression",
+        "assessment": "regression"}
+    fixation = rows[("Grad-CAM", "background fixation rate among errors")]
+    assert (fixation["a"], fixation["b"], fixation["status"], fixation["test"]) == (
+        "100.0%", "55.0%", "not_comparable", "")
+    assert fixation["assessment"] == ("not comparable (errors 1 → 120; see Grad-CAM "
+                                      "background-fixated errors per sample)")
+    per_sample = rows[("Grad-CAM", "background-fixated errors per sample")]
+    assert (per_sample["a"], per_sample["b"], per_sample["status"]) == ("0.8%", "55.0%",
+                                                                        "regression")
+    energy = rows[("Grad-CAM", "energy in box, all samples")]
+    # d = -0.4 ± √(0.02² + 0.02²) = -0.4 ± 0.028
+    assert (energy["test"], energy["evidence"], energy["status"]) == (
+        "combined intervals", "95% CI -42.8 pp to -37.2 pp", "regression")
+    correct = rows[("Grad-CAM", "energy in box, correct")]
+    assert correct["assessment"] == "n/a (undefined in A and B)"
+    assert all(r["status"] == "undefined" for r in rows.values()
+               if r["method"] == "Negative evidence")
 
 
 def test_baseline_view():
     assert baseline_view(summary(), None) is None
     baseline = summary(run_id=None, accuracy=0.9, accuracy_ci=None, passed=False,
+                       correct=Proportion(n=100, count=90, mean=0.9),
                        provenance=Provenance(run_id="run-0", model_sha256="a" * 64,
                                              finished_at="2026-11-01T00:00:00Z"))
     view = baseline_view(summary(), baseline)
-    assert {k: v for k, v in view.items() if k not in ("rows", "rule")} == {
+    assert {k: v for k, v in view.items() if k not in ("rows", "rule", "tests", "sentence")} == {
         "run_id": "run-0", "finished_at": "2026-11-01 00:00:00 UTC", "model": "n/a",
-        "same_model": True, "passed": False, "n_regressions": 1, "n_improvements": 0}
+        "same_model": True, "passed": False, "n_regressions": 1, "n_improvements": 0,
+        "overall": "B is worse than A", "paired": False,
+        "pairing": "no records.csv of A or B: figures compared by interval rules"}
+    assert view["sentence"].startswith("B is worse than A: accuracy 90.0% → 60.0%.")
     assert view["rows"][0]["status"] == "regression"
-    assert "Negative evidence" in view["rule"]
+    assert "Negative evidence" not in view["rule"] and "counter-evidence" in view["rule"]
+    assert "McNemar" in view["tests"]
 
 
 # --- Plots ------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Seeded percentile-bootstrap confidence intervals of a mean, ignoring undefined values."""
+"""Seeded percentile-bootstrap confidence intervals of a mean, ignoring undefined values.
+
+For means of continuous scores (energy in box, enrichment, IoU). Shares of samples (0/1
+scores) take the Wilson interval of :mod:`audit.metrics.proportions` instead.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,12 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "describe"]
+from audit.metrics.sample_size import check_min_n
+
+__all__ = ["MEAN_METHOD", "bootstrap_ci", "describe"]
+
+#: The interval method recorded with every mean (``"method"`` in ``summary.json``).
+MEAN_METHOD = "bootstrap"
 
 # Resampled indices are drawn in chunks of at most this many, to bound memory on big data.
 _CHUNK_ELEMENTS = 1 << 22
@@ -124,10 +133,12 @@ def bootstrap_ci(
     return _interval(x, mean, int(seed), int(n_resamples), float(confidence))
 
 
-def describe(values, *, seed: int, n_resamples: int = 1000) -> dict:
+def describe(values, *, seed: int, n_resamples: int = 1000, min_n: int = 1) -> dict:
     """Count, mean and seeded 95% bootstrap interval of the defined values: a ``STAT``.
 
-    The shape of ``STAT`` in ``docs/results-schema.md``, ready for ``json.dumps``.
+    The shape of ``STAT`` in ``docs/results-schema.md``, ready for ``json.dumps``. For the
+    share of a 0/1 score use :func:`audit.metrics.proportions.describe_proportion`, whose
+    Wilson interval holds for small n.
 
     Parameters
     ----------
@@ -137,25 +148,39 @@ def describe(values, *, seed: int, n_resamples: int = 1000) -> dict:
         Seed of the bootstrap (see :func:`bootstrap_ci`).
     n_resamples : int, optional
         Number of bootstrap resamples.
+    min_n : int, optional
+        Below this many defined values the mean is reported without an interval (none is
+        computed) and marked ``too_few`` (see :mod:`audit.metrics.sample_size`).
 
     Returns
     -------
     stat : dict
-        ``{"n": int, "mean": float | None, "ci": [low, high] | None, "n_nan": int}``: the
-        number of defined values, their mean, the 95% interval of the mean, and the number
-        of NaN values. ``mean`` and ``ci`` are None when no value is defined.
+        ``{"n": int, "mean": float | None, "ci": [low, high] | None, "n_nan": int,
+        "method": "bootstrap", "too_few": bool}``: the number of defined values, their mean,
+        the 95% interval of the mean, the number of NaN values, how the interval is made and
+        whether ``n < min_n``. ``mean`` is None when no value is defined, ``ci`` when fewer
+        than ``min_n`` are.
 
     Examples
     --------
     >>> describe([1.0, 1.0, float("nan")], seed=0)
-    {'n': 2, 'mean': 1.0, 'ci': [1.0, 1.0], 'n_nan': 1}
-    >>> describe([], seed=0)
-    {'n': 0, 'mean': None, 'ci': None, 'n_nan': 0}
+    {'n': 2, 'mean': 1.0, 'ci': [1.0, 1.0], 'n_nan': 1, 'method': 'bootstrap', 'too_few': False}
+    >>> describe([0.2, 0.4], seed=0, min_n=10)["ci"] is None
+    True
+    >>> describe([], seed=0)["mean"] is None
+    True
     """
     _check_options(seed, n_resamples, 0.95)
+    min_n = check_min_n(min_n)
     x, n_nan = _check_values(values)
+    few = x.size < min_n
     if x.size == 0:
-        return {"n": 0, "mean": None, "ci": None, "n_nan": n_nan}
+        return {"n": 0, "mean": None, "ci": None, "n_nan": n_nan, "method": MEAN_METHOD,
+                "too_few": few}
     mean = float(np.mean(x))
-    low, high = _interval(x, mean, int(seed), int(n_resamples), 0.95)
-    return {"n": int(x.size), "mean": mean, "ci": [low, high], "n_nan": n_nan}
+    ci = None
+    if not few:
+        low, high = _interval(x, mean, int(seed), int(n_resamples), 0.95)
+        ci = [low, high]
+    return {"n": int(x.size), "mean": mean, "ci": ci, "n_nan": n_nan, "method": MEAN_METHOD,
+            "too_few": few}

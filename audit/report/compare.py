@@ -1,15 +1,19 @@
 """``cam-audit compare RUN_A RUN_B``: a production run (A) against a candidate (B).
 
-Both runs should audit the same dataset. The comparison shows the key figures side by side
-with their change and the regression rule of :mod:`audit.report.figures`, and the samples
-whose outcome changed: fixed (wrong in A, right in B), broken (right in A, wrong in B), newly
-background-fixated and no longer fixated, from the two ``records.csv`` files.
+Both runs should audit the same dataset. The comparison opens with one overall answer and the
+rule it follows, then shows the key figures side by side with their change, the test of it
+(McNemar's exact test or a paired bootstrap on the same samples, interval rules otherwise;
+:mod:`audit.comparison`) and its assessment, and the samples whose outcome changed: fixed
+(wrong in A, right in B), broken (right in A, wrong in B), newly background-fixated and no
+longer fixated, from the two ``records.csv`` files. The same comparison is written as
+``comparison.json`` for machines.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,16 +21,20 @@ import numpy as np
 import pandas as pd
 
 from audit.cams.methods import ordered_methods
-from audit.io import atomic_write_text
+from audit.comparison import Comparison, compare_summaries
+from audit.io import atomic_write_json, atomic_write_text
 from audit.records import read_records
-from audit.report.figures import ABSOLUTE_MARGIN, REGRESSION_RULE, change_rows, compare_figures
+from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows
 from audit.report.format import NA, fmt_pct, fmt_time
 from audit.report.methods import is_counter_evidence
 from audit.report.sections.verdict import verdict_state
 from audit.report.templating import render
 from audit.summary import RunSummary, read_summary
 
-__all__ = ["CHANGE_KINDS", "compare_runs", "sample_changes"]
+__all__ = ["CHANGE_KINDS", "COMPARISON_JSON", "compare_runs", "load_records", "sample_changes"]
+
+#: The name of the machine-readable comparison written beside the HTML page.
+COMPARISON_JSON = "comparison.json"
 
 #: Per-sample change kinds, in display order, with their descriptions.
 CHANGE_KINDS = (
@@ -40,8 +48,10 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LIST_LIMIT = 100
 
 
-def _load_records(run_dir: Path) -> pd.DataFrame | None:
-    path = run_dir / "records.csv"
+def load_records(run_dir) -> pd.DataFrame | None:
+    """A run folder's ``records.csv``, or None when it is missing or unreadable (the
+    comparison then goes without pairing or per-sample changes, and says so)."""
+    path = Path(run_dir) / "records.csv"
     if not path.is_file():
         return None
     try:
@@ -139,26 +149,30 @@ def _table(rows: list[list[str]], right: set[int]) -> str:
     return "\n".join(lines)
 
 
-_STATUS_TEXT = {"regression": "REGRESSION", "improvement": "improved", "changed": "changed",
-                "unchanged": "", "n/a": ""}
+_STATUS_TEXT = {"regression": "REGRESSION", "improvement": "IMPROVED"}
 
 
-def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
+def compare_runs(run_a, run_b, *, out_path=None, json_path=None) -> tuple[str, str]:
     """Compare run A (production) with run B (candidate) on the same dataset.
 
     Parameters
     ----------
     run_a, run_b : path
-        Run folders, each with ``summary.json`` (required) and ``records.csv`` (for the
-        per-sample changes; without it that part says so).
+        Run folders, each with ``summary.json`` (required) and ``records.csv`` (for the paired
+        tests and the per-sample changes; without it the figures are compared by interval
+        rules and the page says so).
     out_path : path, optional
-        Where to write the HTML page (atomically).
+        Where to write the HTML page (atomically); ``comparison.json`` is written beside it.
+    json_path : path, optional
+        Where to write the comparison as JSON (:class:`audit.comparison.Comparison`: every
+        figure with its test and assessment, and the overall answer).
 
     Returns
     -------
     (html, text)
-        A self-contained HTML page and a plain-text table for the terminal. Both warn when
-        the runs' manifests differ (``provenance.manifest_sha256``).
+        A self-contained HTML page and a plain-text table for the terminal, both opening with
+        the overall answer. Both warn when the runs' manifests differ
+        (``provenance.manifest_sha256``).
 
     Raises
     ------
@@ -186,10 +200,11 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
         warnings.append("A run does not record its manifest's SHA-256: cannot confirm both "
                         "runs audited the same dataset.")
 
-    changes = compare_figures(summary_a, summary_b)
-    figure_rows = change_rows(changes)
+    records_a, records_b = load_records(run_a), load_records(run_b)
+    comparison = compare_summaries(summary_a, summary_b, records_a=records_a,
+                                   records_b=records_b)
+    figure_rows = change_rows(comparison)
 
-    records_a, records_b = _load_records(run_a), _load_records(run_b)
     per_sample = None
     method = None
     if records_a is None or records_b is None:
@@ -221,13 +236,38 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
     html = render(
         "compare.html.j2",
         a=side_a, b=side_b, warnings=warnings, same_dataset=same_dataset, figures=figure_rows,
-        rule=REGRESSION_RULE,
-        n_regressions=sum(r["status"] == "regression" for r in figure_rows),
-        method=method, per_sample=per_sample, kinds=kinds,
-        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        overall=_overall_view(comparison), rule=OVERALL_RULE, tests=METHODS_RULE,
+        n_regressions=len(comparison.regressions), method=method, per_sample=per_sample,
+        kinds=kinds, generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         version=audit.__version__,
     )
+    text = _text(comparison, figure_rows, side_a, side_b, warnings, same_dataset, manifest_a,
+                 per_sample, method, kinds)
 
+    if out_path is not None:
+        out_path = Path(out_path)
+        atomic_write_text(out_path, html)
+        _write_json(out_path.parent / COMPARISON_JSON, comparison, run_a, run_b)
+    if json_path is not None:
+        _write_json(Path(json_path), comparison, run_a, run_b)
+    return html, text
+
+
+def _overall_view(comparison: Comparison) -> dict:
+    state = {"B is worse than A": "fail", "B is better than A": "pass", "mixed": "warn"}
+    return {"answer": comparison.overall, "sentence": comparison.sentence,
+            "state": state.get(comparison.overall, "info"), "paired": comparison.paired,
+            "pairing": comparison.pairing}
+
+
+def _write_json(path: Path, comparison: Comparison, run_a: Path, run_b: Path) -> None:
+    data = comparison.model_dump(mode="json")
+    data = {"run_a": str(run_a), "run_b": str(run_b), **data}
+    atomic_write_json(path, data)
+
+
+def _text(comparison: Comparison, figure_rows, side_a, side_b, warnings, same_dataset,
+          manifest_a, per_sample, method, kinds) -> str:
     lines = ["cam-audit compare", ""]
     for side in (side_a, side_b):
         lines.append(f"{side['role']:<15} {_plain(side['run_id'])}  {side['verdict']}  "
@@ -237,18 +277,21 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
         lines.append(f"Same dataset: manifest SHA-256 {_plain(manifest_a)[:12]}… in both runs.")
     for warning in warnings:
         lines.append(f"WARNING: {_plain(warning)}")
-    lines.append("")
-    table = [["method", "figure", "A", "B", "change", "margin", "assessment"]]
+    lines += ["", f"Overall: {comparison.sentence}",
+              f"Tests: {'paired' if comparison.paired else 'unpaired'} ({comparison.pairing}).",
+              ""]
+    table = [["method", "figure", "A", "n", "B", "n", "change", "test", "p / 95% CI of change",
+              "assessment"]]
     table += [
         [(_plain(r["method"]) or "all samples") if r["first"] else "", r["label"], r["a"],
-         r["b"], r["delta"], r["margin"], _STATUS_TEXT.get(r["status"], r["status"])]
+         r["n_a"], r["b"], r["n_b"], r["delta"], r["test"], r["evidence"],
+         _STATUS_TEXT.get(r["status"], r["assessment"])]
         for r in figure_rows
     ]
-    lines.append(_table(table, right={2, 3, 4, 5}))
-    n_regressions = sum(r["status"] == "regression" for r in figure_rows)
-    lines.append("")
-    lines.append(f"{n_regressions} regression(s). Rule: worse by more than the combined 95% "
-                 f"interval, or by {ABSOLUTE_MARGIN:.2f} without intervals.")
+    lines.append(_table(table, right={2, 3, 4, 5, 6}))
+    lines += ["", f"{len(comparison.regressions)} regression(s), "
+                  f"{len(comparison.improvements)} improvement(s).", "",
+              textwrap.fill(OVERALL_RULE, 100), "", textwrap.fill(METHODS_RULE, 100)]
     if per_sample is not None:
         lines.append("")
         lines.append(f"Per-sample changes ({_plain(method)}, predicted-class maps, "
@@ -261,8 +304,4 @@ def compare_runs(run_a, run_b, *, out_path=None) -> tuple[str, str]:
                 shown = ", ".join(_plain(r["sample_id"]) for r in k["rows"][:10])
                 more = k["count"] - min(10, len(k["rows"]))
                 lines.append(f"  {k['title']}: {shown}{f' (+{more} more)' if more else ''}")
-    text = "\n".join(lines) + "\n"
-
-    if out_path is not None:
-        atomic_write_text(Path(out_path), html)
-    return html, text
+    return "\n".join(lines) + "\n"

@@ -1,169 +1,109 @@
-"""The key figures of a run and the rule that says when a change of one is a regression.
+"""A comparison of two runs as the report shows it: one formatted row per key figure.
 
-The same figures head the report's baseline comparison, the run history and
-``cam-audit compare``, so a release manager sees the same numbers in all three.
+The figures, their tests and the overall answer are :mod:`audit.comparison`'s
+(:func:`~audit.comparison.compare_summaries`); the report's baseline table and
+``cam-audit compare`` format them here, so a release manager sees the same numbers, tests and
+words in both.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
-
-from audit.cams.methods import METHODS, ordered_methods
-from audit.report.format import fmt_delta, fmt_num, fmt_pct
-from audit.report.methods import is_counter_evidence, method_title
-from audit.summary import MethodFigures, Summary
+from audit.comparison import (
+    METHODS_RULE,
+    OVERALL_RULE,
+    Comparison,
+    FigureComparison,
+    compare_summaries,
+    figure_title,
+    key_figures,
+)
+from audit.report.format import fmt_count, fmt_delta, fmt_num, fmt_p, fmt_pct
+from audit.report.methods import method_title
 
 __all__ = [
-    "ABSOLUTE_MARGIN",
-    "REGRESSION_RULE",
-    "FigureChange",
-    "KeyFigure",
+    "ASSESSMENT_TEXT",
+    "METHODS_RULE",
+    "OVERALL_RULE",
+    "TEST_NAMES",
+    "assessment_text",
     "change_rows",
-    "compare_figures",
+    "compare_summaries",
+    "evidence_text",
     "key_figures",
 ]
 
-Interval = tuple[float, float]
+#: The tests, as people read them.
+TEST_NAMES = {
+    "mcnemar-exact": "McNemar exact",
+    "paired-bootstrap": "paired bootstrap",
+    "newcombe": "Newcombe interval",
+    "combined-intervals": "combined intervals",
+}
 
-#: Worsening that counts as a regression when a figure has no confidence interval.
-ABSOLUTE_MARGIN = 0.02
-
-_COUNTER_EVIDENCE = ", ".join(m.title for m in METHODS.values() if m.kind == "counter-evidence")
-
-#: The rule, in words, as the report prints it.
-REGRESSION_RULE = (
-    "A figure is flagged as a regression when it moved in the worse direction by more than the "
-    "combined 95% interval of the two runs, sqrt(h_a² + h_b²), where h is half the width of "
-    "each run's bootstrap interval (the usual approximation of the interval of a difference of "
-    "two independent estimates). When either run has no interval for the figure, the margin is "
-    f"{ABSOLUTE_MARGIN:.2f} absolute ({100 * ABSOLUTE_MARGIN:.0f} percentage points). Changes "
-    "larger than the same margin in the better direction are marked as improvements. Figures of "
-    f"counter-evidence maps ({_COUNTER_EVIDENCE}) have no better direction; their changes are "
-    "shown, never flagged."
-)
-
-# (key suffix, label, kind, better direction, (value, interval) of a method's figures)
-_METHOD_FIGURES: tuple[tuple[str, str, str, str,
-                             Callable[[MethodFigures], tuple[float | None, Interval | None]]],
-                       ...] = (
-    ("background_fixation_rate", "background fixation rate", "pct", "lower",
-     lambda m: (m.background_fixation_rate, m.background_fixation.ci)),
-    ("energy_in_box.correct", "energy in box, correct", "pct", "higher",
-     lambda m: (m.energy_in_box.correct.mean, m.energy_in_box.correct.ci)),
-    ("energy_in_box.misclassified", "energy in box, misclassified", "pct", "higher",
-     lambda m: (m.energy_in_box.misclassified.mean, m.energy_in_box.misclassified.ci)),
-    ("pointing_accuracy", "pointing accuracy", "pct", "higher",
-     lambda m: (m.pointing_accuracy, m.pointing_hit.all.ci)),
-    ("localization_accuracy", "localisation accuracy", "pct", "higher",
-     lambda m: (m.localization_accuracy, m.loc_correct.all.ci)),
-)
+#: Each assessment in words (a note follows some of them).
+ASSESSMENT_TEXT = {
+    "regression": "regression",
+    "improvement": "improved",
+    "no_significant_change": "no significant change",
+    "changed": "changed",
+    "not_comparable": "not comparable",
+    "too_few": "too few samples to judge",
+    "undefined": "n/a",
+}
 
 
-@dataclass(frozen=True)
-class KeyFigure:
-    key: str  # e.g. "accuracy", "gradcam.background_fixation_rate"
-    label: str
-    method: str | None
-    value: float | None
-    ci: Interval | None
-    kind: str  # "pct" or "num"
-    better: str | None  # "higher", "lower" or None
+def evidence_text(row: FigureComparison) -> str:
+    """The test's result in words: ``"p = 3.0e-36"`` or ``"95% CI -99.9 pp to -94.3 pp"``;
+    ``""`` when the change was not tested."""
+    if row.p_value is not None:
+        return fmt_p(row.p_value)
+    if row.interval is not None:
+        low, high = (fmt_delta(v, row.unit) for v in row.interval)
+        return f"95% CI {low} to {high}"
+    return ""
 
 
-def key_figures(summary: Summary) -> list[KeyFigure]:
-    """Accuracy, then per method (in registry order) the fixation rate, energy in box (correct,
-    misclassified), pointing accuracy and localisation accuracy, with their intervals.
+def assessment_text(row: FigureComparison) -> str:
+    """The assessment in words, with its reason where it has one: ``"not comparable (errors
+    1 → 120)"``, ``"too few samples to judge (n=1 < min_n 10)"``."""
+    text = ASSESSMENT_TEXT[row.assessment]
+    if row.assessment == "not_comparable":
+        see = f"; see {figure_title(row.companion)}" if row.companion else ""
+        return f"{text} ({row.note}{see})"
+    if row.assessment == "too_few":
+        return f"{text} ({row.note.split(': ', 1)[-1]})"
+    if row.assessment == "undefined" and row.note:
+        return f"{text} ({row.note})"
+    return text
 
-    Counter-evidence methods have no better direction (``better`` is None).
+
+def _value(value, unit: str) -> str:
+    return fmt_pct(value) if unit == "pct" else fmt_num(value)
+
+
+def change_rows(comparison: Comparison) -> list[dict]:
+    """The compared figures as table rows, formatted; ``first`` marks the first row of a
+    method's group (the report's baseline table and ``cam-audit compare`` share them).
+
+    Each row: ``method`` (title), ``first``, ``label``, ``a``, ``b`` and their ``n_a``,
+    ``n_b``, ``delta`` (B - A), ``test`` (in words), ``evidence`` (p-value or interval of the
+    difference), ``status`` (the assessment's key) and ``assessment`` (in words).
     """
-    figures = [KeyFigure("accuracy", "accuracy", None, summary.accuracy, summary.accuracy_ci,
-                         "pct", "higher")]
-    for method in ordered_methods(summary.methods):
-        data = summary.methods[method]
-        for suffix, label, kind, better, source in _METHOD_FIGURES:
-            value, ci = source(data)
-            figures.append(KeyFigure(f"{method}.{suffix}", label, method, value, ci, kind,
-                                     None if is_counter_evidence(method) else better))
-    return figures
-
-
-@dataclass(frozen=True)
-class FigureChange:
-    key: str
-    label: str
-    method: str | None
-    kind: str
-    better: str | None
-    a: float | None  # baseline / production
-    b: float | None  # this run / candidate
-    a_ci: Interval | None
-    b_ci: Interval | None
-    delta: float | None  # b - a
-    margin: float
-    rule: str  # "interval" or "absolute"
-    status: str  # "regression", "improvement", "changed", "unchanged", "n/a"
-
-
-def _half(ci: Interval) -> float:
-    return (ci[1] - ci[0]) / 2.0
-
-
-def _status(delta: float | None, margin: float, better: str | None) -> str:
-    if delta is None:
-        return "n/a"
-    if better is None:
-        return "unchanged" if abs(delta) <= margin else "changed"
-    worse = -delta if better == "higher" else delta
-    if worse > margin + 1e-12:
-        return "regression"
-    if -worse > margin + 1e-12:
-        return "improvement"
-    return "unchanged"
-
-
-def compare_figures(a_summary: Summary, b_summary: Summary) -> list[FigureChange]:
-    """The key figures of run A (baseline) against run B (this run), with the change B - A.
-
-    Figures present in only one run are listed with the other side undefined. See
-    :data:`REGRESSION_RULE`.
-    """
-    a_figures = {f.key: f for f in key_figures(a_summary)}
-    b_figures = {f.key: f for f in key_figures(b_summary)}
-    keys = list(b_figures) + [k for k in a_figures if k not in b_figures]
-    changes = []
-    for key in keys:
-        a, b = a_figures.get(key), b_figures.get(key)
-        ref = b or a
-        a_value, a_ci = (a.value, a.ci) if a else (None, None)
-        b_value, b_ci = (b.value, b.ci) if b else (None, None)
-        delta = b_value - a_value if a_value is not None and b_value is not None else None
-        if a_ci is not None and b_ci is not None:
-            margin, rule = math.hypot(_half(a_ci), _half(b_ci)), "interval"
-        else:
-            margin, rule = ABSOLUTE_MARGIN, "absolute"
-        changes.append(FigureChange(key, ref.label, ref.method, ref.kind, ref.better, a_value,
-                                    b_value, a_ci, b_ci, delta, margin, rule,
-                                    _status(delta, margin, ref.better)))
-    return changes
-
-
-def change_rows(changes: list[FigureChange]) -> list[dict]:
-    """Key-figure changes as table rows, formatted; ``first`` marks the first row of a method's
-    group (the report's baseline table and ``cam-audit compare`` share them)."""
     rows, previous = [], object()
-    for change in changes:
-        number = fmt_pct if change.kind == "pct" else fmt_num
+    for row in comparison.figures:
         rows.append({
-            "method": method_title(change.method) if change.method else "",
-            "first": change.method != previous,
-            "label": change.label,
-            "a": number(change.a),
-            "b": number(change.b),
-            "delta": fmt_delta(change.delta, change.kind),
-            "margin": fmt_delta(change.margin, change.kind).lstrip("+"),
-            "status": change.status,
+            "method": method_title(row.method) if row.method else "",
+            "first": row.method != previous,
+            "label": row.label,
+            "a": _value(row.a, row.unit),
+            "b": _value(row.b, row.unit),
+            "n_a": fmt_count(row.n_a),
+            "n_b": fmt_count(row.n_b),
+            "delta": fmt_delta(row.difference, row.unit),
+            "test": TEST_NAMES.get(row.test, row.test or ""),
+            "evidence": evidence_text(row),
+            "status": row.assessment,
+            "assessment": assessment_text(row),
         })
-        previous = change.method
+        previous = row.method
     return rows

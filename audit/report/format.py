@@ -20,6 +20,7 @@ __all__ = [
     "fmt_duration",
     "fmt_figure",
     "fmt_num",
+    "fmt_p",
     "fmt_pct",
     "fmt_text",
     "fmt_time",
@@ -117,6 +118,18 @@ def fmt_delta(value, kind: str = "num") -> str:
         points = 100.0 * value
         return "±0.0 pp" if round(points, 1) == 0 else f"{points:+.1f} pp"
     return "±0.000" if round(value, 3) == 0 else f"{value:+.3f}"
+
+
+def fmt_p(value) -> str:
+    """A p-value: three decimals, or two significant digits below 0.001.
+
+    >>> fmt_p(0.14599), fmt_p(3.009e-36), fmt_p(1.0), fmt_p(None)
+    ('p = 0.146', 'p = 3.0e-36', 'p = 1.000', 'n/a')
+    """
+    if not is_number(value):
+        return NA
+    value = float(value)
+    return f"p = {value:.3f}" if value >= 0.001 else f"p = {value:.1e}"
 
 
 def fmt_time(value: str | None) -> str:

@@ -45,7 +45,9 @@ class HistoryRow(BaseModel):
     manifest_sha256: str | None = None
     passed: bool | None = None
     accuracy: float | None = None
-    background_fixation_rate: dict[str, float | None] = {}  # method -> rate
+    background_fixation_rate: dict[str, float | None] = {}  # method -> rate among errors
+    # method -> fixated errors per sample: unlike the rate among errors, comparable run to run
+    background_fixation_per_sample: dict[str, float | None] = {}
     energy_in_box_misclassified: dict[str, float | None] = {}  # method -> mean
     report: str = ""  # the run's report.html, relative to the output folder
 
@@ -85,6 +87,8 @@ def history_row(summary: RunSummary, run_dir, out_dir) -> HistoryRow:
         accuracy=summary.accuracy,
         background_fixation_rate={m: f.background_fixation_rate
                                   for m, f in summary.methods.items()},
+        background_fixation_per_sample={m: f.background_fixation_per_sample.mean
+                                        for m, f in summary.methods.items()},
         energy_in_box_misclassified={m: f.energy_in_box.misclassified.mean
                                      for m, f in summary.methods.items()},
         report=Path(report).as_posix(),
@@ -128,6 +132,7 @@ def _view(row: HistoryRow, methods: list[str], out_dir: Path) -> dict:
         "passed": row.passed,
         "accuracy": fmt_pct(row.accuracy),
         "fixation": [fmt_pct(row.background_fixation_rate.get(m)) for m in methods],
+        "per_sample": [fmt_pct(row.background_fixation_per_sample.get(m)) for m in methods],
         "energy": [fmt_pct(row.energy_in_box_misclassified.get(m)) for m in methods],
         "model": _short(row.model_sha256),
         "manifest": _short(row.manifest_sha256),
@@ -141,7 +146,8 @@ def _html(rows: list[HistoryRow], out_dir: Path) -> str:
 
     methods = ordered_methods(
         m for row in rows
-        for m in [*row.background_fixation_rate, *row.energy_in_box_misclassified])
+        for m in [*row.background_fixation_rate, *row.background_fixation_per_sample,
+                  *row.energy_in_box_misclassified])
     views = [_view(row, methods, out_dir) for row in rows]
     return render(
         "history.html.j2",
@@ -161,8 +167,10 @@ def update_history(out_dir, *, summary: RunSummary, run_dir) -> tuple[Path, Path
 
     Rows (newest first by ``finished_at``) are :class:`HistoryRow`: ``run_id``, ``run_name``,
     ``finished_at``, ``model_sha256``, ``manifest_sha256``, ``passed``, ``accuracy``,
-    ``background_fixation_rate`` and ``energy_in_box_misclassified`` (method -> value or
-    None), and ``report``, the run's ``report.html`` relative to ``out_dir``. A missing or
+    ``background_fixation_rate`` (among errors), ``background_fixation_per_sample`` (fixated
+    errors per sample, the one to compare run to run) and ``energy_in_box_misclassified``
+    (method -> value or None), and ``report``, the run's ``report.html`` relative to
+    ``out_dir``. A missing or
     corrupt ``index.json`` is rebuilt from the ``summary.json`` of every run folder in
     ``out_dir`` (schema version 1 or 2). Both files are written atomically.
 

@@ -42,6 +42,7 @@ __all__ = ["build_context", "write_report"]
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                   gallery: list[GalleryItem], config: dict,
                   baseline: RunSummary | None = None,
+                  baseline_records: pd.DataFrame | None = None,
                   behaviour_gallery: list[BehaviourItem] = ()) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
@@ -60,7 +61,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "warnings": warnings_view(summary),
         "glance": glance_view(summary, methods,
                               fixation_limit=config["gates"]["max_background_fixation_rate"]),
-        "baseline": baseline_view(summary, baseline),
+        "baseline": baseline_view(summary, baseline, records=records,
+                                  baseline_records=baseline_records),
         "data": data_view(summary, skipped, config, methods),
         "accuracy": accuracy_view(summary, methods),
         "methods": [{"name": m, "title": method_title(m)} for m in methods],
@@ -82,6 +84,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                  gallery: list[GalleryItem], config: dict,
                  baseline: RunSummary | None = None,
+                 baseline_records: pd.DataFrame | None = None,
                  behaviour_gallery: list[BehaviourItem] = ()) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
@@ -105,8 +108,12 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         (``AuditConfig.resolved_dump()``): the report reads ``metrics``, ``gates``, ``model``,
         ``dataset`` and ``run_name`` from it, and shows all of it as YAML.
     baseline : RunSummary or None
-        The summary of a previous run on the same dataset: key figures are compared and
-        regressions flagged (see :data:`audit.report.figures.REGRESSION_RULE`).
+        The summary of a previous run on the same dataset: key figures are compared, each
+        change tested and assessed, and the comparison opens with one overall answer (see
+        :func:`audit.comparison.compare_summaries`).
+    baseline_records : pandas.DataFrame or None
+        The baseline's ``records.csv``: on the same samples, changes are tested pair by pair
+        (McNemar's exact test, a paired bootstrap); without it, by interval rules.
 
     Returns
     -------
@@ -115,5 +122,6 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     """
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
                             config=config, baseline=baseline,
+                            baseline_records=baseline_records,
                             behaviour_gallery=behaviour_gallery)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

@@ -26,23 +26,29 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     """Write ``run_dir/junit.xml`` (atomically) and return its path.
 
     One ``<testcase classname="cam-audit.gates">`` per gate in ``summary.gates``; a failed
-    gate has ``<failure message="value ..., threshold ...: reason">``. Without gates, one
-    passing test case "no gates configured". The ``<testsuite>`` carries the counts, the run
-    id (as its ``id`` and as a property) and the run's verdict.
+    gate has ``<failure message="value ..., threshold ...: reason">``. A gate whose figure had
+    not enough samples to judge (outcome ``not_enough_samples``) is ``<skipped>`` when it
+    passes (``gates.on_too_few: pass``: it was not judged) and a ``<failure
+    type="NotEnoughSamples">`` when it fails. Without gates, one passing test case "no gates
+    configured". The ``<testsuite>`` carries the counts, the run id (as its ``id`` and as a
+    property) and the run's verdict.
     """
     provenance = summary.provenance
     run_id = _clean(summary.run_id or provenance.run_id or "unnamed")
     duration = provenance.duration_s
     seconds = f"{duration:.3f}" if is_number(duration) else "0"
     cases = [(_clean(name), gate.passed, fmt_figure(gate.value), fmt_figure(gate.threshold),
-              _clean(gate.reason)) for name, gate in summary.gates.items()]
+              _clean(gate.reason), gate.outcome == "not_enough_samples")
+             for name, gate in summary.gates.items()]
     failures = sum(not c[1] for c in cases)
+    skipped = sum(c[1] and c[5] for c in cases)
 
     suites = ET.Element("testsuites", name="cam-audit", tests=str(max(1, len(cases))),
                         failures=str(failures), errors="0", time=seconds)
     suite = ET.SubElement(
         suites, "testsuite", name="cam-audit.gates", id=run_id,
-        tests=str(max(1, len(cases))), failures=str(failures), errors="0", skipped="0",
+        tests=str(max(1, len(cases))), failures=str(failures), errors="0",
+        skipped=str(skipped),
         time=seconds,
     )
     if provenance.finished_at:
@@ -65,14 +71,17 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     if not cases:
         ET.SubElement(suite, "testcase", classname=CLASSNAME, name="no gates configured",
                       time="0")
-    for name, passed, value, threshold, reason in cases:
+    for name, passed, value, threshold, reason, too_few in cases:
         case = ET.SubElement(suite, "testcase", classname=CLASSNAME, name=name, time="0")
         text = f"value {value}, threshold {threshold}"
         message = f"{text}: {reason}" if reason else text
-        if passed:
+        if passed and too_few:
+            ET.SubElement(case, "skipped", message=message)
+        elif passed:
             ET.SubElement(case, "system-out").text = message
         else:
-            failure = ET.SubElement(case, "failure", message=message, type="GateFailed")
+            kind = "NotEnoughSamples" if too_few else "GateFailed"
+            failure = ET.SubElement(case, "failure", message=message, type=kind)
             failure.text = f"gate {name} failed\n{message}"
     ET.indent(suites)
     data = ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"

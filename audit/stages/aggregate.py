@@ -26,9 +26,10 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                     manifest: DatasetManifest, batch_counts: Counts, class_names: list[str],
                     samples: pd.DataFrame | None, faithfulness: pd.DataFrame | None,
                     sanity: SanityResult | None) -> Summary:
-    """Accuracy, per-method localisation and fixation figures with bootstrap intervals, the
-    counts of what could not be audited, and the evidence figures of the evidence stages the
-    pipeline ran (``behaviour``, ``faithfulness``, ``sanity``; None when it did not).
+    """Accuracy, per-method localisation and fixation figures with their intervals (none below
+    ``metrics.min_n`` samples), the counts of what could not be audited, and the evidence
+    figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
+    ``sanity``; None when it did not).
 
     Raises
     ------
@@ -42,7 +43,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                            "skipped); the reasons are in the run folder's skipped.csv.")
     n_resamples = metrics.bootstrap_resamples
     summary = aggregate(records, class_names=list(class_names), seed=seed,
-                        n_resamples=n_resamples)
+                        n_resamples=n_resamples, min_n=metrics.min_n)
     update: dict = {
         "n_skipped": n_skipped,
         "n_boxes_clipped": manifest.n_boxes_clipped + batch_counts.get("n_boxes_clipped", 0),
@@ -53,12 +54,12 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
     if samples is not None:
         update["behaviour"] = behaviour_figures(samples, class_names=list(class_names),
                                                 fill=behaviour_params.fill, seed=seed,
-                                                n_resamples=n_resamples)
+                                                n_resamples=n_resamples, min_n=metrics.min_n)
         for method, figures in behaviour_agreement(records, samples).items():
             per_method[method]["behaviour_agreement"] = figures
     if faithfulness is not None:
         methods, baselines = faithfulness_figures(faithfulness, baselines=BASELINES, seed=seed,
-                                                  n_resamples=n_resamples)
+                                                  n_resamples=n_resamples, min_n=metrics.min_n)
         update["baselines"] = baselines
         for method, figures in methods.items():
             per_method[method]["faithfulness"] = figures

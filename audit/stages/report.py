@@ -11,6 +11,7 @@ from audit.config import CamsSection, ReportSection
 from audit.errors import AuditError
 from audit.pipeline.run_folder import now_iso
 from audit.report import find_baseline, update_history, write_junit, write_report
+from audit.report.compare import load_records
 from audit.report.gallery import BehaviourItem, GalleryItem
 from audit.run_info import RunInfo
 from audit.stages.load_model import ModelInfo
@@ -41,17 +42,20 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
     })
 
 
-def _baseline(run: RunInfo, final: RunSummary) -> RunSummary | None:
+def _baseline(run: RunInfo, final: RunSummary) -> tuple[RunSummary | None,
+                                                         pd.DataFrame | None]:
+    """The baseline run's summary and, when it kept them, its records (for paired tests)."""
     baseline_dir = run.baseline
     if baseline_dir is None and run.history_dir is not None:
         baseline_dir = find_baseline(run.history_dir, summary=final,
                                      exclude_run_dir=run.run_dir)
     if baseline_dir is None:
-        return None
+        return None, None
     try:
-        return read_summary(baseline_dir / "summary.json")
+        summary = read_summary(baseline_dir / "summary.json")
     except AuditError:  # an unreadable baseline leaves the report without a comparison
-        return None
+        return None, None
+    return summary, load_records(baseline_dir)
 
 
 def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summary,
@@ -71,9 +75,10 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     final = RunSummary.assemble(summary, verdict, provenance)
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
+    baseline, baseline_records = _baseline(run, final)
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
                  gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
-                 baseline=_baseline(run, final))
+                 baseline=baseline, baseline_records=baseline_records)
     if run.history_dir is not None:
         update_history(run.history_dir, summary=final, run_dir=run.run_dir)
     return final

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from audit.metrics.sample_size import TOO_FEW_TEXT
 from audit.report.format import fmt_ci, fmt_count, fmt_pct
 from audit.report.methods import is_counter_evidence, method_title
 from audit.summary import MethodFigures, RunSummary, Stat
@@ -27,6 +28,7 @@ def beats_centre(figures: MethodFigures, centre: Stat) -> str | None:
 def _row(method: str, figures: MethodFigures, centre: Stat,
          fixation_limit: float | None) -> dict:
     fixation = figures.background_fixation
+    per_sample = figures.background_fixation_per_sample
     rate = figures.background_fixation_rate
     return {
         "method": method,
@@ -34,9 +36,14 @@ def _row(method: str, figures: MethodFigures, centre: Stat,
         "counter_evidence": is_counter_evidence(method),
         "fixation_rate": fmt_pct(rate),
         "fixation_count": f"{fmt_count(fixation.count)} of {fmt_count(fixation.n)}",
-        # Red only against the configured gate, never against a made-up threshold.
+        "fixation_too_few": rate is not None and fixation.too_few,
+        # Red only against the configured gate, never against a made-up threshold, and never
+        # on a rate too small to judge.
         "fixation_high": fixation_limit is not None and rate is not None
-        and rate > fixation_limit,
+        and not fixation.too_few and rate > fixation_limit,
+        "per_sample": fmt_pct(per_sample.mean),
+        "per_sample_count": (f"{fmt_count(per_sample.count)} of {fmt_count(per_sample.n)}"
+                             if per_sample.mean is not None else ""),
         "energy_correct": fmt_pct(figures.energy_in_box.correct.mean),
         "energy_misclassified": fmt_pct(figures.energy_in_box.misclassified.mean),
         "pointing": fmt_pct(figures.pointing_accuracy),
@@ -52,10 +59,22 @@ def _row(method: str, figures: MethodFigures, centre: Stat,
 def glance_view(summary: RunSummary, methods: list[str], *,
                 fixation_limit: float | None) -> dict:
     """The headline cards and a row per method in ``methods``; ``fixation_limit`` is the
-    configured ``gates.max_background_fixation_rate`` (None when that gate is off)."""
+    configured ``gates.max_background_fixation_rate`` (None when that gate is off).
+
+    ``accuracy_note`` is what the accuracy card says under the figure: its 95% interval, or
+    "too few samples to judge (n=…)"."""
+    correct = summary.correct
+    if summary.accuracy is not None and correct.too_few:
+        note = f"{TOO_FEW_TEXT} (n={fmt_count(correct.n)})"
+    elif summary.accuracy_ci is not None:
+        method = {"wilson": "Wilson", "bootstrap": "bootstrap"}.get(correct.method or "", "")
+        note = f"95% {method + ' ' if method else ''}CI {fmt_ci(summary.accuracy_ci, 'pct')}"
+    else:
+        note = "no interval"
     return {
         "accuracy": fmt_pct(summary.accuracy),
         "accuracy_ci": fmt_ci(summary.accuracy_ci, "pct"),
+        "accuracy_note": note,
         "n_samples": fmt_count(summary.n_samples),
         "n_misclassified": fmt_count(summary.n_misclassified),
         "n_skipped": fmt_count(summary.n_skipped),

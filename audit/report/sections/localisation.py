@@ -28,19 +28,25 @@ _SPLITS = ("all", "correct", "misclassified")
 
 def stat_cell(stat: Stat, kind: str) -> dict:
     """A :class:`Stat` as a table cell: ``mean`` (a percentage for ``kind == "pct"``), ``ci``
-    (``""`` without one), ``n``, ``n_nan`` and whether the mean is ``defined``.
+    (``""`` without one), ``n``, ``n_nan``, whether the mean is ``defined``, and whether it is
+    ``too_few`` to judge (defined, over fewer than ``metrics.min_n`` values: shown without an
+    interval, marked "too few samples to judge").
 
-    >>> stat_cell(Stat(n=3, mean=0.5, ci=(0.25, 0.75), n_nan=1), "pct")["ci"]
+    >>> stat_cell(Stat(n=30, mean=0.5, ci=(0.25, 0.75), n_nan=1), "pct")["ci"]
     '25.0% – 75.0%'
     >>> stat_cell(Stat(), "num")["mean"]
     'n/a'
+    >>> stat_cell(Stat(n=3, mean=0.5, too_few=True), "pct")["too_few"]
+    True
     """
+    defined = stat.mean is not None
     return {
         "mean": fmt_pct(stat.mean) if kind == "pct" else fmt_num(stat.mean, 3),
-        "ci": fmt_ci(stat.ci, kind),
+        "ci": "" if stat.too_few else fmt_ci(stat.ci, kind),
         "n": fmt_count(stat.n),
         "n_nan": fmt_count(stat.n_nan),
-        "defined": stat.mean is not None,
+        "defined": defined,
+        "too_few": defined and stat.too_few,
     }
 
 

@@ -19,12 +19,14 @@ def verdict_state(passed: bool | None) -> tuple[str, str]:
 def verdict_view(summary: RunSummary) -> dict:
     """``state`` (``"passed"``, ``"failed"`` or ``"none"`` without a verdict), ``label``, a
     one-line ``line`` and one row per gate (``name``, ``value``, ``threshold``, ``passed``,
-    ``reason``), in the order the gates were evaluated."""
+    ``too_few`` for a gate whose figure had not enough samples, ``reason``), in the order the
+    gates were evaluated."""
     rows = [{
         "name": name,
         "value": fmt_figure(gate.value),
         "threshold": fmt_figure(gate.threshold),
         "passed": gate.passed,
+        "too_few": gate.outcome == "not_enough_samples",
         "reason": gate.reason,
     } for name, gate in summary.gates.items()]
     state, label = verdict_state(summary.passed)
@@ -36,6 +38,11 @@ def verdict_view(summary: RunSummary) -> dict:
         line = f"{n_failed} of {len(rows)} gate{plural} failed."
     else:
         line = f"All {len(rows)} gate{plural} passed."
+    few = [r for r in rows if r["too_few"]]
+    if few:
+        counted = "failed" if not few[0]["passed"] else "passed"
+        line += (f" {len(few)} had not enough samples to judge ({counted} as gates.on_too_few "
+                 "says).")
     return {"state": state, "label": label, "line": line, "gates": rows,
             "disagreement": _disagreement(summary)}
 
