@@ -68,8 +68,8 @@ def load_model(model: ModelSection, cams: CamsSection
                                   custom_objects=model.custom_objects,
                                   safe_mode=model.safe_mode, search_path=model.search_path)
     explainer = CamExplainer(keras_model, model.layer,
-                             scorecam_max_channels=cams.scorecam_max_channels,
-                             micro_batch=cams.micro_batch)
+                             scorecam_max_channels=cams.scorecam_channels,
+                             micro_batch=cams.micro_batch, jit_compile=cams.jit_compile)
     height, width, channels = _input_size(model, explainer)
     class_names = _class_names(model, explainer)
     try:

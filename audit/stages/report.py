@@ -30,8 +30,9 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
         **run.provenance,
         "layer": model_info.layer,
         "n_images": int(records["sample_id"].nunique()),
-        "scorecam_channels": min(channels, cams.scorecam_max_channels or channels)
+        "scorecam_channels": min(channels, cams.scorecam_channels or channels)
         if perturbation else None,
+        "scorecam_max_channels": cams.scorecam_max_channels if perturbation else None,
         "layer_channels": channels,
         "input_size": list(model_info.input_size),
         "head": model_info.head,

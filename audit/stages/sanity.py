@@ -88,7 +88,8 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
                                         safe_mode=model_info.safe_mode):
         randomised = CamExplainer(step.model, explainer.layer_name,
                                   scorecam_max_channels=explainer.scorecam_max_channels,
-                                  micro_batch=explainer.micro_batch)
+                                  micro_batch=explainer.micro_batch,
+                                  jit_compile=explainer.jit_compile)
         maps = randomised.explain(batch.images, classes, methods)
         for method in methods:
             pairs = [map_similarity(original[method][i], maps[method][i])

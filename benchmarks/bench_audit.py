@@ -1,0 +1,222 @@
+"""The audit end to end on a model that looks real: the marginal cost per image of the shipped
+pipelines against the engine alone, large photos against ordinary ones, and peak memory.
+
+    python benchmarks/bench_audit.py [--small N] [--large N] [--json OUT] [--skip-audit]
+
+Everything is generated (no download): ``keras.applications.MobileNetV2(weights=None)`` at
+224 px saved as ``.keras`` (explained at ``out_relu``, 1,280 channels), preprocessing
+``keras.applications.mobilenet_v2.preprocess_input``, JPEG photos of mixed sizes (300-640 px)
+with a box each, and sets of 640 x 480 and 4,000 x 3,000 (12 MP) JPEGs. Each audit runs in its
+own process (``python -m audit run``); its wall time includes start-up, which the *marginal*
+cost per image cancels out: ``(T(large n) - T(small n)) / (large n - small n)``.
+
+The ratios compared with targets, measured in one run:
+
+- ``quick`` pipeline, marginal cost per image / engine's predict + Grad-CAM per image: <= 1.15;
+- default ``audit`` pipeline, cost per image / engine per image: <= 40;
+- 12 MP photos, marginal cost per image / 640 x 480 photos': <= 1.3; peak RSS grows by at most a
+  few hundred MiB;
+- peak RSS flat in dataset size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / ".cache" / "bench_audit"
+
+
+# ---------------------------------------------------------------------------- the inputs
+
+
+def make_model(path: Path) -> Path:
+    if not path.exists():
+        import keras
+
+        keras.utils.set_random_seed(0)
+        keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3)).save(path)
+    return path
+
+
+def make_photos(folder: Path, n: int, *, sizes: str, seed: int = 0) -> Path:
+    """``n`` JPEG photos with one shape each and its box; ``sizes`` is ``mixed`` (300-640 px
+    sides), ``vga`` (640 x 480) or ``12mp`` (4,000 x 3,000)."""
+    manifest = folder / "manifest.csv"
+    if manifest.exists() and len(manifest.read_text().splitlines()) == n + 1:
+        return manifest
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = ["image,label,x_min,y_min,x_max,y_max"]
+    for i in range(n):
+        if sizes == "mixed":
+            width, height = (int(v) for v in rng.integers(300, 641, size=2))
+        elif sizes == "vga":
+            width, height = 640, 480
+        else:
+            width, height = 4000, 3000
+        base = rng.integers(40, 200, size=3)
+        noise = rng.integers(-30, 30, size=(max(1, height // 8), max(1, width // 8), 3))
+        texture = np.clip(base + noise, 0, 255).astype(np.uint8)
+        image = Image.fromarray(texture).resize((width, height), Image.BILINEAR)
+        draw = ImageDraw.Draw(image)
+        w, h = int(width * rng.uniform(0.2, 0.5)), int(height * rng.uniform(0.2, 0.5))
+        x0, y0 = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+        colour = tuple(int(v) for v in rng.integers(0, 256, size=3))
+        (draw.ellipse if i % 2 else draw.rectangle)([x0, y0, x0 + w, y0 + h], fill=colour)
+        name = f"p{i:04d}.jpg"
+        image.save(folder / name, quality=90)
+        rows.append(f"{name},{int(rng.integers(0, 3))},{x0},{y0},{x0 + w},{y0 + h}")
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest
+
+
+def write_config(folder: Path, model: Path, manifest: Path, **sections) -> Path:
+    config = {
+        "run_name": "bench", "seed": 0,
+        "model": {"path": str(model),
+                  "preprocessing": {"function":
+                                    "keras.applications.mobilenet_v2.preprocess_input"}},
+        "dataset": {"path": str(manifest)},
+        "report": {"out_dir": str(folder / "reports")},
+    }
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def audit(config: Path, *, limit: int, pipeline: str | None = None) -> dict:
+    """Wall time, peak RSS and stage seconds of one audit in a fresh process."""
+    import psutil
+
+    out = Path(tempfile.mkdtemp(prefix="bench-audit-")) / "run"
+    command = [sys.executable, "-m", "audit", "run", str(config), "--out", str(out), "--quiet",
+               "--limit", str(limit)]
+    if pipeline:
+        command += ["--pipeline", pipeline]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    peak, watched = 0, psutil.Process(process.pid)
+
+    def watch():
+        nonlocal peak
+        while process.poll() is None:
+            try:
+                peak = max(peak, watched.memory_info().rss)
+            except psutil.Error:
+                return
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    code = process.wait()
+    wall = time.perf_counter() - start
+    thread.join()
+    if code not in (0, 1):
+        raise SystemExit(f"the audit failed with exit code {code}: {out}")
+    status = json.loads((out / "status.json").read_text())
+    return {"limit": limit, "wall_s": wall, "peak_rss_mib": peak / 2**20,
+            "stage_seconds": status.get("stage_seconds", {})}
+
+
+def engine_per_image(model_path: Path, manifest: Path, n: int) -> float:
+    """Seconds per image of the engine's predict + Grad-CAM on preprocessed arrays (the
+    pipeline's micro-batches of 16, maps at the layer's resolution, as the explain stage)."""
+    import keras
+
+    from audit.cams import CamExplainer
+    from audit.datasets import BatchLoader, Preprocessor, load_manifest
+    from audit.datasets.stream import batch_specs
+
+    model = keras.models.load_model(model_path)
+    explainer = CamExplainer(model, micro_batch=16)
+    samples = load_manifest("csv", manifest).samples[:n]
+    loader = BatchLoader((224, 224), 3, Preprocessor.from_config(
+        {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))
+    images = np.concatenate([loader(spec).images for spec in batch_specs(samples,
+                                                                         batch_size=32)])
+    def once():
+        predicted = explainer.predict(images).predicted
+        explainer.explain(images, predicted.astype(np.int64), ("gradcam",), upsample=False,
+                          normalize=False)
+
+    once()  # trace
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)) / len(images)
+
+
+def marginal(small: dict, large: dict) -> float:
+    return (large["wall_s"] - small["wall_s"]) / (large["limit"] - small["limit"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", type=int, default=64)
+    parser.add_argument("--large", type=int, default=320)
+    parser.add_argument("--photos", type=int, default=48, help="12 MP and VGA photos")
+    parser.add_argument("--skip-audit", action="store_true",
+                        help="leave out the default audit pipeline (the longest part)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    model = make_model(CACHE / "mobilenet_v2.keras")
+    mixed = make_photos(CACHE / "mixed", args.large, sizes="mixed")
+    result: dict = {"engine_s_per_image": engine_per_image(model, mixed, 64)}
+    engine = result["engine_s_per_image"]
+    config = write_config(CACHE / "mixed", model, mixed)
+
+    quick = [audit(config, limit=n, pipeline="quick.yaml") for n in (args.small, args.large)]
+    result["quick"] = {"runs": quick, "marginal_s_per_image": marginal(*quick),
+                       "ratio_to_engine": marginal(*quick) / engine}
+
+    vga = make_photos(CACHE / "vga", args.photos, sizes="vga", seed=1)
+    big = make_photos(CACHE / "12mp", args.photos, sizes="12mp", seed=2)
+    small_n = max(1, args.photos // 4)
+    photos = {}
+    for name, manifest in (("vga", vga), ("12mp", big)):
+        cfg = write_config(CACHE / name, model, manifest)
+        photos[name] = [audit(cfg, limit=n, pipeline="quick.yaml")
+                        for n in (small_n, args.photos)]
+    result["large_photos"] = {
+        "runs": photos,
+        "marginal_ratio_12mp_to_vga": marginal(*photos["12mp"]) / marginal(*photos["vga"]),
+        "peak_rss_growth_mib": photos["12mp"][1]["peak_rss_mib"]
+        - photos["vga"][1]["peak_rss_mib"]}
+
+    if not args.skip_audit:
+        runs = [audit(config, limit=n) for n in (args.small, args.large)]
+        result["audit"] = {
+            "runs": runs, "marginal_s_per_image": marginal(*runs),
+            "ratio_to_engine_marginal": marginal(*runs) / engine,
+            "ratio_to_engine_total": runs[1]["wall_s"] / args.large / engine,
+            "peak_rss_ratio_large_to_small": runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
