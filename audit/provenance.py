@@ -10,15 +10,24 @@ from pathlib import Path
 
 from audit import __version__
 from audit.config import AuditConfig
+from audit.files import is_url, open_url
 
 __all__ = ["sha256_of", "start_provenance"]
 
 
 def sha256_of(path: str | Path) -> str | None:
-    """SHA-256 of a file, or of a folder's files (sorted relative paths and contents); None
-    when the path does not exist."""
-    path = Path(path)
+    """SHA-256 of a file (local, or at a URL: see :mod:`audit.files`), or of a folder's files
+    (sorted relative paths and contents); None when the path does not exist."""
     digest = hashlib.sha256()
+    if is_url(path):
+        try:
+            with open_url(path) as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        return digest.hexdigest()
+    path = Path(path)
     if path.is_file():
         files = [path]
     elif path.is_dir():

@@ -24,6 +24,7 @@ Conventions
 from __future__ import annotations
 
 import importlib
+import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from audit.errors import AuditError
+from audit.files import RemoteReadError, is_url, read_bytes
 
 #: Keys accepted in the configuration's ``preprocessing`` block.
 PREPROCESSING_KEYS = ("rescale", "offset", "function", "channels")
@@ -69,7 +73,9 @@ def read_image(path: str) -> np.ndarray:
         The file is missing, not an image, truncated or corrupt.
     """
     try:
-        with Image.open(path) as img:
+        # A URL (gs://...) is read through Apache Beam's file systems (audit.files).
+        source = io.BytesIO(read_bytes(path)) if is_url(path) else path
+        with Image.open(source) as img:
             img.load()  # full decode: truncated or corrupt data fails here
             try:
                 shown = ImageOps.exif_transpose(img)
@@ -79,7 +85,7 @@ def read_image(path: str) -> np.ndarray:
                     f"({type(exc).__name__}: {exc})"
                 ) from exc
             return _to_rgb(shown, path)
-    except ImageReadError:
+    except (ImageReadError, AuditError):
         raise
     except FileNotFoundError as exc:
         raise ImageReadError(f"image file not found: {path}") from exc
@@ -87,6 +93,8 @@ def read_image(path: str) -> np.ndarray:
         raise ImageReadError(f"image path is a folder, not a file: {path}") from exc
     except PermissionError as exc:
         raise ImageReadError(f"image file cannot be opened (permission denied): {path}") from exc
+    except RemoteReadError as exc:
+        raise ImageReadError(f"image file {path} cannot be read: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(
             f"image file {path} is not in an image format Pillow can read"

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import os
+import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ from typing import Any
 
 from audit.datasets.types import Box, Sample, SkippedSample
 from audit.errors import DatasetError
+from audit.files import is_url
 
 BOX_FIELDS = ("x_min", "y_min", "x_max", "y_max")
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
@@ -371,9 +373,15 @@ def _fmt_box(box: Box) -> str:
 
 
 def resolve_image_path(image: str, images_root: str) -> str:
-    """Where an image path written in a manifest lives on disk (absolute paths kept)."""
+    """Where an image path written in a manifest lives on disk (absolute paths kept); URLs
+    (``gs://...``, see :mod:`audit.files`) are kept, and a relative path under a URL root is
+    joined with ``/``."""
+    if is_url(image):
+        return image
     if os.path.isabs(image):
         return os.path.normpath(image)
+    if is_url(images_root):
+        return images_root.rstrip("/") + "/" + posixpath.normpath(image.replace(os.sep, "/"))
     return os.path.normpath(os.path.join(images_root, image))
 
 
