@@ -44,6 +44,9 @@ class StageError(Exception):
         self.stage = stage
         self.error = error
 
+    def __reduce__(self):  # picklable, so it can cross from an engine's worker process
+        return type(self), (self.stage, self.error)
+
 
 def run_stage(stage: Stage, catalog: Mapping[str, Any]) -> dict:
     """``stage(catalog)``; an exception other than AuditError becomes a :class:`StageError`."""
