@@ -220,6 +220,24 @@ class DemoSection(_Section):
     size: Literal["full", "small"] = "full"
 
 
+class BeamSection(_Section):
+    """How ``engine: beam`` runs: Beam pipeline flags, passed through as ``PipelineOptions``."""
+
+    options: list[str] = Field(default=[], description=(
+        "Beam pipeline flags as typed on a command line, e.g. [--runner=DataflowRunner, "
+        "--project=my-project, --region=europe-west1, --temp_location=gs://bucket/tmp]. "
+        "Default: the DirectRunner, in this process."))
+    share_model_across_processes: bool = Field(default=False, description=(
+        "Load the model once per worker machine instead of once per SDK process (Beam's "
+        "ModelHandler.share_model_across_processes): for models too large to hold one copy "
+        "per process; the processes then send their batches to the one that holds it."))
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _one_option(cls, values):
+        return [values] if isinstance(values, str) else values
+
+
 class AuditConfig(_Section):
     run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -231,6 +249,10 @@ class AuditConfig(_Section):
     gates: GatesSection = GatesSection()
     report: ReportSection = ReportSection()
     demo: DemoSection | None = None
+    engine: Literal["local", "beam"] = Field(default="local", description=(
+        "Runs the per-batch stages: local (this process) or beam (Apache Beam: the "
+        "DirectRunner, Dataflow, Flink, Spark; see beam.options)."))
+    beam: BeamSection = BeamSection()
     source: Path | None = Field(default=None, exclude=True)
 
     def resolved_dump(self) -> dict:
