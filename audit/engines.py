@@ -18,7 +18,7 @@ from typing import Any
 from audit.config import AuditConfig
 from audit.datasets import BatchSpec, SkippedSample
 from audit.errors import ConfigError
-from audit.files import BEAM_INSTALL
+from audit.files import BEAM_INSTALL, is_url
 from audit.pipeline import Counts, LocalEngine
 
 __all__ = ["count_images", "engine_provenance", "make_engine", "runner_name",
@@ -61,13 +61,15 @@ def count_images(outputs: Mapping[str, Any]) -> dict[str, int]:
 
 def make_engine(config: AuditConfig):
     """The engine ``config.engine`` names, checked: for ``beam``, Apache Beam must be
-    installed and must accept ``beam.options``.
+    installed and must accept ``beam.options``, and workers on other machines must be able
+    to read the model.
 
     Raises
     ------
     ConfigError
-        Beam is not installed (the message gives the install command), or it refuses the
-        options (the message names ``beam.options``).
+        Beam is not installed (the message gives the install command), it refuses the options
+        (the message names ``beam.options``), or the model is a local file and the runner's
+        workers are elsewhere.
     """
     if config.engine == "local":
         return LocalEngine()
@@ -76,10 +78,15 @@ def make_engine(config: AuditConfig):
     except ImportError as exc:
         raise ConfigError(f"engine: beam needs Apache Beam, which is not installed "
                           f"({exc}): {BEAM_INSTALL}") from None
-    return BeamEngine(options=config.beam.options, on_failure=skip_failed_batch,
-                      item_metrics=count_images,
-                      share_model_across_processes=config.beam.share_model_across_processes,
-                      where="beam.options")
+    engine = BeamEngine(options=config.beam.options, on_failure=skip_failed_batch,
+                        item_metrics=count_images,
+                        share_model_across_processes=config.beam.share_model_across_processes,
+                        where="beam.options")
+    if not engine.local_workers and not is_url(config.model.path):
+        raise ConfigError(f"model.path: the {engine.runner}'s workers load the model "
+                          f"themselves and cannot read '{config.model.path}' on this machine: "
+                          "put it where they can, e.g. gs://<bucket>/model.keras.")
+    return engine
 
 
 def engine_provenance(config: AuditConfig) -> dict[str, Any]:

@@ -47,6 +47,7 @@ import difflib
 import io
 import json
 import logging
+import os
 import pickle
 import threading
 import time
@@ -154,6 +155,13 @@ def _is_remote(path: str) -> bool:
     return "://" in path
 
 
+def _join(root: str, *parts: str) -> str:
+    """``root/part/...``: with ``/`` for URLs (no file system needed to name a path)."""
+    if _is_remote(root):
+        return "/".join([root.rstrip("/"), *parts])
+    return os.path.join(root, *parts)
+
+
 @dataclass(frozen=True)
 class _Staging:
     """The folder workers write item outputs to and the driver reads them from."""
@@ -162,10 +170,10 @@ class _Staging:
 
     def item(self, index: int, failed: bool = False) -> str:
         suffix = ".failed.pkl" if failed else ".pkl"
-        return FileSystems.join(self.root, "items", f"{index:09d}{suffix}")
+        return _join(self.root, "items", f"{index:09d}{suffix}")
 
     def shard(self, attempt: str, number: int) -> str:
-        return FileSystems.join(self.root, "specs", attempt, f"{number:05d}.pkl")
+        return _join(self.root, "specs", attempt, f"{number:05d}.pkl")
 
     def write(self, path: str, value) -> None:
         """Write ``value`` pickled to ``path``: to a temporary name, then renamed, so a reader
@@ -187,7 +195,7 @@ class _Staging:
 
     def staged(self) -> set[str]:
         """The names of the item files already in the staging folder."""
-        pattern = FileSystems.join(self.root, "items", "*.pkl")
+        pattern = _join(self.root, "items", "*.pkl")
         try:
             result = FileSystems.match([pattern])[0]
         except Exception:  # noqa: BLE001 - no folder yet: nothing staged
@@ -200,7 +208,7 @@ class _Staging:
 
     def remove(self, subfolder: str = "") -> None:
         """Delete the staging folder (or one of its subfolders); a failure is only logged."""
-        path = FileSystems.join(self.root, subfolder) if subfolder else self.root
+        path = _join(self.root, subfolder) if subfolder else self.root
         try:
             if FileSystems.exists(path):
                 FileSystems.delete([path.rstrip("/") + "/" if _is_remote(path) else path])
@@ -450,19 +458,35 @@ class BeamEngine:
     def __post_init__(self):
         object.__setattr__(self, "options", tuple(str(o) for o in self.options))
         object.__setattr__(self, "_options", pipeline_options(self.options, where=self.where))
+        remote = self.staging or self._options.view_as(GoogleCloudOptions).temp_location
+        if remote and _is_remote(remote):
+            try:
+                FileSystems.get_filesystem(remote)
+            except ValueError:
+                scheme = remote.split("://", 1)[0]
+                raise ConfigError(
+                    f"{self.where}: the driver reads the workers' results under {remote}, but "
+                    f"no file system for {scheme}:// is installed here (for gs:// install "
+                    f'"apache-beam[gcp]", for s3:// "apache-beam[aws]").') from None
 
     @property
     def runner(self) -> str:
         """The runner's name as the options give it (default ``DirectRunner``)."""
         return _runner_name(self._options)
 
+    @property
+    def local_workers(self) -> bool:
+        """Whether the job's workers run on this machine and can read its files (the
+        DirectRunner, or a portable runner with ``--environment_type=LOOPBACK``)."""
+        return _local_workers(self._options)
+
     def _staging(self, folder: RunFolder) -> _Staging:
         if self.staging:
             return _Staging(str(self.staging))
         temp = self._options.view_as(GoogleCloudOptions).temp_location
         if temp:
-            return _Staging(FileSystems.join(temp, "beam-staging", folder.path.name))
-        if _local_workers(self._options):
+            return _Staging(_join(temp, "beam-staging", folder.path.name))
+        if self.local_workers:
             return _Staging(str((folder.path / "beam-staging").resolve()))
         raise ConfigError(f"{self.where}: the {self.runner}'s workers write their results to "
                           "a staging folder the driver reads, and they cannot reach this "
