@@ -26,11 +26,12 @@ from apache_beam.io.localfilesystem import LocalFileSystem  # noqa: E402
 from audit.cli import main  # noqa: E402
 from audit.config import parse_config  # noqa: E402
 from audit.datasets.manifest import resolve_image_path  # noqa: E402
+from audit.engines import make_engine  # noqa: E402
 from audit.errors import ConfigError, ModelError  # noqa: E402
 from audit.files import is_url  # noqa: E402
 from audit.pipeline import Counts, RunFolder, Stage, StageError, Stream, build_pipeline  # noqa: E402
 from audit.pipeline import run_pipeline as run_core  # noqa: E402
-from audit.pipeline.beam import DEAD_LETTER, BeamEngine, _work  # noqa: E402
+from audit.pipeline.beam import DEAD_LETTER, BeamEngine, _Staging, _work  # noqa: E402
 from audit.provenance import sha256_of  # noqa: E402
 from audit.run import run_audit  # noqa: E402
 
@@ -171,9 +172,11 @@ def test_an_item_that_fails_on_a_worker_goes_to_the_dead_letter(tmp_path):
 
 def test_without_a_stand_in_a_failed_item_stops_the_run_and_a_resume_finishes_it(tmp_path):
     complete = run(build(), tmp_path / "complete")
-    marker = tmp_path / "failed-once"  # the stage travels pickled: remember on disk
+    marker, calls = tmp_path / "failed-once", tmp_path / "calls"  # the stage travels pickled
 
     def fails_once(value):
+        with open(calls, "a") as handle:
+            handle.write(f"{value}\n")
         if value == 20 and not marker.exists():
             marker.touch()
             raise ValueError("bad item")
@@ -185,9 +188,16 @@ def test_without_a_stand_in_a_failed_item_stops_the_run_and_a_resume_finishes_it
     assert str(error.value) == ("stage 'item 2 on a Beam worker' failed: RuntimeError: "
                                 "StageError: stage 'square' failed: ValueError: bad item")
     assert RunFolder(folder).checkpoint().completed == 2  # items 0 and 1 were merged
+    # Item 4 staged by the failed job (whether or not it got that far): merged, not run again.
+    staging = _Staging(str(folder / "beam-staging"))
+    staging.write(staging.item(4), {"table": [Row(40, 1600)], "counts": Counts(seen=1, tens=4)})
+    calls.write_text("")
     resumed = run(build(with_square(fails_once)), folder, engine=BeamEngine())
     assert (folder / "table.csv").read_text() == (tmp_path / "complete" / "table.csv").read_text()
     assert resumed["tally"] == complete["tally"]
+    rerun = calls.read_text().split()
+    assert "20" in rerun and "40" not in rerun  # the failed item again; the staged one not
+    assert not (folder / "beam-staging").exists()
 
 
 def test_a_failed_job_raises_the_runners_message(tmp_path):
@@ -214,12 +224,27 @@ def test_beam_options_are_checked_by_beams_parser(flags, message, tmp_path):
         assert engine.runner == "DataflowRunner"
         with pytest.raises(ConfigError, match="add --temp_location=gs://"):
             engine._staging(RunFolder(tmp_path))
-        staging = BeamEngine(flags + ["--temp_location=gs://b/tmp"])._staging(RunFolder(tmp_path))
-        assert staging.root == f"gs://b/tmp/beam-staging/{tmp_path.name}"
+        staging = BeamEngine(flags + ["--temp_location=camtest:///b/tmp"])._staging(
+            RunFolder(tmp_path))  # a scheme with a file system here (gs:// needs Beam's [gcp])
+        assert staging.root == f"camtest:///b/tmp/beam-staging/{tmp_path.name}"
+        with pytest.raises(ConfigError, match="no file system for nosuch:// is installed here"):
+            BeamEngine(flags + ["--temp_location=nosuch://b/tmp"])
         return
     with pytest.raises(ConfigError) as error:
         BeamEngine(flags)
     assert str(error.value).startswith(message)
+
+
+def test_workers_on_other_machines_need_a_model_they_can_read(tmp_path):
+    dataflow = ["--runner=DataflowRunner", "--project=p", "--region=r",
+                "--temp_location=camtest:///b/t"]
+    data = {"model": {"path": "model.keras"}, "dataset": {"path": "m.csv"}, "engine": "beam",
+            "beam": {"options": dataflow}}
+    with pytest.raises(ConfigError, match="^model.path: the DataflowRunner's workers load the "
+                                          "model themselves and cannot read '"):
+        make_engine(parse_config(data, base_dir=tmp_path))
+    data["model"]["path"] = "gs://b/model.keras"
+    assert make_engine(parse_config(data, base_dir=tmp_path)).runner == "DataflowRunner"
 
 
 # ---------------------------------------------------------------------------- the audit
