@@ -559,6 +559,7 @@ class BeamEngine:
         last_poll = 0.0
         while collector.done < total:
             index = collector.done
+            ended = job is None or job.finished.is_set()  # before looking: no write after it
             value = staging.read(staging.item(index))
             failure = None
             if value is None:
@@ -566,7 +567,7 @@ class BeamEngine:
                 if failed is not None:
                     failure = ItemFailure(index, failed["error"], failed["traceback"])
             if value is None and failure is None:
-                if job is None or job.finished.is_set():
+                if ended:
                     if job is not None and job.error is not None:
                         raise StageError(f"Beam job on {self.runner}", job.error) from job.error
                     raise StageError(f"Beam job on {self.runner}", RuntimeError(
