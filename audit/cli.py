@@ -10,6 +10,7 @@ line names the stage and the exception; the traceback is in the run folder's ``e
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -64,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="continue an interrupted run from its last complete batch")
     run.add_argument("--baseline", metavar="RUN_DIR",
                      help="compare with this run instead of the previous run on the same data")
+    run.add_argument("--engine", choices=("local", "beam"),
+                     help="run the batches here (local) or on Apache Beam (beam; see "
+                          "beam.options); overrides the config's engine")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress output")
 
     validate = sub.add_parser("validate", help="check config, model, layer and dataset")
@@ -86,12 +90,16 @@ def _run(args) -> int:
 
     if args.limit is not None and args.limit < 1:
         raise AuditError(f"--limit must be a positive number of samples; received {args.limit}.")
+    if args.quiet:
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)  # Beam's notices, too
     if args.resume:
-        result = run_audit(resume=args.resume, quiet=args.quiet, baseline=args.baseline)
+        result = run_audit(resume=args.resume, quiet=args.quiet, baseline=args.baseline,
+                           engine=args.engine)
     else:
         config = load_config(args.config)
         result = run_audit(config, pipeline_path=args.pipeline, out_dir=args.out,
-                           limit=args.limit, quiet=args.quiet, baseline=args.baseline)
+                           limit=args.limit, quiet=args.quiet, baseline=args.baseline,
+                           engine=args.engine)
     try:
         _print_summary(result)
     except BrokenPipeError:
@@ -128,12 +136,14 @@ def _pct(value) -> str:
 
 def _validate(args) -> int:
     from audit.config import load_config
+    from audit.engines import make_engine, runner_name
     from audit.run import load_audit_pipeline
     from audit.stages.load_dataset import load_dataset
     from audit.stages.load_model import load_model
 
     config = load_config(args.config)
     pipeline = load_audit_pipeline(config.pipeline)
+    make_engine(config)  # Beam installed, and its options accepted
     if config.demo is not None and not Path(config.model.path).exists():
         print(f"config ok; the demo model '{config.model.path}' will be built on first run")
         return ExitCode.PASSED
@@ -144,6 +154,9 @@ def _validate(args) -> int:
     print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"
           f"{info.channels}, {len(class_names)} classes, head {info.head})")
     print(f"layer: {info.layer} ({info.layer_channels} channels)")
+    engine = config.engine + (f" ({runner_name(config.beam.options)})"
+                              if config.engine == "beam" else "")
+    print(f"engine: {engine}")
     print(f"dataset: {config.dataset.path} ({config.dataset.format}): "
           f"{len(manifest.samples)} samples in {len(batches)} batches, "
           f"{len(manifest.skipped)} skipped entries")

@@ -6,7 +6,9 @@ the value received and what is allowed, for example::
 
     config.yaml: cams.batch_size: received 0; Input should be greater than or equal to 1
 
-Relative paths are resolved against the folder of the configuration file.
+Relative paths are resolved against the folder of the configuration file. ``model.path`` and
+``dataset.images_root`` may also be URLs (``gs://bucket/model.keras``), kept as written and read
+through Apache Beam's file systems (:mod:`audit.files`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -30,6 +33,7 @@ from pydantic import (
 
 from audit.cams.methods import DEFAULT_METHODS, UnknownMethodError, get_method
 from audit.errors import ConfigError
+from audit.files import is_url
 
 
 def _registered_method(name: str) -> str:
@@ -91,8 +95,24 @@ ModuleName = Annotated[str, AfterValidator(_module_name)]
 ObjectPath = Annotated[str, AfterValidator(_object_path)]
 
 
+def _local_or_url(value):
+    return value if is_url(value) else Path(value) if isinstance(value, str) else value
+
+
+def _local_only(value):
+    if is_url(value):
+        raise ValueError("the manifest is read on this machine: copy it here (the images and "
+                         "the model it names may stay at URLs)")
+    return value
+
+
+#: A local path, or a URL (``gs://bucket/model.keras``) kept as written, read through Apache
+#: Beam's file systems (see :mod:`audit.files`).
+PathOrUrl = Annotated[Path | str, BeforeValidator(_local_or_url)]
+
+
 class ModelSection(_Section):
-    path: Path
+    path: PathOrUrl
     layer: str | None = None
     class_names: list[str] | None = None
     input_size: tuple[int, int] | None = None
@@ -137,8 +157,8 @@ class ModelSection(_Section):
 
 class DatasetSection(_Section):
     format: DatasetFormat = "csv"
-    path: Path
-    images_root: Path | None = None
+    path: Annotated[Path, BeforeValidator(_local_only)]
+    images_root: PathOrUrl | None = None
     max_skipped_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     limit: int | None = Field(default=None, ge=1, description=(
         "Audit only the first N samples of the manifest (also `cam-audit run --limit N`)."))
@@ -285,6 +305,24 @@ class DemoSection(_Section):
     size: Literal["full", "small"] = "full"
 
 
+class BeamSection(_Section):
+    """How ``engine: beam`` runs: Beam pipeline flags, passed through as ``PipelineOptions``."""
+
+    options: list[str] = Field(default=[], description=(
+        "Beam pipeline flags as typed on a command line, e.g. [--runner=DataflowRunner, "
+        "--project=my-project, --region=europe-west1, --temp_location=gs://bucket/tmp]. "
+        "Default: the DirectRunner, in this process."))
+    share_model_across_processes: bool = Field(default=False, description=(
+        "Load the model once per worker machine instead of once per SDK process (Beam's "
+        "ModelHandler.share_model_across_processes): for models too large to hold one copy "
+        "per process; the processes then send their batches to the one that holds it."))
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _one_option(cls, values):
+        return [values] if isinstance(values, str) else values
+
+
 class AuditConfig(_Section):
     run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -299,6 +337,10 @@ class AuditConfig(_Section):
     gates: GatesSection = GatesSection()
     report: ReportSection = ReportSection()
     demo: DemoSection | None = None
+    engine: Literal["local", "beam"] = Field(default="local", description=(
+        "Runs the per-batch stages: local (this process) or beam (Apache Beam: the "
+        "DirectRunner, Dataflow, Flink, Spark; see beam.options)."))
+    beam: BeamSection = BeamSection()
     source: Path | None = Field(default=None, exclude=True)
 
     def resolved_dump(self) -> dict:
@@ -351,7 +393,8 @@ def _resolve_paths(data: dict, base: Path) -> dict:
         node = data
         for key in keys[:-1]:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str | os.PathLike):
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str | os.PathLike) \
+                and not is_url(node[keys[-1]]):
             value = Path(os.path.expanduser(str(node[keys[-1]])))
             node[keys[-1]] = value if value.is_absolute() else base / value
     return data

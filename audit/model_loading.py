@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from audit.errors import ModelError
+from audit.files import RemoteReadError, is_url, local_copy
 
 ACCEPTED_FORMATS = "a Keras 3 '.keras' file or a legacy HDF5 '.h5' / '.hdf5' file"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -43,7 +44,8 @@ def load_model(path: str | os.PathLike, *, imports: Iterable[str] = (),
     Parameters
     ----------
     path : str or path-like
-        A ``.keras`` file (Keras 3 zip format) or a ``.h5``/``.hdf5`` file.
+        A ``.keras`` file (Keras 3 zip format) or a ``.h5``/``.hdf5`` file; or its URL
+        (``gs://bucket/model.keras``), read through Apache Beam's file systems.
     imports : iterable of str, keyword-only
         Modules imported before loading, in order, so that the classes they register with
         ``@keras.saving.register_keras_serializable`` are known. They stay imported.
@@ -79,6 +81,9 @@ def load_model(path: str | os.PathLike, *, imports: Iterable[str] = (),
     >>> model = load_model("model.keras", imports=["acme.layers"],
     ...                    search_path="configs/")  # doctest: +SKIP
     """
+    if is_url(path):
+        return _load_url(path, imports=imports, custom_objects=custom_objects,
+                         safe_mode=safe_mode, search_path=search_path)
     import keras
 
     path = Path(path)
@@ -100,6 +105,22 @@ def load_model(path: str | os.PathLike, *, imports: Iterable[str] = (),
     if not isinstance(model, keras.Model):
         raise ModelError(f"Model file '{path}' holds a {type(model).__name__}, not a keras.Model.")
     return model
+
+
+def _load_url(url: str, **kwargs):
+    """Load a model stored at a URL (``gs://...``): Keras reads local files only, so the file
+    is copied to a temporary folder first; messages name the URL."""
+    try:
+        with local_copy(url) as local:
+            try:
+                return load_model(local, **kwargs)
+            except ModelError as exc:
+                raise ModelError(str(exc).replace(str(local), url)) from exc.__cause__
+    except FileNotFoundError:
+        raise ModelError(f"Model file '{url}' does not exist. Expected {ACCEPTED_FORMATS}."
+                         ) from None
+    except RemoteReadError as exc:
+        raise ModelError(f"Model file '{url}' cannot be read: {exc}") from exc
 
 
 def _check_format(path: Path) -> None:

@@ -10,15 +10,25 @@ from pathlib import Path
 
 from audit import __version__
 from audit.config import AuditConfig
+from audit.engines import engine_provenance
+from audit.files import is_url, open_url
 
 __all__ = ["sha256_of", "start_provenance"]
 
 
 def sha256_of(path: str | Path) -> str | None:
-    """SHA-256 of a file, or of a folder's files (sorted relative paths and contents); None
-    when the path does not exist."""
-    path = Path(path)
+    """SHA-256 of a file (local, or at a URL: see :mod:`audit.files`), or of a folder's files
+    (sorted relative paths and contents); None when the path does not exist."""
     digest = hashlib.sha256()
+    if is_url(path):
+        try:
+            with open_url(path) as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            return None
+        return digest.hexdigest()
+    path = Path(path)
     if path.is_file():
         files = [path]
     elif path.is_dir():
@@ -36,7 +46,8 @@ def sha256_of(path: str | Path) -> str | None:
 
 def start_provenance(config: AuditConfig, *, run_id: str, pipeline: str,
                      pipeline_path: str | None) -> dict:
-    """Files and their hashes, the seed, library versions and the host."""
+    """Files and their hashes, the seed, library versions, the host, and the engine (and Beam
+    runner) the stream runs on."""
     import keras
     import tensorflow as tf
 
@@ -51,4 +62,5 @@ def start_provenance(config: AuditConfig, *, run_id: str, pipeline: str,
         "keras": keras.__version__, "cam_audit": __version__,
         "platform": platform.platform(), "host": socket.gethostname(),
         "gpus": len(tf.config.list_physical_devices("GPU")),
+        **engine_provenance(config),
     }

@@ -2,7 +2,8 @@
 
 :func:`run_audit` sets up the run folder (or reopens an interrupted one), hands the pipeline
 its inputs (``params:<section>`` for every section of the configuration, ``run`` for the
-:class:`~audit.run_info.RunInfo`), lets :func:`audit.pipeline.run_pipeline` run it, and keeps
+:class:`~audit.run_info.RunInfo`), lets :func:`audit.pipeline.run_pipeline` run it on the
+engine the configuration names (``engine: local | beam``, see :mod:`audit.engines`), and keeps
 ``status.json`` truthful: ``running``, ``complete`` or ``failed`` (with the error, and the
 traceback of an unexpected one in ``error.log``).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from audit.config import AuditConfig, load_config, parse_config
+from audit.engines import make_engine
 from audit.errors import AuditError, ConfigError, DatasetError, ExitCode
 from audit.io import atomic_write_text
 from audit.pipeline import Pipeline, RunFolder, load_pipeline, run_pipeline
@@ -114,12 +116,20 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     return config, pipeline, folder
 
 
-def _reopen(resume, baseline) -> tuple[AuditConfig, Pipeline, RunFolder]:
+def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
+    if engine is None or engine == config.engine:
+        return config
+    if engine not in ("local", "beam"):
+        raise ConfigError(f"engine must be 'local' or 'beam'; received {engine!r}.")
+    return config.model_copy(update={"engine": engine})
+
+
+def _reopen(resume, baseline, engine) -> tuple[AuditConfig, Pipeline, RunFolder]:
     folder = RunFolder(Path(resume))
     status = folder.read_status()
     if status.get("status") == "complete":
         raise ConfigError(f"Run '{folder.path}' is already complete; nothing to resume.")
-    config = load_config(folder.path / "config.yaml")
+    config = _with_engine(load_config(folder.path / "config.yaml"), engine)
     pipeline = load_audit_pipeline(status["pipeline_path"])
     folder.write_status(status="running", error=None,
                         baseline=str(baseline) if baseline else status.get("baseline"))
@@ -154,7 +164,7 @@ def _failed(folder: RunFolder, exc: BaseException) -> None:
 def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | None = None,
               out_dir: str | Path | None = None, limit: int | None = None,
               resume: str | Path | None = None, quiet: bool = False,
-              baseline: str | Path | None = None) -> RunResult:
+              baseline: str | Path | None = None, engine: str | None = None) -> RunResult:
     """Run an audit, or resume an interrupted one from its run folder.
 
     Parameters
@@ -173,6 +183,9 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         An interrupted run's folder: continue from its last complete batch.
     baseline : path, optional
         A run folder to compare with.
+    engine : {"local", "beam"}, optional
+        Overrides ``config.engine`` (also when resuming: both engines give the same results,
+        so a run may go on with the other one).
 
     Raises
     ------
@@ -181,16 +194,20 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
     StageError
         A stage failed unexpectedly (exit code 3); its traceback is in ``error.log``.
     """
+    stream_engine = None
     if resume is not None:
-        config, pipeline, folder = _reopen(resume, baseline)
+        config, pipeline, folder = _reopen(resume, baseline, engine)
     else:
         if config is None:
             raise ConfigError("run_audit needs a configuration or a run folder to resume.")
+        config = _with_engine(config, engine)
+        stream_engine = make_engine(config)  # a missing Beam or bad beam.options: no run folder
         config, pipeline, folder = _start(config, pipeline_path, out_dir, limit, baseline, quiet)
     try:
         config = _apply_overrides(config, pipeline)
+        stream_engine = stream_engine or make_engine(config)
         catalog = run_pipeline(pipeline, _inputs(config, pipeline, folder), folder=folder,
-                               progress=_progress(quiet))
+                               progress=_progress(quiet), engine=stream_engine)
         verdict: Verdict = catalog.get("verdict", Verdict())
         if verdict.exit_code == ExitCode.BAD_INPUT:
             summary = catalog["summary"]

@@ -75,9 +75,9 @@ def test_jit_compile_from_the_configuration_gives_the_same_maps(demo_small_biase
 
 def test_validate_prints_the_cost(demo_small_biased, tmp_path, capsys):
     import yaml
+    from conftest import demo_config
 
     from audit.cli import main
-    from conftest import demo_config
 
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump(demo_config(demo_small_biased, tmp_path)))

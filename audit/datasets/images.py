@@ -24,6 +24,7 @@ Conventions
 from __future__ import annotations
 
 import importlib
+import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from audit.errors import AuditError
+from audit.files import RemoteReadError, is_url, read_bytes
 
 #: Keys accepted in the configuration's ``preprocessing`` block.
 PREPROCESSING_KEYS = ("rescale", "offset", "function", "channels")
@@ -102,7 +106,9 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
         The file is missing, not an image, truncated or corrupt.
     """
     try:
-        with Image.open(path) as img:
+        # A URL (gs://...) is read through Apache Beam's file systems (audit.files).
+        source = io.BytesIO(read_bytes(path)) if is_url(path) else path
+        with Image.open(source) as img:
             width, height = img.size
             orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
             if orientation in _TRANSPOSING:
@@ -125,7 +131,7 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
             if at_least is None or pixels.shape[:2] == (height, width):
                 height, width = pixels.shape[:2]  # a format whose header size is not final
             return pixels, (int(height), int(width))
-    except ImageReadError:
+    except (ImageReadError, AuditError):
         raise
     except FileNotFoundError as exc:
         raise ImageReadError(f"image file not found: {path}") from exc
@@ -133,6 +139,8 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
         raise ImageReadError(f"image path is a folder, not a file: {path}") from exc
     except PermissionError as exc:
         raise ImageReadError(f"image file cannot be opened (permission denied): {path}") from exc
+    except RemoteReadError as exc:
+        raise ImageReadError(f"image file {path} cannot be read: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise ImageReadError(
             f"image file {path} is not in an image format Pillow can read"

@@ -51,6 +51,7 @@ Errors
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -67,6 +68,7 @@ from audit.datasets.labels import (
 from audit.datasets.masks import MaskSource, PngMask
 from audit.datasets.types import NO_META, Box, Meta, Sample, SkippedSample
 from audit.errors import DatasetError
+from audit.files import is_url
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,15 @@ class DatasetManifest:
 
 
 def resolve_image_path(image: str, images_root: str) -> str:
-    """Where an image path written in a manifest lives on disk (absolute paths kept)."""
+    """Where an image path written in a manifest lives on disk (absolute paths kept); URLs
+    (``gs://...``, see :mod:`audit.files`) are kept, and a relative path under a URL root is
+    joined with ``/``."""
+    if is_url(image):
+        return image
     if os.path.isabs(image):
         return os.path.normpath(image)
+    if is_url(images_root):
+        return images_root.rstrip("/") + "/" + posixpath.normpath(image.replace(os.sep, "/"))
     return os.path.normpath(os.path.join(images_root, image))
 
 

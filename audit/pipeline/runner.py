@@ -45,6 +45,9 @@ class StageError(Exception):
         self.stage = stage
         self.error = error
 
+    def __reduce__(self):  # picklable, so it can cross from an engine's worker process
+        return type(self), (self.stage, self.error)
+
 
 def run_stage(stage: Stage, catalog: Mapping[str, Any],
               seconds: dict[str, float] | None = None) -> dict:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from audit.config import CamsSection, DatasetSection
-from audit.datasets import BatchLoader, DatasetManifest, batch_specs, load_manifest
+from audit.datasets import BatchLoader, DatasetManifest, Sample, batch_specs, load_manifest
+from audit.files import check_scheme, is_url
 from audit.pipeline import Stream
 from audit.stages.load_model import ModelInfo
 
@@ -22,6 +23,17 @@ def load_dataset(dataset: DatasetSection, cams: CamsSection, class_names: list[s
     manifest = load_manifest(dataset.format, dataset.path, images_root=dataset.images_root,
                              class_names=class_names)
     samples = manifest.samples[:dataset.limit] if dataset.limit else manifest.samples
+    _check_url_schemes(samples)
     specs = batch_specs(samples, batch_size=cams.batch_size, skipped=manifest.skipped)
     loader = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor)
     return manifest, Stream(specs, loader)
+
+
+def _check_url_schemes(samples: list[Sample]) -> None:
+    """Images at URLs need a file system for their scheme: say so before any batch runs."""
+    first: dict[str, str] = {}
+    for sample in samples:
+        if is_url(sample.path):
+            first.setdefault(sample.path.split("://", 1)[0].lower(), sample.path)
+    for url in first.values():
+        check_scheme(url, what="dataset images")
