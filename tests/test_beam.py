@@ -31,7 +31,9 @@ from audit.errors import ConfigError, ModelError  # noqa: E402
 from audit.files import is_url  # noqa: E402
 from audit.pipeline import Counts, RunFolder, Stage, StageError, Stream, build_pipeline  # noqa: E402
 from audit.pipeline import run_pipeline as run_core  # noqa: E402
-from audit.pipeline.beam import DEAD_LETTER, BeamEngine, _Staging, _work  # noqa: E402
+from audit.pipeline.beam import DEAD_LETTER, BeamEngine  # noqa: E402
+from audit.pipeline.beam.staging import _Staging  # noqa: E402
+from audit.pipeline.beam.worker import _work  # noqa: E402
 from audit.provenance import sha256_of  # noqa: E402
 from audit.run import run_audit  # noqa: E402
 
@@ -392,7 +394,8 @@ def test_bad_beam_options_and_a_missing_beam_exit_2(demo_small_biased, tmp_path,
     assert "beam.options: Beam has no option --direct_num_workrs" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before a run folder was made
     monkeypatch.setitem(sys.modules, "apache_beam", None)  # as if it were not installed
-    monkeypatch.delitem(sys.modules, "audit.pipeline.beam")
+    for name in [m for m in sys.modules if m.startswith("audit.pipeline.beam")]:
+        monkeypatch.delitem(sys.modules, name)
     assert main(["validate", str(path)]) == 2
     assert 'pip install "cam-audit[beam]"' in capsys.readouterr().err
 
