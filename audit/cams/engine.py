@@ -196,6 +196,9 @@ class CamExplainer:
         padded), so results are bit-identical whatever batch size the caller uses; the audit
         pipeline sets it. ``None`` (the default) runs each call on the batch as given: fastest,
         but CPU kernels round differently for different batch sizes (differences ~1e-7).
+        A model with LayerNormalization (a transformer) still rounds by an image's position
+        within a call: its results repeat bit for bit for the same batching, and agree to
+        ~1e-7 across batchings.
     jit_compile : bool
         Compile the explain and predict graphs with XLA (``tf.function(jit_compile=True)``).
         XLA compiles once per input shape, so it pays off with ``micro_batch`` set.
