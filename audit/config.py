@@ -111,9 +111,41 @@ def _local_only(value):
 PathOrUrl = Annotated[Path | str, BeforeValidator(_local_or_url)]
 
 
+class TokensSection(_Section):
+    """How a vision transformer's ``(batch, tokens, channels)`` layer becomes an image grid;
+    a key left out (or ``null``) is inferred (see :mod:`audit.cams.tokens`)."""
+
+    grid: tuple[int, int] | None = Field(default=None, description=(
+        "[h, w] of the patch tokens; null: the token count minus skip, as a grid of the "
+        "input's aspect ratio (a perfect square for a square input)."))
+    skip: int | None = Field(default=None, ge=0, description=(
+        "Leading tokens that are not patches (1 for a class token); null: tokens - h * w "
+        "with a grid, else 1 when tokens - 1 forms a grid, else 0."))
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _two_entries(cls, grid):
+        if isinstance(grid, list | tuple) and len(grid) != 2:
+            raise ValueError("must be two integers [h, w]")
+        return grid
+
+    @field_validator("grid")
+    @classmethod
+    def _positive_grid(cls, grid):
+        if grid is not None and (min(grid) < 1 or grid[0] * grid[1] < 2):
+            raise ValueError("must be two positive integers [h, w] with h * w > 1")
+        return grid
+
+
 class ModelSection(_Section):
     path: PathOrUrl
     layer: str | None = None
+    output: str | None = Field(default=None, description=(
+        "The classification output of a model with several outputs: the name of the layer "
+        "that produces it (or its key, for a model that returns a dict)."))
+    tokens: TokensSection | None = Field(default=None, description=(
+        "{grid: [h, w], skip: n}: how a (batch, tokens, channels) layer is read as an image; "
+        "null infers it."))
     class_names: list[str] | None = None
     input_size: tuple[int, int] | None = None
     preprocessing: Preprocessing = Preprocessing()
@@ -134,6 +166,14 @@ class ModelSection(_Section):
     @classmethod
     def _one_import(cls, names):
         return [names] if isinstance(names, str) else names
+
+    @field_validator("output")
+    @classmethod
+    def _output_named(cls, name):
+        if name is not None and not name.strip("/ "):
+            raise ValueError("output must name one of the model's outputs; leave it out for a "
+                             "model with one output")
+        return name
 
     @field_validator("class_names")
     @classmethod

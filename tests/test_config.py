@@ -49,11 +49,36 @@ def test_defaults_fill_every_key_but_the_two_paths(tmp_path):
     ({"gates": {"min_accuracy": 1.5}}, r"gates\.min_accuracy: received 1\.5"),
     ({"model": {"path": "m.keras", "class_names": ["a", "a"]}}, r"repeated: \['a'\]"),
     ({"model": {"layer": None}}, r"model\.path: required key is missing"),
+    ({"model": {"path": "m.keras", "output": ""}},
+     r"model\.output: received ''; output must name one of the model's outputs"),
+    ({"model": {"path": "m.keras", "tokens": {"gird": [14, 14]}}},
+     r"model\.tokens\.gird: unknown key\. Did you mean 'grid'\? Allowed here: grid, skip"),
+    ({"model": {"path": "m.keras", "tokens": {"grid": [14]}}},
+     r"model\.tokens\.grid: received \[14\]; must be two integers \[h, w\]"),
+    ({"model": {"path": "m.keras", "tokens": {"grid": [0, 14]}}},
+     r"model\.tokens\.grid: received \[0, 14\]; must be two positive integers"),
+    ({"model": {"path": "m.keras", "tokens": {"skip": -1}}},
+     r"model\.tokens\.skip: received -1; .*greater than or equal to 0"),
 ])
 def test_errors_name_key_value_and_allowed(patch, message, tmp_path):
     data = {**MINIMAL, **patch}
     with pytest.raises(ConfigError, match=message):
         parse_config(data, where="config.yaml", base_dir=tmp_path)
+
+
+def test_model_output_and_tokens(tmp_path):
+    """Both default to null (one output; token grids inferred); a partial tokens block keeps
+    its other key null."""
+    config = parse_config(MINIMAL, base_dir=tmp_path)
+    assert config.model.output is None and config.model.tokens is None
+    data = {**MINIMAL, "model": {"path": "m.keras", "output": "class_probs",
+                                 "tokens": {"grid": [14, 14], "skip": 1}}}
+    model = parse_config(data, base_dir=tmp_path).model
+    assert model.output == "class_probs"
+    assert model.tokens.model_dump() == {"grid": (14, 14), "skip": 1}
+    partial = {**MINIMAL, "model": {"path": "m.keras", "tokens": {"skip": 2}}}
+    assert parse_config(partial, base_dir=tmp_path).model.tokens.model_dump() == {
+        "grid": None, "skip": 2}
 
 
 def test_unreadable_and_missing_files(tmp_path):

@@ -21,9 +21,11 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from tiny_models import tiny_vit, two_headed
 
 from audit.cli import main
 from audit.config import load_config
+from audit.errors import ModelError
 from audit.stages.load_model import load_model
 
 pytestmark = pytest.mark.slow
@@ -55,9 +57,26 @@ def _write_images(folder: Path, *, size=IMAGE_SIZE, mode="RGB", n=4, labels=CLAS
     return manifest
 
 
+def _coco(manifest: Path) -> Path:
+    """The CSV manifest's images and boxes as a COCO JSON file beside it."""
+    rows = pd.read_csv(manifest)
+    categories = {name: i + 1 for i, name in enumerate(sorted(rows["label"].unique()))}
+    images, annotations = [], []
+    for i, row in enumerate(rows.itertuples(), start=1):
+        width, height = Image.open(manifest.parent / row.image).size
+        images.append({"id": i, "file_name": row.image, "width": width, "height": height})
+        annotations.append({"id": i, "image_id": i, "category_id": categories[row.label],
+                            "bbox": [row.x_min, row.y_min, row.x_max - row.x_min,
+                                     row.y_max - row.y_min]})
+    path = manifest.parent / "instances.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": [
+        {"id": i, "name": name} for name, i in categories.items()]}))
+    return path
+
+
 def _audit(folder: Path, model_path: Path, manifest: Path, *, model: dict | None = None,
            cams: dict | None = None, class_names: list | None = CLASSES,
-           gallery_size: int = 0) -> tuple[int, Path]:
+           gallery_size: int = 0, dataset: dict | None = None) -> tuple[int, Path]:
     """Write ``folder/config.yaml`` and run ``cam-audit run`` on it; the exit code and run.
 
     The report's gallery re-explains its samples, which costs a model trace; it is drawn
@@ -66,7 +85,8 @@ def _audit(folder: Path, model_path: Path, manifest: Path, *, model: dict | None
     section = {"path": str(model_path), **(model or {})}
     if class_names is not None:
         section["class_names"] = class_names
-    config = {"run_name": "zoo", "model": section, "dataset": {"path": str(manifest)},
+    config = {"run_name": "zoo", "model": section,
+              "dataset": {"path": str(manifest), **(dataset or {})},
               "cams": cams or QUICK, "metrics": {"bootstrap_resamples": 100},
               "report": {"out_dir": str(folder / "reports"), "gallery_size": gallery_size}}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
@@ -312,3 +332,64 @@ def test_lambda_layer_needs_safe_mode_off(capsys, tmp_path, images):
                "false. Its file can run arbitrary Python code (Lambda layers) on every "
                "machine that loads it: audit only model files whose origin you trust.</div>")
     assert warning in report and report.index(warning) < report.index('<div class="cards">')
+
+
+def test_multi_output_model_on_a_coco_dataset(capsys, tmp_path, images):
+    """A classifier with an auxiliary box regressor, audited on a COCO file: without
+    ``model.output`` the run stops (exit 2) listing the outputs; with ``model.output: cls`` it
+    explains the class head's last convolution ``conv2`` (the auxiliary branch's ``aux_conv``
+    comes later in the model but does not lead to that output)."""
+    model, _ = two_headed(size=(64, 64))
+    path = _save(model, tmp_path / "two_headed.keras")
+    coco = {"format": "coco"}
+    code, _ = _audit(tmp_path / "refused", path, _coco(images), dataset=coco)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "has 2 outputs" in err and "model.output" in err and "'box', shape (None, 4)" in err
+    code, run = _audit(tmp_path, path, _coco(images), dataset=coco, model={"output": "cls"})
+    assert code in (0, 1)
+    assert _explained_layer(run) == "conv2"
+    records = pd.read_csv(run / "records.csv")
+    assert records["sample_id"].nunique() == 4
+    assert records["confidence"].between(0, 1).all()
+
+
+@pytest.fixture(scope="module")
+def vit_file(tmp_path_factory) -> Path:
+    """The tiny ViT of ``tiny_models``: 32x32 input, patch 8, a class token, 2 blocks."""
+    return _save(tiny_vit(), tmp_path_factory.mktemp("vit") / "tiny_vit.keras")
+
+
+def test_vision_transformer_every_default_method(tmp_path, images, vit_file):
+    """The token grid is inferred (17 tokens: a class token and 4x4 patches) and the input of
+    the last attention, ``block2_norm1``, explained; the default methods, Score-CAM on 8
+    channels, and the gallery's maps all run on the reshaped tokens."""
+    code, run = _audit(tmp_path, vit_file, images, gallery_size=2,
+                       cams={"scorecam_max_channels": 8, "batch_size": 4, "micro_batch": 4})
+    assert code in (0, 1)
+    assert _explained_layer(run) == "block2_norm1"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["provenance"]["scorecam_channels"] == 8
+    records = pd.read_csv(run / "records.csv")
+    predicted = records[records["target"] == "predicted"]
+    assert sorted(predicted["method"].unique()) == ["gradcam", "gradcam++", "negative",
+                                                    "scorecam"]
+    assert predicted.groupby("method")["sample_id"].nunique().eq(4).all()
+
+
+def test_vision_transformer_tokens_from_the_configuration(tmp_path, vit_file):
+    """``model.tokens`` and ``model.layer`` reach the explainer; a grid that does not fit the
+    token count stops the run with the numbers."""
+    def config(model: dict):
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+            "model": {"path": str(vit_file), **model}, "dataset": {"path": "d.csv"}}))
+        return load_config(tmp_path / "config.yaml")
+
+    chosen = config({"layer": "block1_add2", "tokens": {"grid": [4, 4], "skip": 1}})
+    explainer, _, info = load_model(chosen.model, chosen.cams)
+    assert info.layer == "block1_add2" and info.layer_channels == 16
+    assert explainer.token_layout.grid == (4, 4) and explainer.token_layout.skip == 1
+    wrong = config({"tokens": {"grid": [4, 5]}})
+    with pytest.raises(ModelError, match=r"outputs 17 tokens, which model.tokens does not fit: "
+                                         r"grid \[4, 5\] has h \* w = 20 patch tokens"):
+        load_model(wrong.model, wrong.cams)

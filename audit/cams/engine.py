@@ -22,10 +22,12 @@ import tensorflow as tf
 
 from audit.cams import postprocess
 from audit.cams.base import CamMethod, WeightedActivations
-from audit.cams.head import Head, find_head
-from audit.cams.layers import output_shape, resolve_layer
+from audit.cams.head import Head, find_head, select_output
+from audit.cams.layers import ExplainedLayer, explainable_layers, output_shape, resolve_layer
 from audit.cams.methods import DEFAULT_METHODS, METHODS, get_method
 from audit.cams.taps import single, tap
+from audit.cams.tokens import TokenGrid
+from audit.errors import ModelError
 
 # Masked inputs per forward call of a perturbation method, as a pixel budget: 64 images of
 # 224 x 224.
@@ -123,6 +125,36 @@ def _check_registry(registry) -> Mapping[str, CamMethod]:
     return registry
 
 
+def _patch_tokens_reach_score(network, head: Head, candidates: list[ExplainedLayer],
+                              input_shape: tuple, dtype) -> ExplainedLayer:
+    """The last of ``candidates`` (token layers) whose patch tokens the class scores depend on.
+
+    A vision transformer that classifies from its class token alone reads, after its last
+    attention, only that token: the patch tokens of its last block's output and final norm get
+    no gradient, and every gradient map of them would be zero. One forward and backward pass
+    on a seeded random image, with every candidate tapped, finds the last layer whose patch
+    tokens get a non-zero gradient of the sum of the logits: there, the input of the last
+    attention (the last block's first LayerNormalization, pytorch-grad-cam's advice for
+    ViTs). A model that pools every token (GlobalAveragePooling1D, Flatten) keeps its last
+    token layer. When none qualifies (or the input size is not fixed), the last candidate.
+    """
+    if any(d is None for d in input_shape):
+        return candidates[-1]
+    image = np.random.default_rng(0).random((1, *input_shape))
+    images = tf.convert_to_tensor(image, dtype=dtype)
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        with tap([c.layer for c in candidates], head, on_activation=tape.watch) as record:
+            network(images, training=False)
+        logits = single(record.logits, "output layer", head.layer.name)
+        score = tf.reduce_sum(tf.cast(logits, tf.float32))
+    ran = [i for i, outputs in enumerate(record.outputs) if len(outputs) == 1]
+    grads = tape.gradient(score, [record.outputs[i][0] for i in ran])
+    for i, grad in sorted(zip(ran, grads, strict=True), key=lambda pair: -pair[0]):
+        if grad is not None and bool(tf.reduce_any(candidates[i].tokens.to_grid(grad) != 0)):
+            return candidates[i]
+    return candidates[-1]
+
+
 def _weigh(activations: tf.Tensor, weights) -> tuple[tf.Tensor, int]:
     """The map ``ReLU(sum_k w_k A_k)`` of a weights function's result, and its channel count."""
     if isinstance(weights, WeightedActivations):
@@ -136,10 +168,25 @@ class CamExplainer:
     Parameters
     ----------
     model : keras.Model
-        A single-input, single-output classifier. It is not modified.
+        A single-input image classifier. It is not modified.
     layer : str or None
         The layer to explain as a path (``"mobilenetv2_1.00_224/out_relu"``) or a unique
-        name; ``None`` picks the last layer with a 4-D spatial output, searching nested models.
+        name; ``None`` picks the last layer with a 4-D spatial output or with tokens that form
+        a grid, searching nested models. For a vision transformer that classifies from its
+        class token, the last token layer whose patch tokens the class scores depend on: the
+        input of the last attention (see ``tokens``).
+    output : str or None, keyword-only
+        The classification output of a model with several outputs: the name (or path) of the
+        layer that produces it, or its key when the model returns a dict. Predictions,
+        probabilities and maps are that output's; the others are not computed. ``None`` for
+        a model with one output.
+    tokens : TokenGrid, mapping or None, keyword-only
+        How a layer's ``(N, tokens, C)`` output becomes the grid ``(N, h, w, C)`` the maps are
+        computed on: ``{"grid": (h, w), "skip": 1}`` drops ``skip`` leading tokens (a class
+        token) and reshapes the others. ``None`` (or keys left out) infers it: the patch
+        tokens form a grid of the input's aspect ratio (a perfect square for a square
+        input), after 1 leading token when that fits, else none. See
+        :mod:`audit.cams.tokens`.
     scorecam_max_channels : int or None
         Keep only the top-k channels per image by spatial variance for Score-CAM
         ("Faster Score-CAM"); ``None`` uses every channel. Every perturbation method receives
@@ -149,6 +196,9 @@ class CamExplainer:
         padded), so results are bit-identical whatever batch size the caller uses; the audit
         pipeline sets it. ``None`` (the default) runs each call on the batch as given: fastest,
         but CPU kernels round differently for different batch sizes (differences ~1e-7).
+        A model with LayerNormalization (a transformer) still rounds by an image's position
+        within a call: its results repeat bit for bit for the same batching, and agree to
+        ~1e-7 across batchings.
     jit_compile : bool
         Compile the explain and predict graphs with XLA (``tf.function(jit_compile=True)``).
         XLA compiles once per input shape, so it pays off with ``micro_batch`` set.
@@ -171,21 +221,33 @@ class CamExplainer:
     (8, 64, 64)
     """
 
-    def __init__(self, model, layer: str | None = None, *,
+    def __init__(self, model, layer: str | None = None, *, output: str | None = None,
+                 tokens: TokenGrid | Mapping | None = None,
                  scorecam_max_channels: int | None = None, micro_batch: int | None = None,
                  jit_compile: bool = False, registry: Mapping[str, CamMethod] | None = None):
         if len(model.inputs) != 1:
             raise ValueError(f"Model '{model.name}' has {len(model.inputs)} inputs; "
                              "cam-audit explains single-input image classifiers.")
         self.model = model
-        self.layer_name, self._layer = resolve_layer(model, layer)
-        self.head: Head = find_head(model)
+        chosen, self._network = select_output(model, output)
+        self.output_name: str | None = None if chosen is None else chosen.name
         input_shape = tuple(model.inputs[0].shape)
+        self._dtype = tf.as_dtype(model.inputs[0].dtype or "float32")
+        self.tokens = TokenGrid.coerce(tokens)
+        self._explained = self._resolve_layer(layer, input_shape[1:3])
+        self.head: Head = find_head(self._network)
         if len(input_shape) != 4:
             raise ValueError(f"Model '{model.name}' takes input of shape {input_shape}; an image "
                              "classifier takes (batch, height, width, channels).")
         self.input_shape = input_shape[1:]
-        self._dtype = tf.as_dtype(model.inputs[0].dtype or "float32")
+        if layer is None and self._explained.tokens is not None:
+            self._explained = _patch_tokens_reach_score(
+                self._network, self.head, self._trailing_token_layers(input_shape[1:3]),
+                self.input_shape, self._dtype)
+        self.layer_name, self._layer = self._explained.path, self._explained.layer
+        self._init_args = dict(scorecam_max_channels=scorecam_max_channels,
+                               micro_batch=micro_batch, jit_compile=jit_compile,
+                               registry=registry)
         if scorecam_max_channels is not None and int(scorecam_max_channels) < 1:
             raise ValueError(f"scorecam_max_channels must be a positive integer or None; "
                              f"received {scorecam_max_channels!r}.")
@@ -204,11 +266,63 @@ class CamExplainer:
         self._predict_fn = tf.function(self._predict_graph, input_signature=[self._image_spec],
                                        jit_compile=self.jit_compile)
 
+    def _resolve_layer(self, layer: str | None, image_size) -> ExplainedLayer:
+        try:
+            return resolve_layer(self._network, layer, tokens=self.tokens,
+                                 image_size=image_size)
+        except ModelError as error:
+            if layer is None or self._network is self.model:
+                raise
+            try:  # a layer of the model that does not lead to the chosen output
+                elsewhere = resolve_layer(self.model, layer, tokens=self.tokens,
+                                          image_size=image_size)
+            except ModelError:
+                raise error from None
+            raise ModelError(f"Layer '{elsewhere.path}' does not lead to the output "
+                             f"'{self.output_name}' (model.output), so the class scores do "
+                             "not depend on it. Name a layer on the path to that output, or "
+                             "leave model.layer out.") from None
+
+    def _trailing_token_layers(self, image_size) -> list[ExplainedLayer]:
+        """The token layers after the last 4-D layer, in order: where the automatic choice
+        for a vision transformer is made."""
+        found = explainable_layers(self._network, tokens=self.tokens, image_size=image_size)
+        trailing: list[ExplainedLayer] = []
+        for candidate in reversed(found):
+            if candidate.tokens is None:
+                break
+            trailing.insert(0, candidate)
+        return trailing
+
+    def with_model(self, model) -> CamExplainer:
+        """An explainer of ``model`` (a copy of this one's model, weights changed: the
+        randomisation check) with the same layer, output, token grid and options."""
+        layout = self._explained.tokens
+        tokens = None if layout is None else TokenGrid(grid=layout.grid, skip=layout.skip)
+        return CamExplainer(model, self.layer_name, output=self.output_name, tokens=tokens,
+                            **self._init_args)
+
     # ------------------------------------------------------------------ scoring helpers
     @property
     def layer(self):
         """The explained layer object (``layer_name`` is its path)."""
         return self._layer
+
+    @property
+    def token_layout(self):
+        """How the explained layer's tokens form its grid (a :class:`TokenLayout`); ``None``
+        for a layer with a 4-D output."""
+        return self._explained.tokens
+
+    @property
+    def layer_grid(self) -> tuple:
+        """``(h, w)`` of the maps before upsampling (entries ``None`` when not static)."""
+        return self._explained.grid
+
+    @property
+    def layer_channels(self) -> int:
+        """``K``, the explained activations' channel count."""
+        return int(output_shape(self._layer)[-1])
 
     @property
     def n_classes(self) -> int:
@@ -232,7 +346,7 @@ class CamExplainer:
     def _forward(self, images: tf.Tensor, on_activation=None):
         """The explained layer's output (in its own dtype) and the float32 logits."""
         with tap(self._layer, self.head, on_activation) as record:
-            self.model(images, training=False)
+            self._network(images, training=False)
         activations = single(record.activations, "layer", self.layer_name)
         logits = single(record.logits, "output layer", self.head.layer.name)
         return activations, tf.cast(logits, tf.float32)
@@ -251,6 +365,11 @@ class CamExplainer:
             raw = postprocess.scale_to_unit(raw)
         return raw, flags
 
+    def _to_grid(self, tensor: tf.Tensor) -> tf.Tensor:
+        """A token layer's ``(N, tokens, C)`` as its grid ``(N, h, w, C)``; else as it is."""
+        layout = self._explained.tokens
+        return tensor if layout is None else layout.to_grid(tensor)
+
     def _make_gradient_graph(self, names: tuple[str, ...], upsample: bool, normalize: bool,
                              keep_activations: bool):
         """The shared pass: every shared-pass method in ``names`` from one forward (and, when
@@ -266,10 +385,12 @@ class CamExplainer:
             # The gradient is taken with respect to the layer's output in its own dtype (float16
             # or bfloat16 under a mixed-precision policy): a float32 copy made after the pass
             # is not on the path to the score. Both are cast to float32 afterwards.
+            # A token layer's output and gradient become the grid (N, h, w, C) here: the
+            # gradient is taken with respect to the tokens the model computed, then reshaped.
             grads = None
             if uses_gradients:
-                grads = tf.cast(tape.gradient(score, layer_output), tf.float32)
-            activations = tf.cast(layer_output, tf.float32)
+                grads = self._to_grid(tf.cast(tape.gradient(score, layer_output), tf.float32))
+            activations = self._to_grid(tf.cast(layer_output, tf.float32))
             maps, flags = {}, {}
             for method in methods:
                 raw, channels[method.name] = _weigh(activations,
@@ -388,7 +509,7 @@ class CamExplainer:
 
     def _empty_maps(self, methods: tuple[CamMethod, ...], upsample: bool) -> CamMaps:
         """The maps of an empty batch: TensorFlow's CPU convolutions refuse one."""
-        size = self.input_shape[:2] if upsample else output_shape(self._layer)[1:3]
+        size = self.input_shape[:2] if upsample else self.layer_grid
         shape = (0, *(int(v or 0) for v in size))
         result = CamMaps(layer_name=self.layer_name, channels={m.name: None for m in methods})
         for method in methods:

@@ -25,20 +25,27 @@ from audit.errors import ModelError
 
 @dataclass
 class Tapped:
-    """What one forward pass recorded."""
+    """What one forward pass recorded: per tapped layer, the outputs it made, and the logits."""
 
-    activations: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
     logits: list = field(default_factory=list)
+
+    @property
+    def activations(self) -> list:
+        """The outputs of the (first) tapped layer: the explained layer."""
+        return self.outputs[0]
 
 
 @contextlib.contextmanager
-def tap(layer, head: Head, on_activation: Callable | None = None):
-    """Wrap ``layer.call`` and ``head.layer.call`` while the context is open.
+def tap(layers, head: Head, on_activation: Callable | None = None):
+    """Wrap the ``call`` of ``layers`` (one layer or a sequence) and of ``head.layer`` while
+    the context is open.
 
-    ``on_activation(tensor)`` runs on the explained layer's output the moment it is made
-    (the engine uses it to ``tape.watch`` the tensor).
+    ``on_activation(tensor)`` runs on a tapped layer's output the moment it is made (the
+    engine uses it to ``tape.watch`` the tensor).
     """
-    record = Tapped()
+    layers = list(layers) if isinstance(layers, list | tuple) else [layers]
+    record = Tapped(outputs=[[] for _ in layers])
     patched = []
 
     def install(target, wrapper):
@@ -48,17 +55,19 @@ def tap(layer, head: Head, on_activation: Callable | None = None):
         target.call = wrapper
         patched.append(target)
 
-    original_call = layer.call
+    def recording(original_call, outputs: list):
+        def layer_call(*args, **kwargs):
+            out = original_call(*args, **kwargs)
+            if on_activation is not None:
+                on_activation(out)
+            outputs.append(out)
+            return out
 
-    def layer_call(*args, **kwargs):
-        out = original_call(*args, **kwargs)
-        if on_activation is not None:
-            on_activation(out)
-        record.activations.append(out)
-        return out
+        return layer_call
 
-    # The explained layer's output is 4-D and the head's is (batch, classes), so they are
-    # never the same layer (resolve_layer and find_head check the shapes).
+    # An explained layer's output is 4-D or (batch, tokens, channels) and the head's is
+    # (batch, classes), so they are never the same layer (resolve_layer and find_head check
+    # the shapes).
     head_layer = head.layer
     original_head_call = head_layer.call
 
@@ -81,7 +90,8 @@ def tap(layer, head: Head, on_activation: Callable | None = None):
         return out
 
     try:
-        install(layer, layer_call)
+        for layer, outputs in zip(layers, record.outputs, strict=True):
+            install(layer, recording(layer.call, outputs))
         install(head_layer, head_call)
         with warnings.catch_warnings():
             # Keras warns when a nested functional model receives a tensor instead of a

@@ -67,7 +67,8 @@ def load_model(model: ModelSection, cams: CamsSection
     keras_model = load_model_file(model.path, imports=model.imports,
                                   custom_objects=model.custom_objects,
                                   safe_mode=model.safe_mode, search_path=model.search_path)
-    explainer = CamExplainer(keras_model, model.layer,
+    tokens = None if model.tokens is None else model.tokens.model_dump()
+    explainer = CamExplainer(keras_model, model.layer, output=model.output, tokens=tokens,
                              scorecam_max_channels=cams.scorecam_channels,
                              micro_batch=cams.micro_batch, jit_compile=cams.jit_compile)
     height, width, channels = _input_size(model, explainer)

@@ -86,10 +86,7 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
     steps = min(sanity.steps, len(weighted_layers(explainer.model)))
     for step in cascading_randomization(explainer.model, steps=steps, seed=seed,
                                         safe_mode=model_info.safe_mode):
-        randomised = CamExplainer(step.model, explainer.layer_name,
-                                  scorecam_max_channels=explainer.scorecam_max_channels,
-                                  micro_batch=explainer.micro_batch,
-                                  jit_compile=explainer.jit_compile)
+        randomised = explainer.with_model(step.model)
         maps = randomised.explain(batch.images, classes, methods)
         for method in methods:
             pairs = [map_similarity(original[method][i], maps[method][i])
