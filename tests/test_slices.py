@@ -21,10 +21,12 @@ from audit.errors import ConfigError, ExitCode
 from audit.gates import evaluate_gates
 from audit.metrics import describe, wilson_interval
 from audit.records import ScoreRecord, records_to_frame
+from audit.report import write_junit, write_report
+from audit.report.sections.slices import MAX_UNSCORED_ROWS, slices_view
 from audit.slices import MISSING, extract_slice_keys, slice_figures, slice_key
 from audit.stages.aggregate import aggregate_stage
 from audit.stages.gate import gate
-from audit.summary import RunSummary, Summary
+from audit.summary import Proportion, RunSummary, SliceFigures, Summary
 
 NAN = math.nan
 CLASSES = ["cat", "dog"]
@@ -406,8 +408,6 @@ def test_slice_view_keeps_the_runs_trust_and_refuses_small_slices(manifest):
 
 
 def test_gate_stage_fails_on_a_slice_and_junit_has_a_case_each(manifest, tmp_path):
-    from audit.report import write_junit
-
     summary = _stage(manifest, build_records(), min_slice_size=4)
     # Accuracy: the run 5 of 8, site=A 3 of 4, device=Y 4 of 5.
     verdict = gate(GatesSection(min_accuracy=0.78, per_slice=True),
@@ -428,3 +428,80 @@ def test_whole_run_figures_unchanged_by_slicing(manifest):
     sliced = _stage(manifest, records)
     assert sliced.correct == run.correct and sliced.methods == run.methods
     assert run.slices == {} and run.min_slice_size is None
+
+
+# --- Report -----------------------------------------------------------------------------------
+
+
+def _run_summary(manifest, **kwargs) -> RunSummary:
+    summary = _stage(manifest, build_records(), **kwargs)
+    verdict = gate(GatesSection(min_accuracy=0.78, per_slice=True),
+                   DatasetSection(path="d.csv"), summary)
+    return RunSummary.assemble(summary, verdict, RunSummary().provenance)
+
+
+def test_slices_view(manifest):
+    view = slices_view(_run_summary(manifest, min_slice_size=4), ["gradcam", "negative"])
+    assert view["configured"] and (view["n_slices"], view["n_scored"]) == ("10", "2")
+    assert view["min_slice_size"] == "4"
+    assert view["methods"] == [{"name": "gradcam", "title": "Grad-CAM"}]  # no counter-evidence
+    assert view["whole"]["accuracy"]["value"] == "62.5%"
+    rows = {r["key"]: r for r in view["rows"]}
+    assert list(rows)[:3] == ["site=A", "site=B", "site=(missing)"]
+    assert [r["group"] for r in view["rows"][:4]] == [True, False, False, True]
+    site_a = rows["site=A"]
+    assert (site_a["n"], site_a["scored"], site_a["accuracy"]["value"]) == ("4", True, "75.0%")
+    assert site_a["accuracy"]["count"] == "3 of 4" and site_a["accuracy"]["ci"]
+    fixation = site_a["cells"][0]["fixation"]
+    assert (fixation["value"], fixation["count"]) == ("100.0%", "1 of 1")
+    assert site_a["cells"][0]["energy"]["value"] == "57.5%"
+    assert rows["site=B"]["scored"] is False
+    assert view["plot"].startswith("data:image/png;base64,")
+    assert view["plot_method"] == "Grad-CAM"
+
+
+def test_slices_view_flags_a_worse_slice_and_caps_small_ones():
+    from audit.summary import SliceMethodFigures
+
+    def share(count, n):
+        low, high = wilson_interval(count, n)
+        return Proportion(n=n, count=count, mean=count / n, ci=(low, high), method="wilson")
+
+    slices = {"site=bad": SliceFigures(values={"site": "bad"}, n=100, scored=True,
+                                       accuracy=share(50, 100),
+                                       methods={"gradcam": SliceMethodFigures(
+                                           background_fixation=share(45, 50))})}
+    slices.update({f"site={i}": SliceFigures(values={"site": str(i)}, n=1)
+                   for i in range(MAX_UNSCORED_ROWS + 5)})
+    summary = RunSummary(n_samples=1000, accuracy=0.9, correct=share(900, 1000),
+                         methods={"gradcam": {"background_fixation": share(50, 100)}},
+                         min_slice_size=30, slices=slices)
+    view = slices_view(summary, ["gradcam"])
+    bad = view["rows"][0]
+    assert bad["accuracy"]["worse"] and bad["cells"][0]["fixation"]["worse"]
+    assert not bad["cells"][0]["energy"]["worse"]  # undefined
+    assert len(view["rows"]) == 1 + MAX_UNSCORED_ROWS and view["more_unscored"] == 5
+    unsliced = slices_view(RunSummary(), ["gradcam"])
+    assert not unsliced["configured"] and unsliced["plot"] is None
+
+
+def test_report_has_the_slices_table(manifest, tmp_path):
+    summary = _run_summary(manifest, min_slice_size=4)
+    config = parse_config({**MINIMAL, "slices": SLICES, "metrics": {"min_slice_size": 4}}
+                          ).resolved_dump()
+    path = write_report(tmp_path, summary=summary, records=build_records(),
+                        skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
+                        gallery=[], config=config)
+    text = path.read_text()
+    section = text[text.index('<section id="slices">'):text.index('<section id="agreement">')]
+    assert '<a href="#slices">6 Slices</a>' in text
+    for expected in ("<code>site=A</code>", "<code>site=(missing)</code>",
+                     "<code>site=A</code>,<wbr><code>device=X</code>", "too few samples (n &lt; 4",
+                     "3 of 4", "whole run", 'alt="Accuracy and Grad-CAM background fixation'):
+        assert expected in section, expected
+    assert "min_accuracy[site=A]" in text  # the per-slice gate in the verdict table
+    unsliced = write_report(tmp_path / "plain", summary=_run_summary(manifest, slices=[]),
+                            records=build_records(), gallery=[],
+                            skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
+                            config=parse_config(MINIMAL).resolved_dump()).read_text()
+    assert "No slices configured" in unsliced
