@@ -12,15 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
+from conftest import demo_config
 
 import audit.slices
 from audit.aggregate import aggregate, sub_seed
+from audit.cli import main
 from audit.config import DatasetSection, GatesSection, MetricsSection, parse_config
 from audit.datasets import load_manifest
 from audit.errors import ConfigError, ExitCode
 from audit.gates import evaluate_gates
 from audit.metrics import describe, wilson_interval
-from audit.records import ScoreRecord, records_to_frame
+from audit.records import RECORD_COLUMNS, ScoreRecord, records_to_frame
 from audit.report import write_junit, write_report
 from audit.report.sections.slices import MAX_UNSCORED_ROWS, slices_view
 from audit.slices import MISSING, extract_slice_keys, slice_figures, slice_key
@@ -30,6 +33,7 @@ from audit.summary import Proportion, RunSummary, SliceFigures, Summary
 
 NAN = math.nan
 CLASSES = ["cat", "dog"]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Eight samples: (site, device, correct, gradcam energy in box, gradcam pointing hit).
 # Boxes cover 0.4 of each image, so enrichment = energy / 0.4 and an error is fixated on the
@@ -175,7 +179,7 @@ def test_device_slices_by_hand(manifest):
     # not on device=X, whose errors' negative maps are all degenerate.
     negative = x.methods["negative"]
     assert negative.background_fixation_per_sample.n == 0
-    assert negative.n_degenerate == 0  # degenerate=False in these records; NaN energy only
+    assert negative.energy_in_box.n == 1  # s1 only: s2 and s5 have no defined energy
 
 
 def test_crossed_slice_by_hand(manifest):
@@ -505,3 +509,66 @@ def test_report_has_the_slices_table(manifest, tmp_path):
                             skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
                             config=parse_config(MINIMAL).resolved_dump()).read_text()
     assert "No slices configured" in unsliced
+
+
+# --- Through the command line ---------------------------------------------------------------
+
+
+def _demo_with_site(demo, tmp_path) -> Path:
+    """A copy of the small demo's manifest with a site and a device column (images stay)."""
+    frame = pd.read_csv(demo.audit_manifest)
+    frame["site"] = ["B" if i % 3 == 0 else "A" for i in range(len(frame))]
+    frame["device"] = ["" if i % 5 == 0 else "X" if i % 2 else "Y" for i in range(len(frame))]
+    path = tmp_path / "manifest.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _cli_config(demo, tmp_path, **extra) -> Path:
+    data = demo_config(demo, tmp_path, pipeline=str(ROOT / "pipelines" / "quick.yaml"),
+                       dataset={"path": str(_demo_with_site(demo, tmp_path)),
+                                "images_root": str(Path(demo.audit_manifest).parent)},
+                       **extra)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_cli_missing_column_exits_2_before_any_image(capsys, tmp_path, demo_small_biased):
+    config = _cli_config(demo_small_biased, tmp_path, slices=[["site"], ["scanner", "Device"]])
+    code = main(["run", str(config), "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.BAD_INPUT
+    assert err == (
+        f"cam-audit: error: slices: column 'scanner' is not in the manifest; column 'Device' "
+        f"is not in the manifest (did you mean 'device'?); {tmp_path / 'manifest.csv'} has the "
+        f"columns: site, device.\n")
+    assert not (tmp_path / "run" / "records.csv").exists()  # stopped before the stream
+    assert json.loads((tmp_path / "run" / "status.json").read_text())["status"] == "failed"
+
+
+def test_cli_run_with_slices_end_to_end(capsys, tmp_path, demo_small_biased):
+    config = _cli_config(demo_small_biased, tmp_path, slices=[["site"], ["site", "device"]],
+                         metrics={"min_slice_size": 10},
+                         gates={"min_accuracy": 0.0, "per_slice": True})
+    run = tmp_path / "run"
+    code = main(["run", str(config), "--out", str(run), "--limit", "40", "--quiet"])
+    assert code == ExitCode.PASSED, capsys.readouterr().err
+    summary = json.loads((run / "summary.json").read_text())
+    slices = summary["slices"]
+    # Of the first 40 samples, every third is site B (14) and the rest site A (26).
+    assert (slices["site=A"]["n"], slices["site=B"]["n"]) == (26, 14)
+    assert summary["min_slice_size"] == 10
+    assert slices["site=A"]["scored"] and slices["site=A"]["accuracy"]["method"] == "wilson"
+    assert set(slices["site=A"]["methods"]) == {"gradcam"}  # quick.yaml: Grad-CAM only
+    crossed = {k: v for k, v in slices.items() if k.count(",")}
+    assert sum(v["n"] for v in crossed.values()) == 40
+    assert "site=A,device=(missing)" in crossed
+    scored = [k for k, v in slices.items() if v["scored"]]
+    assert list(summary["gates"]) == ["min_accuracy"] + [f"min_accuracy[{k}]" for k in scored]
+    cases = [c.get("name") for c in ET.parse(run / "junit.xml").getroot().iter("testcase")]
+    assert cases == list(summary["gates"])
+    report = (run / "report.html").read_text()
+    assert '<section id="slices">' in report and "<code>site=B</code>" in report
+    # records.csv is the same with or without slices: no metadata columns.
+    assert list(pd.read_csv(run / "records.csv", nrows=1).columns) == list(RECORD_COLUMNS)
