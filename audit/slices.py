@@ -14,11 +14,11 @@ per slice key), and no metric knows about it:
    sub-seed of the run's seed and the slice key.
 
 A slice is keyed ``"column=value"`` (``"site=A"``), a crossed slice ``"site=A,device=X"`` (in
-the configured column order). A sample with no value for a column (the field is absent or
-empty) falls in the slice ``"column=(missing)"``: it is shown, not dropped, so that the slices
-of a column always add up to the run. A slice of fewer than ``metrics.min_slice_size`` samples
-is listed with its ``n`` and not scored. ``records.csv`` is not changed: the values come from
-the manifest, by ``sample_id``.
+the configured column order). A sample with no value for a column (the field is absent, empty,
+or a JSON ``null``) falls in the slice ``"column=(missing)"``: it is shown, not dropped, so that
+the slices of a column always add up to the run. A slice of fewer than
+``metrics.min_slice_size`` samples is listed with its ``n`` and not scored. ``records.csv`` is
+not changed: the values come from the manifest, by ``sample_id``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ __all__ = ["MISSING", "SliceKeys", "extract_slice_keys", "slice_figures", "slice
 
 #: How a sample without a value for a column is named in its slice's key.
 MISSING = "(missing)"
+
+#: Formats whose per-sample fields are JSON values: a ``null`` there is no value.
+_JSON_FORMATS = ("jsonl", "coco")
 
 #: Where each manifest format keeps the per-sample fields slices are named from.
 _WHERE_COLUMNS = {
@@ -107,7 +110,7 @@ def extract_slice_keys(manifest: DatasetManifest, slices: Sequence[Sequence[str]
     -------
     SliceKeys
         Values for every sample of the manifest (not only the audited ones); a field that is
-        absent or empty is None.
+        absent, empty, or a JSON ``null`` (JSON Lines, COCO) is None.
 
     Raises
     ------
@@ -142,8 +145,11 @@ def extract_slice_keys(manifest: DatasetManifest, slices: Sequence[Sequence[str]
                   f"{manifest.path} has no per-sample columns (slices are named from the "
                   f"{where})")
         raise ConfigError(f"slices: {'; '.join(problems)}; {listed}.")
+    # JSON formats keep a null as the text "null" (audit.datasets.types.Meta.from_json).
+    nothing = {"", "null"} if manifest.format in _JSON_FORMATS else {""}
     values = pd.DataFrame(
-        [[sample.meta.get(c) or None for c in columns] for sample in manifest.samples],
+        [[None if sample.meta.get(c, "") in nothing else sample.meta[c] for c in columns]
+         for sample in manifest.samples],
         index=pd.Index([s.sample_id for s in manifest.samples], name="sample_id"),
         columns=columns, dtype=object)
     return SliceKeys(slices=specs, values=values)

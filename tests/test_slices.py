@@ -275,11 +275,14 @@ def test_manifest_without_columns_says_where_they_come_from(tmp_path):
 def test_jsonl_meta_and_coco_image_fields_name_columns(tmp_path):
     jsonl = tmp_path / "m.jsonl"
     jsonl.write_text('{"image": "a.png", "label": "cat", "meta": {"site": "A", "age": 41}}\n'
-                     '{"image": "b.png", "label": "dog", "meta": {"age": 7}}\n')
+                     '{"image": "b.png", "label": "dog", "meta": {"age": 7}}\n'
+                     '{"image": "c.png", "label": "dog", "meta": {"site": null, "age": 7.5}}\n')
     keys = extract_slice_keys(load_manifest("jsonl", jsonl, class_names=CLASSES),
                               [["site", "age"]])
+    # Absent and null are no value; numbers are their JSON text.
     assert keys.values.to_dict("index") == {"a.png": {"site": "A", "age": "41"},
-                                            "b.png": {"site": None, "age": "7"}}
+                                            "b.png": {"site": None, "age": "7"},
+                                            "c.png": {"site": None, "age": "7.5"}}
     coco = tmp_path / "coco.json"
     coco.write_text(json.dumps({
         "images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10, "site": "A",
