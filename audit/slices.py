@@ -249,20 +249,23 @@ def slice_figures(records: pd.DataFrame, keys: SliceKeys, *, seed: int, min_slic
     """
     frame = records.sort_values(["sample_id", "method", "target"], kind="mergesort")
     frame = frame.reset_index(drop=True)
-    audited = frame.drop_duplicates("sample_id")["sample_id"].astype(str).tolist()
+    samples_of_run = frame.drop_duplicates("sample_id")
+    audited = pd.Index(samples_of_run["sample_id"].astype(str))
+    correct = samples_of_run["correct"].to_numpy(dtype=bool)
     values = keys.values.reindex(audited).astype(object)
     values = values.where(values.notna(), None)
-    sample_ids = frame["sample_id"].astype(str).to_numpy()
 
+    # Every table as (rows, the position of each row's sample in ``audited``): a slice's rows
+    # are then one boolean lookup, whatever the number of samples.
     predicted = frame[frame["target"] == "predicted"]
     by_method = {}
     for method in sorted(str(m) for m in predicted["method"].unique()):
         rows = predicted[predicted["method"] == method]
-        outcomes = pd.Series(fixation_outcomes(rows), index=rows["sample_id"].astype(str))
-        by_method[method] = (rows, outcomes)
+        by_method[method] = (rows, audited.get_indexer(rows["sample_id"].astype(str)),
+                             fixation_outcomes(rows))
     behaviour = None
     if samples is not None and not samples.empty:
-        behaviour = samples.assign(sample_id=samples["sample_id"].astype(str))
+        behaviour = (samples, audited.get_indexer(samples["sample_id"].astype(str)))
 
     out: dict[str, SliceFigures] = {}
     for spec in keys.slices:
@@ -273,32 +276,34 @@ def slice_figures(records: pd.DataFrame, keys: SliceKeys, *, seed: int, min_slic
                 raise DatasetError(
                     f"slices: two slices of {list(spec)} are both named {key!r}; a value "
                     f"reads like {MISSING!r} or holds ',column='. Rename it in the manifest.")
-            ids = set(audited[i] for i in members)
             entry = {"values": named, "n": len(members),
                      "scored": len(members) >= min_slice_size}
             if entry["scored"]:
-                entry.update(_scored(frame[np.isin(sample_ids, list(ids))], ids, by_method,
-                                     behaviour, seed=sub_seed(seed, f"slices.{key}"),
+                member = np.zeros(len(audited) + 1, dtype=bool)  # position -1: not audited
+                member[members] = True
+                entry.update(_scored(member, correct[members], by_method, behaviour,
+                                     seed=sub_seed(seed, f"slices.{key}"),
                                      n_resamples=n_resamples, min_n=min_n))
             out[key] = SliceFigures.model_validate(entry)
     return out
 
 
-def _scored(rows: pd.DataFrame, ids: set[str], by_method: dict, behaviour: pd.DataFrame | None,
+def _scored(member: np.ndarray, correct: np.ndarray, by_method: dict, behaviour: tuple | None,
             *, seed: int, n_resamples: int, min_n: int) -> dict:
-    """Accuracy, per-method figures and the behavioural split of one slice's samples."""
-    correct = rows.drop_duplicates("sample_id")["correct"].to_numpy(dtype=bool)
+    """Accuracy, per-method figures and the behavioural split of one slice's samples
+    (``member[i]``: the run's ``i``-th audited sample is in the slice)."""
     methods = {}
-    for method, (method_rows, outcomes) in by_method.items():
-        of_slice = method_rows[method_rows["sample_id"].astype(str).isin(ids)]
-        per_sample = outcomes[outcomes.index.isin(ids)].to_numpy(dtype=np.float64)
+    for method, (rows, positions, outcomes) in by_method.items():
+        inside = member[positions]
         methods[method] = _method_figures(
-            of_slice, per_sample, seed=sub_seed(seed, f"methods.{method}.energy_in_box.all"),
+            rows[inside], outcomes[inside],
+            seed=sub_seed(seed, f"methods.{method}.energy_in_box.all"),
             n_resamples=n_resamples, min_n=min_n)
     split = None
     if behaviour is not None:
-        figures = behaviour_figures(behaviour[behaviour["sample_id"].isin(ids)], class_names=[],
-                                    fill="", seed=seed, n_resamples=n_resamples, min_n=min_n)
+        rows, positions = behaviour
+        figures = behaviour_figures(rows[member[positions]], class_names=[], fill="",
+                                    seed=seed, n_resamples=n_resamples, min_n=min_n)
         split = BehaviourSplit(n=figures.n, keeps_without_object=figures.keeps_without_object,
                                keeps_without_background=figures.keeps_without_background,
                                background_reliance=figures.background_reliance)
