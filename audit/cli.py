@@ -149,6 +149,10 @@ def _validate(args) -> int:
         return ExitCode.PASSED
     explainer, class_names, info = load_model(config.model, config.cams)
     manifest, batches = load_dataset(config.dataset, config.cams, class_names, info)
+    if config.slices:
+        from audit.slices import extract_slice_keys
+
+        extract_slice_keys(manifest, config.slices)  # a missing column is an error here too
     print(f"config ok: {args.config}")
     print(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
     print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"

@@ -270,7 +270,9 @@ class MetricsSection(_Section):
     min_n: int = Field(default=10, ge=1, description=(
         "Fewest samples a figure is judged on: below it a figure is shown with its n and no "
         "interval, and no gate or comparison takes it as evidence."))
-
+    min_slice_size: int = Field(default=30, ge=1, description=(
+        "Fewest samples a slice is scored on: a smaller slice is listed with its n and no "
+        "figures, and no gate is applied to it."))
 
 
 class BehaviourSection(_Section):
@@ -318,6 +320,9 @@ class GatesSection(_Section):
     fixation_methods: Literal["all", "trusted"] | list[str] = Field(default="all", description=(
         "The methods the background-fixation gate applies to: all, trusted (faithful and sane "
         "on this run), or a list of method names."))
+    per_slice: bool = Field(default=False, description=(
+        "Apply every gate to every scored slice as well (named <gate>[<slice>], e.g. "
+        "min_accuracy[site=A]); needs the top-level slices key."))
 
     @field_validator("fixation_methods")
     @classmethod
@@ -361,6 +366,29 @@ class BeamSection(_Section):
     @classmethod
     def _one_option(cls, values):
         return [values] if isinstance(values, str) else values
+def _slice_entry(entry):
+    # A bare column name is a slice of one column: [site, device] = [[site], [device]].
+    return [entry] if isinstance(entry, str) else entry
+
+
+def _check_slices(slices: list[list[str]]) -> list[list[str]]:
+    seen: dict[frozenset[str], int] = {}
+    for i, columns in enumerate(slices):
+        if not columns:
+            raise ValueError(f"slices[{i}] names no column; a slice is a list of one or more "
+                             "column names, e.g. [site] or [site, device]")
+        blank = [c for c in columns if not c.strip()]
+        if blank:
+            raise ValueError(f"slices[{i}] has an empty column name")
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ValueError(f"slices[{i}] names {', '.join(map(repr, repeated))} more than "
+                             "once")
+        first = seen.setdefault(frozenset(columns), i)
+        if first != i:
+            raise ValueError(f"slices[{i}] {columns} repeats slices[{first}] "
+                             f"{slices[first]} (the same columns make the same slices)")
+    return slices
 
 
 class AuditConfig(_Section):
@@ -369,6 +397,9 @@ class AuditConfig(_Section):
     pipeline: Path = Path("pipelines/audit.yaml")
     model: ModelSection
     dataset: DatasetSection
+    slices: list[list[str]] = Field(default=[], description=(
+        "Subgroups to score separately, each a list of manifest columns (extra CSV columns, "
+        "JSON Lines meta, extra fields of COCO images): [[site], [device], [site, device]]."))
     cams: CamsSection = CamsSection()
     metrics: MetricsSection = MetricsSection()
     behaviour: BehaviourSection = BehaviourSection()
@@ -382,6 +413,29 @@ class AuditConfig(_Section):
         "DirectRunner, Dataflow, Flink, Spark; see beam.options)."))
     beam: BeamSection = BeamSection()
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("slices", mode="before")
+    @classmethod
+    def _slice_entries(cls, value):
+        if isinstance(value, str):
+            return [[value]]
+        if isinstance(value, list):
+            return [_slice_entry(entry) for entry in value]
+        return value
+
+    @field_validator("slices")
+    @classmethod
+    def _valid_slices(cls, value):
+        return _check_slices(value)
+
+    @field_validator("gates")
+    @classmethod
+    def _per_slice_needs_slices(cls, gates, info):
+        if gates.per_slice and "slices" in info.data and not info.data["slices"]:
+            raise ValueError("per_slice is true but the configuration names no slices; add a "
+                             "top-level slices list (e.g. slices: [[site]]) or set "
+                             "gates.per_slice: false")
+        return gates
 
     def resolved_dump(self) -> dict:
         """The configuration with every default filled in, as plain YAML-ready data."""

@@ -13,6 +13,11 @@ A gate has one of four outcomes (:data:`audit.summary.GateOutcome`):
 A gate on a per-method figure is evaluated for every method whose maps explain the decision
 and named ``<gate>[<method>]``; counter-evidence (the negative-evidence map) is not gated (see
 :data:`audit.cams.methods.METHODS`).
+
+With ``gates.per_slice``, every gate is evaluated again on every scored slice (the slice seen
+as a summary of its own, :meth:`audit.summary.Summary.slice_view`) and named
+``<gate>[<slice>]``: ``min_accuracy[site=A]``, ``max_background_fixation_rate[gradcam][site=A]``.
+A slice too small to score (``metrics.min_slice_size``) is not gated.
 """
 
 from __future__ import annotations
@@ -78,6 +83,19 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
     if min_n is None:
         min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
     min_n = check_min_n(min_n)
+    out = _run_gates(summary, gates, min_n=min_n)
+    if gates.per_slice:
+        for key, figures in summary.slices.items():
+            if not figures.scored:
+                continue
+            for name, result in _run_gates(summary.slice_view(key), gates, min_n=min_n).items():
+                out[f"{name}[{key}]"] = result.model_copy(
+                    update={"reason": f"slice {key}: {result.reason}"})
+    return out
+
+
+def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str, Gate]:
+    """The configured gates on one summary (the whole run's, or a slice's)."""
     options = dict(min_n=min_n, on_too_few=gates.on_too_few)
     out: dict[str, Gate] = {}
     if gates.min_accuracy is not None:

@@ -70,6 +70,11 @@ def _apply_overrides(config: AuditConfig, pipeline: Pipeline) -> AuditConfig:
         return config
     data = config.resolved_dump()
     for section, values in overrides.items():
+        if not isinstance(data.get(section, {}), dict):
+            stage = next(s.name for s in pipeline.stages if s.own_section == section)
+            raise ConfigError(f"{pipeline.path}: stage '{stage}' takes no parameters in a "
+                              f"pipeline file: its section '{section}' is not a mapping; set it "
+                              f"in the configuration. Received: {sorted(values)}.")
         data.setdefault(section, {}).update(values)
     return parse_config(data, where=f"{pipeline.path} (stage parameters)")
 

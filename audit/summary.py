@@ -9,9 +9,9 @@ re-check. ``summary.json`` is :class:`RunSummary` serialised (:func:`write_summa
 - **1** (cam-audit 0.1): the same figures, written from a plain dict;
 - **2**: written from these models. Later cam-audit versions add keys to version 2 without
   removing any (each figure's interval ``method`` and ``too_few`` flag, ``min_n``, the
-  proportions' ``count``, the unconditional ``background_fixation_per_sample``); a file
-  without them reads with their defaults, and a proportion's ``count`` is then derived from
-  its ``n`` and ``mean``.
+  proportions' ``count``, the unconditional ``background_fixation_per_sample``, the figures
+  per subgroup ``slices`` with ``min_slice_size``); a file without them reads with their
+  defaults, and a proportion's ``count`` is then derived from its ``n`` and ``mean``.
 
 Undefined figures (no misclassified sample, no box, a degenerate map) are ``None`` here and
 ``null`` in JSON. The schema is documented in ``docs/results-schema.md``.
@@ -38,6 +38,8 @@ __all__ = [
     "FaithfulnessFigures",
     "SanityFigures",
     "ClassFigures",
+    "SliceFigures",
+    "SliceMethodFigures",
     "ConfusionMatrix",
     "FixationFigure",
     "Gate",
@@ -276,6 +278,35 @@ class ClassFigures(_Model):
     background_fixation_per_sample: dict[str, Proportion] = {}
 
 
+class SliceMethodFigures(_Model):
+    """The figures of one CAM method over the samples of one slice (maps of the predicted
+    class): the fixation rate among the slice's errors and per sample, the mean energy in box,
+    the pointing hit rate and the degenerate maps (the figures the gates read)."""
+
+    n_maps: int = 0
+    n_degenerate: int = 0
+    background_fixation: Proportion = Proportion()
+    background_fixation_per_sample: Proportion = Proportion()
+    energy_in_box: Stat = Stat()
+    pointing_hit: Proportion = Proportion()
+
+
+class SliceFigures(_Model):
+    """The samples whose manifest columns have the values ``values`` (``None``: no value).
+
+    ``n`` counts the slice's audited samples. A slice of fewer than ``metrics.min_slice_size``
+    samples is listed but not ``scored``: its ``accuracy`` and ``behaviour`` are None and its
+    ``methods`` empty. ``behaviour`` is None too when the pipeline has no ``behaviour`` stage.
+    """
+
+    values: dict[str, str | None] = {}
+    n: int = 0
+    scored: bool = False
+    accuracy: Proportion | None = None
+    methods: dict[str, SliceMethodFigures] = {}
+    behaviour: BehaviourSplit | None = None
+
+
 class ConfusionMatrix(_Model):
     """True class in rows, predicted class in columns."""
 
@@ -288,7 +319,10 @@ class Summary(_Model):
 
     ``accuracy`` and ``accuracy_ci`` repeat ``correct.mean`` and ``correct.ci``; ``min_n`` is
     the ``metrics.min_n`` the ``too_few`` flags were set with (None in files written before
-    it existed).
+    it existed). ``slices`` holds the figures of each configured subgroup, keyed
+    ``"site=A"`` (see :mod:`audit.slices`), and ``min_slice_size`` the
+    ``metrics.min_slice_size`` they were scored with; ``{}`` and None when the configuration
+    names no slices.
     """
 
     schema_version: int = SCHEMA_VERSION
@@ -308,11 +342,48 @@ class Summary(_Model):
     n_boxes_clipped: int = 0
     n_duplicates: int = 0
     skipped_fraction: float = 0.0
+    min_slice_size: int | None = None
+    slices: dict[str, SliceFigures] = {}
 
     @property
     def n_misclassified(self) -> int:
         """Misclassified samples, summed over the classes."""
         return sum(c.n_misclassified for c in self.per_class.values())
+
+    def slice_view(self, key: str) -> Summary:
+        """The scored slice ``key`` (``"site=A"``) as a :class:`Summary` of its own, for what
+        reads a summary (the gates): its accuracy, method figures and behavioural split, the
+        run's ``min_n``, and each method's faithfulness and sanity from the whole run (they are
+        measured on a subset of the run, not per slice).
+
+        Raises
+        ------
+        KeyError
+            If the run has no slice ``key``, or has it but did not score it (too few samples).
+        """
+        figures = self.slices.get(key)
+        if figures is None or not figures.scored:
+            state = "no" if figures is None else "too few samples in the"
+            raise KeyError(f"{state} slice {key!r} to score; scored slices: "
+                           f"{', '.join(k for k, f in self.slices.items() if f.scored)}")
+        accuracy = figures.accuracy or Proportion()
+        methods = {}
+        for method, slice_figures in figures.methods.items():
+            whole = self.methods.get(method, MethodFigures())
+            methods[method] = MethodFigures(
+                n_maps=slice_figures.n_maps, n_degenerate=slice_figures.n_degenerate,
+                background_fixation_rate=slice_figures.background_fixation.mean,
+                background_fixation=slice_figures.background_fixation,
+                background_fixation_per_sample=slice_figures.background_fixation_per_sample,
+                pointing_accuracy=slice_figures.pointing_hit.mean,
+                energy_in_box=Split(all=slice_figures.energy_in_box),
+                pointing_hit=ProportionSplit(all=slice_figures.pointing_hit),
+                faithfulness=whole.faithfulness, sanity=whole.sanity)
+        behaviour = (BehaviourFigures(**dict(figures.behaviour))
+                     if figures.behaviour is not None else None)
+        return Summary(n_samples=figures.n, class_names=self.class_names, min_n=self.min_n,
+                       accuracy=accuracy.mean, accuracy_ci=accuracy.ci, correct=accuracy,
+                       methods=methods, behaviour=behaviour)
 
 
 #: What a gate found: the figure met its threshold (``pass``) or not (``fail``), the figure

@@ -160,6 +160,9 @@ def test_keys(summary):
         "n_boxes_clipped",
         "n_duplicates",
         "skipped_fraction",
+        # per-subgroup figures, filled in when the configuration names slices
+        "min_slice_size",
+        "slices",
     }
     assert summary["schema_version"] == 2 and summary["min_n"] == 1
     assert list(summary["methods"]) == ["gradcam", "scorecam"]

@@ -98,7 +98,7 @@ def test_shipped_pipelines_build():
     for name in ("audit", "quick", "predeploy"):
         pipeline = load_audit_pipeline(ROOT / "pipelines" / f"{name}.yaml")
         assert pipeline.name == name
-        assert [s.name for s in pipeline.before] == ["load_model", "load_dataset"]
+        assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
         evidence = name != "quick"  # quick leaves the evidence stages out
         assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"] + (
             ["behaviour"] if evidence else [])
@@ -131,8 +131,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, predict, explain, score, behaviour, faithfulness, sanity, aggregate, gate, "
-     "gallery, report."),
+     "load_dataset, slices, predict, explain, score, behaviour, faithfulness, sanity, "
+     "aggregate, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
@@ -162,3 +162,17 @@ def test_stage_parameters_are_validated_like_config(tmp_path):
     with pytest.raises(ConfigError, match=r"stage parameters\): cams\.methods\.0: received "
                                           r"'nope'"):
         _apply_overrides(parse_config(MINIMAL, base_dir=tmp_path), pipeline)
+
+
+def test_stage_parameters_need_a_mapping_section(tmp_path):
+    from audit.run import _apply_overrides
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"stages": [
+        "load_model", {"slices": {"x": 1}}, "load_dataset"]}))
+    pipeline = load_audit_pipeline(path)
+    with pytest.raises(ConfigError) as error:
+        _apply_overrides(parse_config(MINIMAL, base_dir=tmp_path), pipeline)
+    assert str(error.value) == (
+        f"{path}: stage 'slices' takes no parameters in a pipeline file: its section 'slices' "
+        "is not a mapping; set it in the configuration. Received: ['x'].")

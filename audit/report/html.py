@@ -30,6 +30,7 @@ from audit.report.sections.glance import glance_view
 from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
+from audit.report.sections.slices import slices_view
 from audit.report.sections.trust import trust_view
 from audit.report.sections.verdict import verdict_view
 from audit.report.sections.warnings import warnings_view
@@ -70,6 +71,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "fixation": fixation_view(summary, methods,
                                   threshold=config["metrics"]["fixation_enrichment_below"]),
         "gallery": gallery_view(gallery),
+        "slices": slices_view(summary, methods),
         "trust": trust_view(summary, methods,
                             max_similarity=config["sanity"]["max_similarity"],
                             substrate=config["faithfulness"]["substrate"]),

@@ -26,6 +26,7 @@ __all__ = [
     "fixation_rates_png",
     "pointing_png",
     "sanity_curves_png",
+    "slices_png",
 ]
 
 DPI = 110
@@ -277,4 +278,54 @@ def sanity_curves_png(curves: dict[str, tuple[list[int], list[float | None]]], *
         ax.set_ylabel("Spearman with the original map")
         ax.legend(loc="upper right", frameon=False, fontsize=8)
         ax.grid(axis="y", color="#e5e7eb", linewidth=0.8)
+        return _png(figure)
+
+
+def _interval_dots(ax, values, cis, colour, overall, overall_label):
+    """One dot per row with its 95% interval (a hollow dot: too few samples for one), and
+    the whole run's figure as a dashed line."""
+    for i, (value, ci) in enumerate(zip(values, cis, strict=True)):
+        if value is None:
+            ax.text(0.01, i, "n/a", va="center", fontsize=8, color=BASELINE_COLOUR)
+            continue
+        if ci is not None:
+            ax.errorbar(value, i, xerr=[[value - ci[0]], [ci[1] - value]], fmt="o",
+                        color=colour, ecolor=colour, elinewidth=1.4, capsize=3, markersize=5)
+        else:
+            ax.plot(value, i, "o", markerfacecolor="white", markeredgecolor=colour,
+                    markersize=5)
+    if overall is not None:
+        ax.axvline(overall, color=BASELINE_COLOUR, linestyle="--", linewidth=1.2,
+                   label=overall_label)
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False, fontsize=8)
+    ax.set_xlim(-0.02, 1.02)
+    ax.xaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    ax.grid(axis="x", color="#e5e7eb", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def slices_png(rows: list[tuple[str, float | None, tuple | None, float | None, tuple | None]],
+               *, accuracy: float | None, fixation: float | None,
+               method: str | None) -> bytes | None:
+    """Which subgroup is worst: per slice ``(name, accuracy, ci, fixation rate, ci)``, the
+    accuracy and ``method``'s background-fixation rate among errors, each with its 95%
+    interval, in the order given (worst first: the top row), and the whole run's figures as
+    dashed lines. Without ``method``, accuracy only."""
+    if not rows or all(r[1] is None for r in rows):
+        return None
+    names = [_label(r[0], 36) for r in rows]
+    panels = 2 if method else 1
+    with _figure(3.9 * panels + 1.6, 1.0 + 0.3 * len(rows)) as figure:
+        axes = figure.subplots(1, panels, sharey=True, squeeze=False)[0]
+        _interval_dots(axes[0], [r[1] for r in rows], [r[2] for r in rows], CORRECT_COLOUR,
+                       accuracy, "whole run" if accuracy is None else
+                       f"whole run {100 * accuracy:.1f}%")
+        axes[0].set_xlabel("accuracy")
+        axes[0].set_yticks(np.arange(len(rows)), names)
+        axes[0].invert_yaxis()
+        if method:
+            _interval_dots(axes[1], [r[3] for r in rows], [r[4] for r in rows],
+                           MISCLASSIFIED_COLOUR, fixation, "whole run" if fixation is None
+                           else f"whole run {100 * fixation:.1f}%")
+            axes[1].set_xlabel(f"{_label(method)} background fixation among errors")
         return _png(figure)

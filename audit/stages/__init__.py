@@ -4,7 +4,7 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► [per batch: predict ─► explain ─► score, behaviour]
+    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
                ─► faithfulness, sanity ─► aggregate ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
@@ -30,6 +30,7 @@ from audit.stages.predict import predict
 from audit.stages.report import report
 from audit.stages.sanity import sanity
 from audit.stages.score import score
+from audit.stages.slices import slices
 
 __all__ = ["STAGES"]
 
@@ -39,6 +40,7 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("load_dataset", load_dataset,
           inputs=("params:dataset", "params:cams", "class_names", "model_info"),
           outputs=("manifest", "batch"), stream="batch"),
+    Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",)),
     Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
           per_batch=True),
     Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
@@ -61,9 +63,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("sanity",)),
     Stage("aggregate", aggregate_stage,
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
-                  "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
-                  "faithfulness", "sanity"),
-          outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
+                  "params:slices", "records", "skipped", "manifest", "batch_counts",
+                  "class_names", "samples", "faithfulness", "sanity", "slice_keys"),
+          outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary"),
           outputs=("verdict",)),
     Stage("gallery", gallery,

@@ -1,5 +1,6 @@
 """Stage ``aggregate``: combine all records (and the evidence stages' results, when the
-pipeline has them) into the summary figures."""
+pipeline has them) into the summary figures, for the whole run and for each configured
+slice."""
 
 from __future__ import annotations
 
@@ -16,25 +17,35 @@ from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
 from audit.errors import DatasetError
 from audit.pipeline import Counts
+from audit.slices import SliceKeys, extract_slice_keys, slice_figures
 from audit.stages.faithfulness import BASELINES
 from audit.stages.sanity import SanityResult
 from audit.summary import Summary
 
 
 def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: BehaviourSection,
-                    sanity_params: SanitySection, records: pd.DataFrame, skipped: pd.DataFrame,
-                    manifest: DatasetManifest, batch_counts: Counts, class_names: list[str],
-                    samples: pd.DataFrame | None, faithfulness: pd.DataFrame | None,
-                    sanity: SanityResult | None) -> Summary:
+                    sanity_params: SanitySection, slices: list[list[str]],
+                    records: pd.DataFrame, skipped: pd.DataFrame, manifest: DatasetManifest,
+                    batch_counts: Counts, class_names: list[str], samples: pd.DataFrame | None,
+                    faithfulness: pd.DataFrame | None, sanity: SanityResult | None,
+                    slice_keys: SliceKeys | None) -> Summary:
     """Accuracy, per-method localisation and fixation figures with their intervals (none below
-    ``metrics.min_n`` samples), the counts of what could not be audited, and the evidence
+    ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
     figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
-    ``sanity``; None when it did not).
+    ``sanity``; None when it did not), and the figures of each configured slice
+    (``slices``, with ``min_slice_size``; see :mod:`audit.slices`).
+
+    The slices' values come from the ``slices`` stage (``slice_keys``); a pipeline without
+    it still gets its slices, read from the manifest here (a missing column is then found
+    only after the stream).
 
     Raises
     ------
     DatasetError
         When no sample could be audited.
+    ConfigError
+        When a configured slice column is not in the manifest (pipelines without the
+        ``slices`` stage).
     """
     n_samples = int(records["sample_id"].nunique())
     n_skipped = int(skipped["sample_id"].nunique())
@@ -69,4 +80,12 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
             per_method[method]["sanity"] = figures
     update["methods"] = {m: summary.methods[m].model_copy(update=per_method[m])
                          for m in summary.methods}
+    if slice_keys is None and slices:
+        slice_keys = extract_slice_keys(manifest, slices)
+    if slice_keys is not None and slice_keys.slices:
+        update["min_slice_size"] = metrics.min_slice_size
+        update["slices"] = slice_figures(records, slice_keys, seed=seed,
+                                         min_slice_size=metrics.min_slice_size,
+                                         n_resamples=n_resamples, min_n=metrics.min_n,
+                                         samples=samples)
     return summary.model_copy(update=update)

@@ -13,9 +13,11 @@ def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary) -> Verd
 
     A gate on a figure over fewer than ``metrics.min_n`` samples (the ``min_n`` recorded in
     the summary) is ``not_enough_samples`` and counts as passed or failed as
-    ``gates.on_too_few`` says. More skipped samples than ``dataset.max_skipped_fraction``
-    allows is a failing ``max_skipped_fraction`` gate, listed first, and makes the verdict's
-    exit code 2 (the input, not the model, failed); any other failing gate makes it 1.
+    ``gates.on_too_few`` says. With ``gates.per_slice``, every gate is applied to every scored
+    slice as well (``min_accuracy[site=A]``; see :func:`audit.gates.evaluate_gates`). More
+    skipped samples than ``dataset.max_skipped_fraction`` allows is a failing
+    ``max_skipped_fraction`` gate, listed first, and makes the verdict's exit code 2 (the
+    input, not the model, failed); any other failing gate makes it 1.
     """
     results = evaluate_gates(summary, gates)
     passed = all(g.passed for g in results.values())

@@ -12,6 +12,7 @@ module                section
 ``localisation``      localisation scores per method, the centre baseline
 ``fixation``          background-fixation rates per method
 ``gallery``           misclassified samples with their maps
+``slices``            the key figures per subgroup of samples, and which one is worst
 ``agreement``         how much the methods agree
 ``guide``             the settings the reading guide quotes
 ``provenance``        where the figures come from

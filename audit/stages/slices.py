@@ -1,0 +1,19 @@
+"""Stage ``slices``: each sample's value of the columns the configured slices name, read from
+the manifest before any image is, so that a column the manifest lacks stops the run at once."""
+
+from __future__ import annotations
+
+from audit.datasets import DatasetManifest
+from audit.slices import SliceKeys, extract_slice_keys
+
+
+def slices(slices: list[list[str]], manifest: DatasetManifest) -> SliceKeys:
+    """The slice keys of every sample of ``manifest`` (none configured: no columns).
+
+    Raises
+    ------
+    ConfigError
+        When a configured column is on no sample of the manifest; the message names it and
+        lists the columns there are (see :func:`audit.slices.extract_slice_keys`).
+    """
+    return extract_slice_keys(manifest, slices)
