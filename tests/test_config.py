@@ -79,7 +79,7 @@ def test_shipped_pipelines_build():
             ["behaviour"] if evidence else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
-            "aggregate", "gate", "gallery", "report"]
+            "aggregate", "drift", "gate", "gallery", "report"]
         assert pipeline.stream == "batch"
         assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
             {"samples"} if evidence else set())
@@ -106,8 +106,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, predict, explain, score, behaviour, faithfulness, sanity, aggregate, gate, "
-     "gallery, report."),
+     "load_dataset, predict, explain, score, behaviour, faithfulness, sanity, aggregate, drift, "
+     "gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
