@@ -115,8 +115,8 @@ def is_flagged(row: FigureComparison, *, min_change: float) -> bool:
 
 def flagged_changes(comparison: Comparison, *, min_change: float = DEFAULT_MIN_CHANGE
                     ) -> list[Change]:
-    """The changes of ``comparison`` worth flagging (see the module's docstring), largest
-    first (regressions before improvements of the same size).
+    """The changes of ``comparison`` worth flagging (see the module's docstring): the
+    regressions, then the improvements, each largest first.
 
     Parameters
     ----------
@@ -137,7 +137,7 @@ def flagged_changes(comparison: Comparison, *, min_change: float = DEFAULT_MIN_C
         unit=row.unit, before=row.a, after=row.b, difference=row.difference, ci=row.interval,
         p_value=row.p_value, test=row.test, significant=True, n_before=row.n_a, n_after=row.n_b,
     ) for row in comparison.figures if is_flagged(row, min_change=min_change)]
-    changes.sort(key=lambda c: (-abs(c.difference), c.assessment != "regression"))
+    changes.sort(key=lambda c: (c.assessment != "regression", -abs(c.difference)))
     return changes
 
 

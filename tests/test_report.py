@@ -542,15 +542,33 @@ def test_history_two_runs_newest_first(tmp_path):
             for m in ("gradcam", "scorecam")},
         "energy_in_box_misclassified": {m: new.methods[m].energy_in_box.misclassified.mean
                                         for m in ("gradcam", "scorecam")},
+        "accuracy_ci": list(new.correct.ci),
+        "background_fixation_rate_ci": {m: _listed(new.methods[m].background_fixation.ci)
+                                        for m in ("gradcam", "scorecam")},
+        "background_fixation_per_sample_ci": {
+            m: _listed(new.methods[m].background_fixation_per_sample.ci)
+            for m in ("gradcam", "scorecam")},
+        "background_reliance": None,
+        "background_reliance_ci": None,
+        "thresholds": {"min_accuracy": 0.9, "max_background_fixation_rate": 0.5},
+        "changes": [],
         "report": "run-new/report.html",
     }
+    # A summary of an earlier cam-audit does not say whether it had a baseline: neither does
+    # its row (and the page says "not recorded").
+    assert "baseline_run_id" not in rows[0]
     page = index_html.read_text()
     assert page.count('<span class="badge fail">failed</span>') == 2
-    assert "<th class=\"n\">Grad-CAM</th><th class=\"n\">Score-CAM</th>" in page
-    assert "fixated errors per sample" in page
+    assert '<div class="pm"><span>Grad-CAM</span>' in page and "<span>Score-CAM</span>" in page
+    assert "fixated errors per sample" in page and "not recorded" in page
+    assert "2 runs: 0 passed, 2 failed" in page and "1 runs" not in page
     assert page.index("run-new") < page.index("run-old")
     assert 'href="run-new/report.html"' in page and 'href="run-old/report.html"' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def _listed(ci):
+    return None if ci is None else list(ci)
 
 
 def test_history_rebuilds_a_corrupt_index(tmp_path):

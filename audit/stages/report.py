@@ -1,4 +1,5 @@
-"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html`` and the run history."""
+"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html``, the run history and
+its retention."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 from audit.cams.methods import METHODS
 from audit.config import CamsSection, ReportSection
 from audit.drift import Drift, baseline_of, measure_drift
+from audit.errors import ExitCode
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
@@ -45,11 +47,20 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
            verdict: Verdict, records: pd.DataFrame, skipped: pd.DataFrame,
            gallery: list[GalleryItem], behaviour_gallery: list[BehaviourItem],
            model_info: ModelInfo, changes: Drift | None = None) -> RunSummary:
-    """Write the run's results into its folder and join the output folder's history.
+    """Write the run's results into its folder, join the output folder's history, and keep
+    only the newest ``report.keep_runs`` run folders there.
 
     ``summary.json`` is written first, so a failure in rendering never loses the figures. It
     holds the flagged changes against the baseline run: the ``drift`` stage's (``changes``),
     or, in a pipeline without that stage, measured here the same way.
+
+    Retention (:func:`audit.report.history.update_history` with ``keep_runs``) happens here,
+    as the last step of the last stage, rather than after the runner marks the run complete:
+    it is then one step with the history update (every pruned run keeps its line in
+    ``index.json``, written before any folder is deleted), it runs under any engine, and
+    everything of this run that a reader needs is already on disk. A run that ends in bad
+    input (more samples skipped than allowed, exit code 2) prunes nothing; a run whose gates
+    fail (exit code 1) is a successful audit and does.
 
     Returns
     -------
@@ -67,5 +78,7 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
                  gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
                  drift=drift)
     if run.history_dir is not None:
-        update_history(run.history_dir, summary=final, run_dir=run.run_dir)
+        succeeded = verdict.exit_code != ExitCode.BAD_INPUT
+        update_history(run.history_dir, summary=final, run_dir=run.run_dir,
+                       keep_runs=report.keep_runs if succeeded else None)
     return final
