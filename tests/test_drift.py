@@ -182,3 +182,19 @@ def test_assemble_keeps_the_changes():
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted and not result.failed
+
+
+def test_report_says_when_the_baseline_cannot_be_read(tmp_path):
+    from test_report import CONFIG, NO_SKIPPED
+
+    from audit.report import write_report
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "summary.json").write_text("[]")
+    unreadable = measure_drift(make_summary(BAD), None, baseline_dir=broken)
+    text = write_report(tmp_path / "run", summary=make_summary(BAD),
+                        records=records_to_frame(BAD), skipped=NO_SKIPPED, gallery=[],
+                        config=CONFIG, drift=unreadable).read_text()
+    assert "<b>No comparison.</b> The baseline run could not be read" in text
+    assert "expected a JSON object" in text
