@@ -4,10 +4,11 @@ One figure stacks a panel per key figure over the runs, oldest on the left: accu
 method's background-fixation rate among errors, its background-fixated errors per sample (the
 companion to compare across runs) and, once a run has the behavioural test, the explainer-free
 background reliance. Every point carries its 95% interval (Wilson for shares, the bootstrap
-for reliance; none below ``metrics.min_n``), a gate's threshold is a dashed line at the value
-each run was held to, a failed run is a red band across every panel, and a new model on the
-same dataset (another SHA-256 of the model file) breaks the series with a labelled dotted line.
-Runs on different datasets are separate series (their own marker).
+for reliance; none below ``metrics.min_n``; a shaded band beyond 60 runs), a gate's threshold
+is a dashed line at the value each run was held to, a failed run is a red band across every
+panel, and a new model on the same dataset (another SHA-256 of the model file) breaks the
+series with a labelled dotted line. Runs on different datasets are separate series (their own
+marker).
 
 Drawn like the report's plots (:mod:`audit.report.plots`): an own ``Figure`` on the Agg
 canvas, no ``pyplot``, seaborn's colour-blind palette, a palette PNG.
@@ -32,6 +33,7 @@ Value = tuple[float | None, Interval | None]
 FAILED_COLOUR = "#D55E00"
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 _MAX_TICKS = 10
+_MAX_BARS = 60  # beyond this many runs, intervals are drawn as a band
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,8 @@ def trends_png(runs: Sequence[TrendRun], *, methods: Sequence[str] | None = None
     datasets = list(dict.fromkeys(r.dataset for r in runs))
     marker = {d: _MARKERS[i % len(_MARKERS)] for i, d in enumerate(datasets)}
     n = len(runs)
-    size = 5.0 if n <= 40 else 3.0
+    size = 5.0 if n <= 40 else 3.0 if n <= _MAX_BARS else 1.5
+    edge = 0.6 if n <= _MAX_BARS else 0.0  # white edges would merge into a white line
     with _figure(9.6, 0.9 + 1.75 * len(panels)) as figure:
         axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
         gate_drawn = False
@@ -199,12 +202,19 @@ def trends_png(runs: Sequence[TrendRun], *, methods: Sequence[str] | None = None
                     xs, ys = [p[0] for p in points], [p[1] for p in points]
                     ax.plot(xs, ys, color=colour, linewidth=1.1, alpha=0.8, zorder=2)
                     drawn += ys
-                    for x, y, ci in points:
-                        if ci is not None and _defined(ci[0]) and _defined(ci[1]):
-                            ax.errorbar(x, y, yerr=[[max(0.0, y - ci[0])], [max(0.0, ci[1] - y)]],
-                                        fmt="none", ecolor=colour, elinewidth=1.0, capsize=2.5,
-                                        alpha=0.9, zorder=2)
-                            drawn += [ci[0], ci[1]]
+                    bars = [(x, y, ci) for x, y, ci in points
+                            if ci is not None and _defined(ci[0]) and _defined(ci[1])]
+                    if bars and n <= _MAX_BARS:  # one call per line
+                        ax.errorbar([b[0] for b in bars], [b[1] for b in bars],
+                                    yerr=[[max(0.0, y - ci[0]) for _, y, ci in bars],
+                                          [max(0.0, ci[1] - y) for _, y, ci in bars]],
+                                    fmt="none", ecolor=colour, elinewidth=1.0, capsize=2.5,
+                                    alpha=0.9, zorder=2)
+                    elif bars:  # a long history: the intervals as a band, bars would merge
+                        ax.fill_between([b[0] for b in bars], [ci[0] for _, _, ci in bars],
+                                        [ci[1] for _, _, ci in bars], color=colour,
+                                        alpha=0.18, linewidth=0, zorder=1)
+                    drawn += [v for _, _, ci in bars for v in ci]
                 for dataset in datasets:
                     points = [(i + offset, values[i].get(label, (None, None))[0])
                               for i, r in enumerate(runs) if r.dataset == dataset]
@@ -212,7 +222,7 @@ def trends_png(runs: Sequence[TrendRun], *, methods: Sequence[str] | None = None
                     if points:
                         ax.plot([p[0] for p in points], [p[1] for p in points],
                                 linestyle="none", marker=marker[dataset], markersize=size,
-                                color=colour, markeredgecolor="white", markeredgewidth=0.6,
+                                color=colour, markeredgecolor="white", markeredgewidth=edge,
                                 zorder=3)
             if panel.gate and _gate_lines(ax, runs, panel.gate):
                 gate_drawn = True
