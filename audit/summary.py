@@ -9,9 +9,9 @@ re-check. ``summary.json`` is :class:`RunSummary` serialised (:func:`write_summa
 - **1** (cam-audit 0.1): the same figures, written from a plain dict;
 - **2**: written from these models. Later cam-audit versions add keys to version 2 without
   removing any (each figure's interval ``method`` and ``too_few`` flag, ``min_n``, the
-  proportions' ``count``, the unconditional ``background_fixation_per_sample``); a file
-  without them reads with their defaults, and a proportion's ``count`` is then derived from
-  its ``n`` and ``mean``.
+  proportions' ``count``, the unconditional ``background_fixation_per_sample``, the
+  ``baseline_run_id`` and flagged ``changes`` against it); a file without them reads with their
+  defaults, and a proportion's ``count`` is then derived from its ``n`` and ``mean``.
 
 Undefined figures (no misclassified sample, no box, a degenerate map) are ``None`` here and
 ``null`` in JSON. The schema is documented in ``docs/results-schema.md``.
