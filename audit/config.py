@@ -323,6 +323,10 @@ class GatesSection(_Section):
     per_slice: bool = Field(default=False, description=(
         "Apply every gate to every scored slice as well (named <gate>[<slice>], e.g. "
         "min_accuracy[site=A]); needs the top-level slices key."))
+    max_regression: float | None = Field(default=None, ge=0.0, le=2.0, description=(
+        "Fails a run whose largest flagged regression against its baseline run (a significant "
+        "change for the worse larger than report.min_change) is bigger than this, in the "
+        "figure's units (0.05 = 5 percentage points of a share)."))
 
     @field_validator("fixation_methods")
     @classmethod
@@ -340,7 +344,18 @@ class GatesSection(_Section):
 class ReportSection(_Section):
     out_dir: Path = Path("reports")
     gallery_size: int = Field(default=8, ge=0, le=100)
-    baseline: Path | None = None
+    baseline: Path | None = Field(default=None, description=(
+        "A run folder to compare with (also `cam-audit run --baseline`, which wins); default "
+        "the previous completed run in out_dir on the same dataset."))
+    min_change: float = Field(default=0.02, ge=0.0, le=1.0, description=(
+        "The smallest change of a key figure against the baseline run that is flagged as a "
+        "regression or an improvement, in the figure's units: 0.02 is 2 percentage points of "
+        "a share or of energy in box, 0.02 of background reliance. A change is flagged when its "
+        "test is significant and its size exceeds this."))
+    keep_runs: int | None = Field(default=None, ge=1, description=(
+        "Keep the newest N run folders in out_dir (and the baseline of each of them); older "
+        "ones are deleted after a successful run. Their line in the history stays. null keeps "
+        "every run."))
 
 
 class DemoSection(_Section):

@@ -18,16 +18,25 @@ With ``gates.per_slice``, every gate is evaluated again on every scored slice (t
 as a summary of its own, :meth:`audit.summary.Summary.slice_view`) and named
 ``<gate>[<slice>]``: ``min_accuracy[site=A]``, ``max_background_fixation_rate[gradcam][site=A]``.
 A slice too small to score (``metrics.min_slice_size``) is not gated.
+``max_regression`` judges the run against its baseline run rather than a threshold of its own
+figures: it fails when the largest flagged regression (:mod:`audit.drift`) is bigger than its
+threshold, and is ``undefined`` (passes) for a run without a baseline.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from audit.cams.methods import METHODS
+from audit.comparison import figure_title
 from audit.config import GatesSection
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
-from audit.summary import Gate, Summary
+from audit.summary import Change, Gate, Summary
 
-__all__ = ["evaluate_gates", "fixation_methods", "skipped_fraction_gate"]
+if TYPE_CHECKING:
+    from audit.drift import Drift
+
+__all__ = ["evaluate_gates", "fixation_methods", "regression_gate", "skipped_fraction_gate"]
 
 
 def _fmt(value) -> str:
@@ -67,8 +76,47 @@ def fixation_methods(summary: Summary, gates: GatesSection) -> list[str]:
     return [m for m in deciding if m in gates.fixation_methods]
 
 
-def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None
-                   ) -> dict[str, Gate]:
+def _size(change: Change) -> str:
+    if change.unit == "pct":
+        return f"{100 * abs(change.difference):.1f} percentage points"
+    return f"{abs(change.difference):.3f}"
+
+
+def regression_gate(drift: Drift | None, threshold: float) -> Gate:
+    """``max_regression``: the largest flagged regression against the baseline run, in its
+    figure's units, against ``threshold``.
+
+    Without the ``drift`` stage (``drift`` is None) there is nothing to judge and the gate
+    fails, saying so; without a baseline run it is ``undefined`` and passes; with a baseline
+    and no flagged regression its value is 0 and it passes.
+    """
+    if drift is None:
+        return Gate(value=None, threshold=threshold, passed=False, outcome="fail",
+                    reason="the pipeline has no drift stage, so there is no change against a "
+                           "baseline run to judge; add the stage or switch the gate off")
+    if drift.comparison is None:
+        why = drift.note or "no baseline run to compare with (the first run on this dataset)"
+        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined",
+                    reason=f"{why.rstrip('.')}; nothing to hold against the maximum")
+    baseline = drift.baseline_run_id
+    if not drift.regressions:
+        return Gate(value=0.0, threshold=threshold, passed=True, outcome="pass",
+                    reason=f"no flagged regression against the baseline run {baseline} "
+                           f"(significant and larger than report.min_change "
+                           f"{drift.min_change:.3f})")
+    worst = max(drift.regressions, key=lambda c: abs(c.difference))
+    size = abs(worst.difference)
+    passed = size <= threshold
+    return Gate(value=size, threshold=threshold, passed=passed,
+                outcome="pass" if passed else "fail", n=worst.n_after,
+                reason=f"largest flagged regression against the baseline run {baseline}: "
+                       f"{figure_title(worst.figure)} moved {_size(worst)} for the worse "
+                       f"({_fmt(size)}), {'at or below' if passed else 'above'} the maximum "
+                       f"{_fmt(threshold)}")
+
+
+def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None,
+                   drift: Drift | None = None) -> dict[str, Gate]:
     """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
     Per-method gates come method by method, in sorted method order. ``min_n`` defaults to
@@ -78,12 +126,15 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
     ``gates.on_too_few`` says. With ``fixation_methods: trusted`` and no method faithful and
     sane on this run, the fixation gate fails as ``max_background_fixation_rate[trusted]``:
     the question was asked and no explainer can answer it (the explainer-free
-    ``max_background_reliance`` still can).
+    ``max_background_reliance`` still can). ``drift`` is the run against its baseline run
+    (the ``drift`` stage), for ``max_regression`` (:func:`regression_gate`).
     """
     if min_n is None:
         min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
     min_n = check_min_n(min_n)
     out = _run_gates(summary, gates, min_n=min_n)
+    if gates.max_regression is not None:  # the run against its baseline: not per slice
+        out["max_regression"] = regression_gate(drift, gates.max_regression)
     if gates.per_slice:
         for key, figures in summary.slices.items():
             if not figures.scored:

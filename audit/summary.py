@@ -10,7 +10,8 @@ re-check. ``summary.json`` is :class:`RunSummary` serialised (:func:`write_summa
 - **2**: written from these models. Later cam-audit versions add keys to version 2 without
   removing any (each figure's interval ``method`` and ``too_few`` flag, ``min_n``, the
   proportions' ``count``, the unconditional ``background_fixation_per_sample``, the figures
-  per subgroup ``slices`` with ``min_slice_size``); a file without them reads with their
+  per subgroup ``slices`` with ``min_slice_size``, the ``baseline_run_id`` and flagged
+  ``changes`` against it); a file without them reads with their
   defaults, and a proportion's ``count`` is then derived from its ``n`` and ``mean``.
 
 Undefined figures (no misclassified sample, no box, a degenerate map) are ``None`` here and
@@ -34,6 +35,7 @@ __all__ = [
     "AgreementFigures",
     "BehaviourFigures",
     "BehaviourSplit",
+    "Change",
     "Estimate",
     "FaithfulnessFigures",
     "SanityFigures",
@@ -442,23 +444,59 @@ class Provenance(_Model):
     duration_s: float | None = None
 
 
+class Change(_Model):
+    """A flagged change of one key figure against the baseline run (``changes`` in
+    ``summary.json``): its test is significant *and* its size exceeds ``report.min_change``.
+
+    ``figure`` is the key :mod:`audit.comparison` names it by (``"accuracy"``,
+    ``"gradcam.background_fixation_per_sample"``), ``method`` its CAM method (None for a figure
+    of the whole run), ``before`` / ``after`` the baseline's value and this run's, ``n_before``
+    / ``n_after`` the samples behind them, ``difference`` the change ``after - before`` (for a
+    paired bootstrap, the mean per-sample difference its interval is of) and ``ci`` the 95%
+    interval of the difference (None for McNemar's exact test, which gives ``p_value``
+    instead). ``significant`` is true for every listed change (the test's answer, kept so an
+    entry reads on its own); ``assessment`` says which way it went.
+    """
+
+    figure: str
+    label: str = ""
+    method: str | None = None
+    assessment: Literal["regression", "improvement"]
+    unit: Literal["pct", "num"] = "pct"
+    before: float | None = None
+    after: float | None = None
+    difference: float
+    ci: Interval | None = None
+    p_value: float | None = None
+    test: str | None = None
+    significant: bool = True
+    n_before: int = 0
+    n_after: int = 0
+
+
 class RunSummary(Summary):
-    """``summary.json``: the figures, the verdict and the provenance of one run."""
+    """``summary.json``: the figures, the verdict and the provenance of one run, and its flagged
+    changes against the baseline run it was compared with (``baseline_run_id``; None when it
+    had none, and in files written before changes were recorded)."""
 
     run_id: str | None = None
     run_name: str | None = None
     gates: dict[str, Gate] = {}
     passed: bool | None = None
     provenance: Provenance = Provenance()
+    baseline_run_id: str | None = None
+    changes: list[Change] = []
 
     @classmethod
-    def assemble(cls, summary: Summary, verdict: Verdict, provenance: Provenance
-                 ) -> RunSummary:
-        """The run's summary from its three parts."""
+    def assemble(cls, summary: Summary, verdict: Verdict, provenance: Provenance, *,
+                 baseline_run_id: str | None = None, changes=()) -> RunSummary:
+        """The run's summary from its parts: the figures, the verdict, the provenance, and the
+        flagged changes against the baseline run."""
         return cls(**{**dict(summary), "schema_version": SCHEMA_VERSION,
                       "run_id": provenance.run_id, "run_name": provenance.run_name,
                       "gates": verdict.gates, "passed": verdict.passed,
-                      "provenance": provenance})
+                      "provenance": provenance, "baseline_run_id": baseline_run_id,
+                      "changes": list(changes)})
 
 
 def write_summary(path: str | os.PathLike, summary: RunSummary) -> Path:

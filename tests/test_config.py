@@ -104,7 +104,7 @@ def test_shipped_pipelines_build():
             ["behaviour"] if evidence else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
-            "aggregate", "gate", "gallery", "report"]
+            "aggregate", "drift", "gate", "gallery", "report"]
         assert pipeline.stream == "batch"
         assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
             {"samples"} if evidence else set())
@@ -132,7 +132,7 @@ def test_stage_order_comes_from_the_data_not_the_file():
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
      "load_dataset, slices, predict, explain, score, behaviour, faithfulness, sanity, "
-     "aggregate, gate, gallery, report."),
+     "aggregate, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),

@@ -14,17 +14,15 @@ import html as html_lib
 import io
 import json
 import math
-import os
 import re
 import shutil
-import subprocess
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_fits
 from PIL import Image, ImageDraw
 
 from audit.aggregate import aggregate
@@ -542,15 +540,33 @@ def test_history_two_runs_newest_first(tmp_path):
             for m in ("gradcam", "scorecam")},
         "energy_in_box_misclassified": {m: new.methods[m].energy_in_box.misclassified.mean
                                         for m in ("gradcam", "scorecam")},
+        "accuracy_ci": list(new.correct.ci),
+        "background_fixation_rate_ci": {m: _listed(new.methods[m].background_fixation.ci)
+                                        for m in ("gradcam", "scorecam")},
+        "background_fixation_per_sample_ci": {
+            m: _listed(new.methods[m].background_fixation_per_sample.ci)
+            for m in ("gradcam", "scorecam")},
+        "background_reliance": None,
+        "background_reliance_ci": None,
+        "thresholds": {"min_accuracy": 0.9, "max_background_fixation_rate": 0.5},
+        "changes": [],
         "report": "run-new/report.html",
     }
+    # A summary of an earlier cam-audit does not say whether it had a baseline: neither does
+    # its row (and the page says "not recorded").
+    assert "baseline_run_id" not in rows[0]
     page = index_html.read_text()
     assert page.count('<span class="badge fail">failed</span>') == 2
-    assert "<th class=\"n\">Grad-CAM</th><th class=\"n\">Score-CAM</th>" in page
-    assert "fixated errors per sample" in page
+    assert '<div class="pm"><span>Grad-CAM</span>' in page and "<span>Score-CAM</span>" in page
+    assert "fixated errors per sample" in page and "not recorded" in page
+    assert "2 runs: 0 passed, 2 failed" in page and "1 runs" not in page
     assert page.index("run-new") < page.index("run-old")
     assert 'href="run-new/report.html"' in page and 'href="run-old/report.html"' in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def _listed(ci):
+    return None if ci is None else list(ci)
 
 
 def test_history_rebuilds_a_corrupt_index(tmp_path):
@@ -650,56 +666,6 @@ def test_compare_runs_counts(tmp_path):
 
 # --- Real browser -----------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-INSTALL = "apt-get update && apt-get install -y chromium chromium-driver"
-
-
-def _missing_browser() -> list[str]:
-    return [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-
-
-@pytest.fixture(scope="session")
-def chromium_installed():
-    """Debian's Chromium and ChromeDriver. On a fresh machine where the tests run as root with
-    apt-get (as the README's test command does), they are installed once; elsewhere a missing
-    browser fails the browser tests with the command to run, it never skips them."""
-    if _missing_browser() and shutil.which("apt-get") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
-                       env=env, check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-    missing = _missing_browser()
-    if missing:
-        pytest.fail(f"browser tests need {' and '.join(missing)}; install them with: {INSTALL}",
-                    pytrace=False)
-
-
-@pytest.fixture
-def browser(tmp_path, chromium_installed):
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail("browser tests need selenium: pip install 'selenium>=4.20'", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=tmp_path)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                 "--window-size=1200,900", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 @pytest.mark.browser
 def test_report_in_chromium(browser, full_report, tmp_path):
     path, _ = full_report
@@ -746,3 +712,28 @@ def test_report_makes_no_network_request(browser, full_report, tmp_path):
         assert any(u.startswith("file:") for u, _ in requested), requested
         remote = [(u, d) for u, d in requested if not u.startswith(("data:", "file:"))]
         assert remote == [], remote
+
+
+@pytest.mark.browser
+def test_pages_fit_1280_px_and_a4(browser, tmp_path):
+    # The widest report: four methods with their trust checks (faithful, sane), a baseline
+    # and its flagged changes; the history of two runs with four methods; the comparison.
+    from audit.summary import FaithfulnessFigures, SanityFigures
+
+    records = make_records()
+    summary = make_summary(records)
+    for i, method in enumerate(("gradcam", "gradcam++", "scorecam")):
+        summary = with_method(summary, method,
+                              faithfulness=FaithfulnessFigures(n=24, faithful=i != 1),
+                              sanity=SanityFigures(n=8, passed=i != 2))
+    baseline = make_summary(make_records(seed=1, error_rate=0.05), run_id="prod")
+    report, _ = render_full(tmp_path / "run-new", summary=summary, baseline=baseline)
+    assert "not faithful" in report.read_text()
+    old_dir, _ = write_run(tmp_path / "history", "run-old", "2026-11-01T10:00:00+00:00")
+    new_dir, new = write_run(tmp_path / "history", "run-new", "2026-11-02T10:00:00+00:00",
+                             seed=1)
+    _, index_html = update_history(tmp_path / "history", summary=new, run_dir=new_dir)
+    compare = tmp_path / "compare.html"
+    compare_runs(old_dir, new_dir, out_path=compare)
+    for page in (report, index_html, compare):
+        assert_fits(browser, page)

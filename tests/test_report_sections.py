@@ -391,13 +391,26 @@ def test_baseline_view():
                        provenance=Provenance(run_id="run-0", model_sha256="a" * 64,
                                              finished_at="2026-11-01T00:00:00Z"))
     view = baseline_view(summary(), baseline)
-    assert {k: v for k, v in view.items() if k not in ("rows", "rule", "tests", "sentence")} == {
-        "run_id": "run-0", "finished_at": "2026-11-01 00:00:00 UTC", "model": "n/a",
+    assert {k: v for k, v in view.items()
+            if k not in ("rows", "rule", "tests", "sentence", "changes")} == {
+        "note": "", "run_id": "run-0", "finished_at": "2026-11-01 00:00:00 UTC", "model": "n/a",
         "same_model": True, "passed": False, "n_regressions": 1, "n_improvements": 0,
-        "overall": "B is worse than A", "paired": False,
+        "overall": "B is worse than A", "state": "fail", "paired": False,
+        "headline": "1 regression against the baseline run run-0.",
+        "min_change": "2.0 percentage points (0.02 of background reliance)",
         "pairing": "no records.csv of A or B: figures compared by interval rules"}
     assert view["sentence"].startswith("B is worse than A: accuracy 90.0% → 60.0%.")
     assert view["rows"][0]["status"] == "regression"
+    assert [c["text"] for c in view["changes"]] == [
+        "accuracy 90.0% → 60.0% (-30.0 pp; 95% CI -59.1 pp to -5.7 pp)"]
+    # A significant change no larger than report.min_change is shown, not flagged.
+    view = baseline_view(summary(), baseline, min_change=0.35)
+    assert view["n_regressions"] == 0 and view["changes"] == [] and view["state"] == "info"
+    assert view["rows"][0]["status"] == "small"
+    assert view["rows"][0]["assessment"] == ("significant, not larger than report.min_change "
+                                             "(-30.0 pp)")
+    assert view["sentence"].endswith("1 significant change no larger than report.min_change "
+                                     "is not flagged.")
     assert "Negative evidence" not in view["rule"] and "counter-evidence" in view["rule"]
     assert "McNemar" in view["tests"]
 

@@ -3,7 +3,7 @@
 - :func:`write_report`: ``report.html``, the self-contained audit report.
 - :func:`write_junit`: ``junit.xml``, one test case per gate.
 - :func:`update_history` / :func:`find_baseline`: the output folder's ``index.json`` and
-  ``index.html``, and the previous run to compare with.
+  ``index.html`` (trends, flagged changes, retention), and the previous run to compare with.
 - :func:`compare_runs`: ``cam-audit compare RUN_A RUN_B``.
 
 Every function takes the typed summary (:class:`audit.summary.RunSummary`); runs on disk are

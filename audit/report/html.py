@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from audit.cams.methods import ordered_methods
+from audit.drift import DEFAULT_MIN_CHANGE, Drift
 from audit.io import atomic_write_text
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time
@@ -44,7 +45,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
                   gallery: list[GalleryItem], config: dict,
                   baseline: RunSummary | None = None,
                   baseline_records: pd.DataFrame | None = None,
-                  behaviour_gallery: list[BehaviourItem] = ()) -> dict:
+                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
+                  ) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
 
@@ -63,7 +65,9 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "glance": glance_view(summary, methods,
                               fixation_limit=config["gates"]["max_background_fixation_rate"]),
         "baseline": baseline_view(summary, baseline, records=records,
-                                  baseline_records=baseline_records),
+                                  baseline_records=baseline_records, drift=drift,
+                                  min_change=config.get("report", {}).get(
+                                      "min_change", DEFAULT_MIN_CHANGE)),
         "data": data_view(summary, skipped, config, methods),
         "accuracy": accuracy_view(summary, methods),
         "methods": [{"name": m, "title": method_title(m)} for m in methods],
@@ -87,7 +91,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
                  gallery: list[GalleryItem], config: dict,
                  baseline: RunSummary | None = None,
                  baseline_records: pd.DataFrame | None = None,
-                 behaviour_gallery: list[BehaviourItem] = ()) -> Path:
+                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
+                 ) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
     Parameters
@@ -116,6 +121,11 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     baseline_records : pandas.DataFrame or None
         The baseline's ``records.csv``: on the same samples, changes are tested pair by pair
         (McNemar's exact test, a paired bootstrap); without it, by interval rules.
+    drift : Drift or None
+        The run against its baseline as the ``drift`` stage measured it (the comparison and
+        the flagged changes); when given, ``baseline`` and ``baseline_records`` are not used.
+        Without it, a ``baseline`` is compared here and its changes flagged with
+        ``report.min_change`` from ``config``.
 
     Returns
     -------
@@ -125,5 +135,5 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
                             config=config, baseline=baseline,
                             baseline_records=baseline_records,
-                            behaviour_gallery=behaviour_gallery)
+                            behaviour_gallery=behaviour_gallery, drift=drift)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

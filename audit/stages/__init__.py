@@ -5,7 +5,7 @@ inputs are sections of the configuration; ``run`` is the :class:`~audit.run_info
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
     load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
-               ─► faithfulness, sanity ─► aggregate ─► gate ─► gallery ─► report
+               ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file.
@@ -20,6 +20,7 @@ from audit.pipeline import Counts, Stage
 from audit.records import ScoreRecord
 from audit.stages.aggregate import aggregate_stage
 from audit.stages.behaviour import SampleRow, behaviour
+from audit.stages.drift import drift
 from audit.stages.explain import explain
 from audit.stages.faithfulness import faithfulness
 from audit.stages.gallery import gallery
@@ -66,14 +67,16 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
                   "params:slices", "records", "skipped", "manifest", "batch_counts",
                   "class_names", "samples", "faithfulness", "sanity", "slice_keys"),
           outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
-    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary"),
-          outputs=("verdict",)),
+    Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
+          outputs=("changes",)),
+    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),
+          outputs=("verdict",), optional=("changes",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
                   "explainer", "model_info", "samples"),
           outputs=("gallery", "behaviour_gallery"), optional=("samples",)),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
-                  "skipped", "gallery", "behaviour_gallery", "model_info"),
-          outputs=("results",)),
+                  "skipped", "gallery", "behaviour_gallery", "model_info", "changes"),
+          outputs=("results",), optional=("changes",)),
 )})

@@ -1,14 +1,17 @@
-"""Stage ``gate``: thresholds on the summary -> a verdict."""
+"""Stage ``gate``: thresholds on the summary (and on its drift from the baseline run) -> a
+verdict."""
 
 from __future__ import annotations
 
 from audit.config import DatasetSection, GatesSection
+from audit.drift import Drift
 from audit.errors import ExitCode
 from audit.gates import evaluate_gates, skipped_fraction_gate
 from audit.summary import Summary, Verdict
 
 
-def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary) -> Verdict:
+def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary,
+         changes: Drift | None = None) -> Verdict:
     """Every configured gate, and the input's own gate: passed when all pass.
 
     A gate on a figure over fewer than ``metrics.min_n`` samples (the ``min_n`` recorded in
@@ -17,9 +20,11 @@ def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary) -> Verd
     slice as well (``min_accuracy[site=A]``; see :func:`audit.gates.evaluate_gates`). More
     skipped samples than ``dataset.max_skipped_fraction`` allows is a failing
     ``max_skipped_fraction`` gate, listed first, and makes the verdict's exit code 2 (the
-    input, not the model, failed); any other failing gate makes it 1.
+    input, not the model, failed); any other failing gate makes it 1. ``changes`` (the
+    ``drift`` stage's, None when the pipeline has no such stage) is what
+    ``gates.max_regression`` judges.
     """
-    results = evaluate_gates(summary, gates)
+    results = evaluate_gates(summary, gates, drift=changes)
     passed = all(g.passed for g in results.values())
     exit_code = ExitCode.PASSED if passed else ExitCode.GATE_FAILED
     skipped = skipped_fraction_gate(summary, dataset.max_skipped_fraction)

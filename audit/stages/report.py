@@ -1,4 +1,5 @@
-"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html`` and the run history."""
+"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html``, the run history and
+its retention."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ import pandas as pd
 
 from audit.cams.methods import METHODS
 from audit.config import CamsSection, ReportSection
-from audit.errors import AuditError
+from audit.drift import Drift, baseline_of, measure_drift
+from audit.errors import ExitCode
 from audit.pipeline.run_folder import now_iso
-from audit.report import find_baseline, update_history, write_junit, write_report
-from audit.report.compare import load_records
+from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
 from audit.run_info import RunInfo
 from audit.stages.load_model import ModelInfo
-from audit.summary import Provenance, RunSummary, Summary, Verdict, read_summary, write_summary
+from audit.summary import Provenance, RunSummary, Summary, Verdict, write_summary
 
 
 def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
@@ -43,43 +44,42 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
     })
 
 
-def _baseline(run: RunInfo, final: RunSummary) -> tuple[RunSummary | None,
-                                                         pd.DataFrame | None]:
-    """The baseline run's summary and, when it kept them, its records (for paired tests)."""
-    baseline_dir = run.baseline
-    if baseline_dir is None and run.history_dir is not None:
-        baseline_dir = find_baseline(run.history_dir, summary=final,
-                                     exclude_run_dir=run.run_dir)
-    if baseline_dir is None:
-        return None, None
-    try:
-        summary = read_summary(baseline_dir / "summary.json")
-    except AuditError:  # an unreadable baseline leaves the report without a comparison
-        return None, None
-    return summary, load_records(baseline_dir)
-
-
 def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summary,
            verdict: Verdict, records: pd.DataFrame, skipped: pd.DataFrame,
            gallery: list[GalleryItem], behaviour_gallery: list[BehaviourItem],
-           model_info: ModelInfo) -> RunSummary:
-    """Write the run's results into its folder and join the output folder's history.
+           model_info: ModelInfo, changes: Drift | None = None) -> RunSummary:
+    """Write the run's results into its folder, join the output folder's history, and keep
+    only the newest ``report.keep_runs`` run folders there.
 
-    ``summary.json`` is written first, so a failure in rendering never loses the figures.
+    ``summary.json`` is written first, so a failure in rendering never loses the figures. It
+    holds the flagged changes against the baseline run: the ``drift`` stage's (``changes``),
+    or, in a pipeline without that stage, measured here the same way.
+
+    Retention (:func:`audit.report.history.update_history` with ``keep_runs``) happens here,
+    as the last step of the last stage, rather than after the runner marks the run complete:
+    it is then one step with the history update (every pruned run keeps its line in
+    ``index.json``, written before any folder is deleted), it runs under any engine, and
+    everything of this run that a reader needs is already on disk. A run that ends in bad
+    input (more samples skipped than allowed, exit code 2) prunes nothing; a run whose gates
+    fail (exit code 1) is a successful audit and does.
 
     Returns
     -------
     RunSummary
         What ``summary.json`` holds.
     """
+    drift = changes if changes is not None else measure_drift(
+        summary, records, baseline_dir=baseline_of(run, report), min_change=report.min_change)
     provenance = run_provenance(run, cams, model_info, records, now_iso())
-    final = RunSummary.assemble(summary, verdict, provenance)
+    final = RunSummary.assemble(summary, verdict, provenance,
+                                baseline_run_id=drift.baseline_run_id, changes=drift.changes)
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
-    baseline, baseline_records = _baseline(run, final)
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
                  gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
-                 baseline=baseline, baseline_records=baseline_records)
+                 drift=drift)
     if run.history_dir is not None:
-        update_history(run.history_dir, summary=final, run_dir=run.run_dir)
+        succeeded = verdict.exit_code != ExitCode.BAD_INPUT
+        update_history(run.history_dir, summary=final, run_dir=run.run_dir,
+                       keep_runs=report.keep_runs if succeeded else None)
     return final

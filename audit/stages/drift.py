@@ -1,0 +1,24 @@
+"""Stage ``drift``: this run against its baseline run, every key figure's change tested, the
+changes that matter flagged (:mod:`audit.drift`).
+
+It runs after ``aggregate`` and before ``gate``, so the ``max_regression`` gate can judge the
+flagged regressions, and the report and ``summary.json`` show the same changes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audit.config import ReportSection
+from audit.drift import Drift, baseline_of, measure_drift
+from audit.run_info import RunInfo
+from audit.summary import Summary
+
+
+def drift(report: ReportSection, run: RunInfo, summary: Summary, records: pd.DataFrame) -> Drift:
+    """Compare the run's summary (and records, for paired tests) with its baseline run's:
+    ``--baseline``, else ``report.baseline``, else the previous completed run on the same
+    dataset in ``report.out_dir``; flag the significant changes larger than
+    ``report.min_change``."""
+    return measure_drift(summary, records, baseline_dir=baseline_of(run, report),
+                         min_change=report.min_change)
