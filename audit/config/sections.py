@@ -1,38 +1,23 @@
-"""The audit configuration: one YAML file, validated before anything runs.
-
-Every key but ``model.path`` and ``dataset.path`` has a default. Unknown keys are errors
-(a typo must not silently fall back to a default). An error names the file, the key path,
-the value received and what is allowed, for example::
-
-    config.yaml: cams.batch_size: received 0; Input should be greater than or equal to 1
-
-Relative paths are resolved against the folder of the configuration file. ``model.path`` and
-``dataset.images_root`` may also be URLs (``gs://bucket/model.keras``), kept as written and read
-through Apache Beam's file systems (:mod:`audit.files`).
-"""
+"""The sections of the configuration that say what to audit and how: ``model`` (with its
+``preprocessing`` and ``tokens``), ``dataset``, ``cams``, ``metrics``, ``report``, ``demo`` and
+``beam``."""
 
 from __future__ import annotations
 
-import difflib
-import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from audit.cams.methods import DEFAULT_METHODS, UnknownMethodError, get_method
-from audit.errors import ConfigError
+from audit.config.base import _Section
 from audit.files import is_url
 
 
@@ -47,10 +32,6 @@ def _registered_method(name: str) -> str:
 Method = Annotated[str, AfterValidator(_registered_method)]
 Target = Literal["predicted", "true"]
 DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Preprocessing(_Section):
@@ -275,71 +256,6 @@ class MetricsSection(_Section):
         "figures, and no gate is applied to it."))
 
 
-class BehaviourSection(_Section):
-    """The explainer-free behavioural test: the model on images with the object removed and
-    with the background removed."""
-
-    fill: Literal["mean", "gray", "black", "blur"] = Field(default="mean", description=(
-        "What replaces the removed region: the image's own mean colour per channel, gray "
-        "(128), black, or a strong Gaussian blur of the image."))
-
-
-class FaithfulnessSection(_Section):
-    """Deletion and insertion curves, Average Drop and Increase in Confidence of each method,
-    against random and centre maps, on a seeded subset."""
-
-    max_samples: int = Field(default=256, ge=1, le=100_000)
-    steps: int = Field(default=16, ge=2, le=1024)
-    substrate: Literal["blur", "mean", "zero"] = "blur"
-
-
-class SanitySection(_Section):
-    """Cascading model-parameter randomisation (Adebayo et al. 2018) on a copy of the model."""
-
-    steps: int = Field(default=5, ge=1, le=100)
-    samples: int = Field(default=16, ge=1, le=10_000)
-    max_similarity: float = Field(default=0.5, gt=-1.0, le=1.0, description=(
-        "A method passes when the mean Spearman correlation of its maps after full "
-        "randomisation with the original maps is below this."))
-
-
-class GatesSection(_Section):
-    """Release gates; ``null`` switches a gate off. Rates and accuracies lie in [0, 1]."""
-
-    min_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
-    max_background_fixation_rate: float | None = Field(default=None, ge=0.0, le=1.0)
-    min_pointing_accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
-    min_energy_in_box: float | None = Field(default=None, ge=0.0, le=1.0)
-    max_degenerate_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
-    on_too_few: Literal["pass", "fail"] = Field(default="pass", description=(
-        "What a gate on a figure over fewer than metrics.min_n samples does: its outcome is "
-        "'not enough samples' either way; 'pass' lets it pass, 'fail' fails it."))
-    max_background_reliance: float | None = Field(default=None, ge=-1.0, le=1.0, description=(
-        "Explainer-free: keeps_without_object - keeps_without_background of the behavioural "
-        "test."))
-    fixation_methods: Literal["all", "trusted"] | list[str] = Field(default="all", description=(
-        "The methods the background-fixation gate applies to: all, trusted (faithful and sane "
-        "on this run), or a list of method names."))
-    per_slice: bool = Field(default=False, description=(
-        "Apply every gate to every scored slice as well (named <gate>[<slice>], e.g. "
-        "min_accuracy[site=A]); needs the top-level slices key."))
-    max_regression: float | None = Field(default=None, ge=0.0, le=2.0, description=(
-        "Fails a run whose largest flagged regression against its baseline run (a significant "
-        "change for the worse larger than report.min_change) is bigger than this, in the "
-        "figure's units (0.05 = 5 percentage points of a share)."))
-
-    @field_validator("fixation_methods")
-    @classmethod
-    def _known_methods(cls, value):
-        if isinstance(value, list):
-            from audit.cams.methods import get_method
-
-            if not value:
-                raise ValueError("must name at least one method, or be all or trusted")
-            for name in value:
-                get_method(name)
-        return value
-
 
 class ReportSection(_Section):
     out_dir: Path = Path("reports")
@@ -381,163 +297,3 @@ class BeamSection(_Section):
     @classmethod
     def _one_option(cls, values):
         return [values] if isinstance(values, str) else values
-def _slice_entry(entry):
-    # A bare column name is a slice of one column: [site, device] = [[site], [device]].
-    return [entry] if isinstance(entry, str) else entry
-
-
-def _check_slices(slices: list[list[str]]) -> list[list[str]]:
-    seen: dict[frozenset[str], int] = {}
-    for i, columns in enumerate(slices):
-        if not columns:
-            raise ValueError(f"slices[{i}] names no column; a slice is a list of one or more "
-                             "column names, e.g. [site] or [site, device]")
-        blank = [c for c in columns if not c.strip()]
-        if blank:
-            raise ValueError(f"slices[{i}] has an empty column name")
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        if repeated:
-            raise ValueError(f"slices[{i}] names {', '.join(map(repr, repeated))} more than "
-                             "once")
-        first = seen.setdefault(frozenset(columns), i)
-        if first != i:
-            raise ValueError(f"slices[{i}] {columns} repeats slices[{first}] "
-                             f"{slices[first]} (the same columns make the same slices)")
-    return slices
-
-
-class AuditConfig(_Section):
-    run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seed: int = 0
-    pipeline: Path = Path("pipelines/audit.yaml")
-    model: ModelSection
-    dataset: DatasetSection
-    slices: list[list[str]] = Field(default=[], description=(
-        "Subgroups to score separately, each a list of manifest columns (extra CSV columns, "
-        "JSON Lines meta, extra fields of COCO images): [[site], [device], [site, device]]."))
-    cams: CamsSection = CamsSection()
-    metrics: MetricsSection = MetricsSection()
-    behaviour: BehaviourSection = BehaviourSection()
-    faithfulness: FaithfulnessSection = FaithfulnessSection()
-    sanity: SanitySection = SanitySection()
-    gates: GatesSection = GatesSection()
-    report: ReportSection = ReportSection()
-    demo: DemoSection | None = None
-    engine: Literal["local", "beam"] = Field(default="local", description=(
-        "Runs the per-batch stages: local (this process) or beam (Apache Beam: the "
-        "DirectRunner, Dataflow, Flink, Spark; see beam.options)."))
-    beam: BeamSection = BeamSection()
-    source: Path | None = Field(default=None, exclude=True)
-
-    @field_validator("slices", mode="before")
-    @classmethod
-    def _slice_entries(cls, value):
-        if isinstance(value, str):
-            return [[value]]
-        if isinstance(value, list):
-            return [_slice_entry(entry) for entry in value]
-        return value
-
-    @field_validator("slices")
-    @classmethod
-    def _valid_slices(cls, value):
-        return _check_slices(value)
-
-    @field_validator("gates")
-    @classmethod
-    def _per_slice_needs_slices(cls, gates, info):
-        if gates.per_slice and "slices" in info.data and not info.data["slices"]:
-            raise ValueError("per_slice is true but the configuration names no slices; add a "
-                             "top-level slices list (e.g. slices: [[site]]) or set "
-                             "gates.per_slice: false")
-        return gates
-
-    def resolved_dump(self) -> dict:
-        """The configuration with every default filled in, as plain YAML-ready data."""
-        return self.model_dump(mode="json", exclude={"source"})
-
-
-_PATH_KEYS = (("model", "path"), ("model", "search_path"), ("dataset", "path"),
-              ("dataset", "images_root"), ("report", "out_dir"), ("report", "baseline"),
-              ("demo", "data_dir"), ("pipeline",))
-
-
-def _allowed_keys(model_cls, loc: tuple) -> list[str]:
-    cls = model_cls
-    for part in loc[:-1]:
-        field = cls.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
-            return []
-        annotation = field.annotation
-        candidates = [a for a in getattr(annotation, "__args__", (annotation,))
-                      if isinstance(a, type) and issubclass(a, BaseModel)]
-        if not candidates:
-            return []
-        cls = candidates[0]
-    return list(cls.model_fields)
-
-
-def _format_errors(exc: ValidationError, where: str) -> str:
-    lines = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            allowed = [k for k in _allowed_keys(AuditConfig, loc) if k != "source"]
-            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            hint = f" Did you mean '{guess[0]}'?" if guess else ""
-            lines.append(f"{where}: {key}: unknown key.{hint} Allowed here: "
-                         f"{', '.join(allowed)}.")
-        elif kind == "missing":
-            lines.append(f"{where}: {key}: required key is missing.")
-        else:
-            message = error["msg"].removeprefix("Value error, ").rstrip(".")
-            lines.append(f"{where}: {key}: received {error.get('input')!r}; {message}.")
-    return "\n".join(lines)
-
-
-def _resolve_paths(data: dict, base: Path) -> dict:
-    for keys in _PATH_KEYS:
-        node = data
-        for key in keys[:-1]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str | os.PathLike) \
-                and not is_url(node[keys[-1]]):
-            value = Path(os.path.expanduser(str(node[keys[-1]])))
-            node[keys[-1]] = value if value.is_absolute() else base / value
-    return data
-
-
-def parse_config(data: Any, *, where: str = "config", base_dir: Path | None = None
-                 ) -> AuditConfig:
-    """Validate a configuration mapping; relative paths are resolved against ``base_dir``."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping of keys (run_name, model, dataset, ...); "
-                          f"received {type(data).__name__}.")
-    import copy
-
-    data = copy.deepcopy(data)
-    model = data.get("model")
-    if isinstance(model, dict) and (model.get("imports") or model.get("custom_objects")):
-        # Recorded in the data, not kept aside, so that the resolved configuration a run
-        # writes (and a resumed run reads back) imports from the same folder.
-        model.setdefault("search_path", ".")
-    data = _resolve_paths(data, base_dir or Path.cwd())
-    try:
-        return AuditConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(exc, where)) from None
-
-
-def load_config(path: str | os.PathLike) -> AuditConfig:
-    """Read and validate a YAML configuration file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Configuration file '{path}' does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    config = parse_config(data, where=str(path), base_dir=path.resolve().parent)
-    return config.model_copy(update={"source": path.resolve()})

@@ -1,0 +1,38 @@
+"""The sections of the evidence checks: ``behaviour`` (explainer-free), ``faithfulness`` and
+``sanity``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from audit.config.base import _Section
+
+
+class BehaviourSection(_Section):
+    """The explainer-free behavioural test: the model on images with the object removed and
+    with the background removed."""
+
+    fill: Literal["mean", "gray", "black", "blur"] = Field(default="mean", description=(
+        "What replaces the removed region: the image's own mean colour per channel, gray "
+        "(128), black, or a strong Gaussian blur of the image."))
+
+
+class FaithfulnessSection(_Section):
+    """Deletion and insertion curves, Average Drop and Increase in Confidence of each method,
+    against random and centre maps, on a seeded subset."""
+
+    max_samples: int = Field(default=256, ge=1, le=100_000)
+    steps: int = Field(default=16, ge=2, le=1024)
+    substrate: Literal["blur", "mean", "zero"] = "blur"
+
+
+class SanitySection(_Section):
+    """Cascading model-parameter randomisation (Adebayo et al. 2018) on a copy of the model."""
+
+    steps: int = Field(default=5, ge=1, le=100)
+    samples: int = Field(default=16, ge=1, le=10_000)
+    max_similarity: float = Field(default=0.5, gt=-1.0, le=1.0, description=(
+        "A method passes when the mean Spearman correlation of its maps after full "
+        "randomisation with the original maps is below this."))

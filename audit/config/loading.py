@@ -1,0 +1,101 @@
+"""Reading a configuration: relative paths resolved against its folder, and validation errors
+that name the file, the key path, the value and what is allowed (see :mod:`audit.config`)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from audit.config.audit_config import AuditConfig
+from audit.errors import ConfigError
+from audit.files import is_url
+
+_PATH_KEYS = (("model", "path"), ("model", "search_path"), ("dataset", "path"),
+              ("dataset", "images_root"), ("report", "out_dir"), ("report", "baseline"),
+              ("demo", "data_dir"), ("pipeline",))
+
+
+def _allowed_keys(model_cls, loc: tuple) -> list[str]:
+    cls = model_cls
+    for part in loc[:-1]:
+        field = cls.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        candidates = [a for a in getattr(annotation, "__args__", (annotation,))
+                      if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not candidates:
+            return []
+        cls = candidates[0]
+    return list(cls.model_fields)
+
+
+def _format_errors(exc: ValidationError, where: str) -> str:
+    lines = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            allowed = [k for k in _allowed_keys(AuditConfig, loc) if k != "source"]
+            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" Did you mean '{guess[0]}'?" if guess else ""
+            lines.append(f"{where}: {key}: unknown key.{hint} Allowed here: "
+                         f"{', '.join(allowed)}.")
+        elif kind == "missing":
+            lines.append(f"{where}: {key}: required key is missing.")
+        else:
+            message = error["msg"].removeprefix("Value error, ").rstrip(".")
+            lines.append(f"{where}: {key}: received {error.get('input')!r}; {message}.")
+    return "\n".join(lines)
+
+
+def _resolve_paths(data: dict, base: Path) -> dict:
+    for keys in _PATH_KEYS:
+        node = data
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(keys[-1]), str | os.PathLike) \
+                and not is_url(node[keys[-1]]):
+            value = Path(os.path.expanduser(str(node[keys[-1]])))
+            node[keys[-1]] = value if value.is_absolute() else base / value
+    return data
+
+
+def parse_config(data: Any, *, where: str = "config", base_dir: Path | None = None
+                 ) -> AuditConfig:
+    """Validate a configuration mapping; relative paths are resolved against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys (run_name, model, dataset, ...); "
+                          f"received {type(data).__name__}.")
+    import copy
+
+    data = copy.deepcopy(data)
+    model = data.get("model")
+    if isinstance(model, dict) and (model.get("imports") or model.get("custom_objects")):
+        # Recorded in the data, not kept aside, so that the resolved configuration a run
+        # writes (and a resumed run reads back) imports from the same folder.
+        model.setdefault("search_path", ".")
+    data = _resolve_paths(data, base_dir or Path.cwd())
+    try:
+        return AuditConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, where)) from None
+
+
+def load_config(path: str | os.PathLike) -> AuditConfig:
+    """Read and validate a YAML configuration file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Configuration file '{path}' does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    config = parse_config(data, where=str(path), base_dir=path.resolve().parent)
+    return config.model_copy(update={"source": path.resolve()})
