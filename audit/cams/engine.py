@@ -10,156 +10,38 @@ function that runs the model on masked inputs. The engine combines the weights i
 
 All TensorFlow work runs inside ``tf.function`` with an input signature whose batch
 dimension is ``None``: a new batch size does not retrace.
+
+Around the explainer: what it returns (:mod:`audit.cams.results`), fixed-shape model calls
+(:mod:`audit.cams.batching`), the input checks (:mod:`audit.cams.checks`) and the default
+layer of a vision transformer (:mod:`audit.cams.token_layer`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from audit.cams import postprocess
-from audit.cams.base import CamMethod, WeightedActivations
+from audit.cams.base import CamMethod
+from audit.cams.batching import in_chunks
+from audit.cams.checks import check_classes, check_images, check_methods, check_registry
 from audit.cams.head import Head, find_head, select_output
-from audit.cams.layers import ExplainedLayer, explainable_layers, output_shape, resolve_layer
-from audit.cams.methods import DEFAULT_METHODS, METHODS, get_method
+from audit.cams.layers import ExplainedLayer, output_shape, resolve_layer
+from audit.cams.methods import DEFAULT_METHODS, METHODS
+from audit.cams.postprocess import finish, spatial_size, weigh
+from audit.cams.results import CamMaps, Predictions
 from audit.cams.taps import single, tap
+from audit.cams.token_layer import patch_tokens_reach_score, trailing_token_layers
 from audit.cams.tokens import TokenGrid
 from audit.errors import ModelError
+
+__all__ = ["CamExplainer", "CamMaps", "Predictions"]
 
 # Masked inputs per forward call of a perturbation method, as a pixel budget: 64 images of
 # 224 x 224.
 _MASKED_PIXEL_BUDGET = 64 * 224 * 224
 _MASKED_MAX_CHUNK = 256  # the last chunk is padded to full size: keep the waste small
-
-
-def _spatial_size(images):
-    """``(H, W)`` of a batch: static ints when known (fast upsampling), else a tensor."""
-    h, w = images.shape[1], images.shape[2]
-    if h is not None and w is not None:
-        return (int(h), int(w))
-    return tf.shape(images)[1:3]
-
-
-def _pad_rows(tensor: tf.Tensor, rows: int) -> tf.Tensor:
-    """``tensor`` with its last row repeated until it has ``rows`` rows."""
-    missing = rows - int(tensor.shape[0])
-    if missing <= 0:
-        return tensor
-    return tf.concat([tensor, tf.repeat(tensor[-1:], missing, axis=0)], axis=0)
-
-
-def _in_chunks(fn, size: int | None, n: int, *batched, pad: bool = True):
-    """Call ``fn`` on row chunks of ``size`` rows and join the results.
-
-    With ``pad``, every chunk has exactly ``size`` rows (the last one padded), so every call
-    has the same shape and a sample's result does not depend on how the caller batched the
-    data: the kernels TensorFlow picks on the CPU depend on the batch size and round
-    differently. ``size=None`` calls ``fn`` once on everything.
-    """
-    if n == 0 or size is None or (n <= size and not pad):
-        return fn(*batched)
-    parts = []
-    for start in range(0, n, size):
-        chunk = [t[start:start + size] for t in batched]
-        rows = int(chunk[0].shape[0])
-        out = fn(*[_pad_rows(t, size) if pad else t for t in chunk])
-        parts.append(tf.nest.map_structure(lambda x, rows=rows: x[:rows], out))
-    if len(parts) == 1:
-        return parts[0]
-    return tf.nest.map_structure(lambda *xs: tf.concat(xs, axis=0), *parts)
-
-
-class CamMaps(dict):
-    """``method -> float32 array``, plus what a report needs to know about the maps.
-
-    Attributes
-    ----------
-    degenerate : dict[str, numpy.ndarray]
-        Per method, a boolean ``(N,)``: the map was all zero after the ReLU.
-    layer_name : str
-        The explained layer's path.
-    channels : dict[str, int]
-        Per method, the channels per image its map weighs (all of the layer's, or fewer for
-        Score-CAM with ``scorecam_max_channels``).
-    """
-
-    def __init__(self, *args, degenerate=None, layer_name="", channels=None):
-        super().__init__(*args)
-        self.degenerate = degenerate or {}
-        self.layer_name = layer_name
-        self.channels = channels or {}
-
-    @property
-    def scorecam_channels(self) -> int | None:
-        """Channels per image that Score-CAM used; ``None`` when it was not computed."""
-        return self.channels.get("scorecam")
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """The model's output for a batch: logits and class probabilities ``(N, n_classes)``."""
-
-    logits: np.ndarray
-    probabilities: np.ndarray
-
-    @property
-    def predicted(self) -> np.ndarray:
-        return np.argmax(self.probabilities, axis=1)
-
-    @property
-    def confidence(self) -> np.ndarray:
-        return np.max(self.probabilities, axis=1)
-
-
-def _check_registry(registry) -> Mapping[str, CamMethod]:
-    if not isinstance(registry, Mapping) or not registry:
-        raise ValueError(f"registry must be a non-empty mapping of name -> CamMethod; received "
-                         f"{type(registry).__name__}.")
-    for name, method in registry.items():
-        if not isinstance(method, CamMethod) or method.name != name:
-            raise ValueError(f"registry must map each name to the CamMethod of that name; "
-                             f"received {name!r} -> {method!r}.")
-    return registry
-
-
-def _patch_tokens_reach_score(network, head: Head, candidates: list[ExplainedLayer],
-                              input_shape: tuple, dtype) -> ExplainedLayer:
-    """The last of ``candidates`` (token layers) whose patch tokens the class scores depend on.
-
-    A vision transformer that classifies from its class token alone reads, after its last
-    attention, only that token: the patch tokens of its last block's output and final norm get
-    no gradient, and every gradient map of them would be zero. One forward and backward pass
-    on a seeded random image, with every candidate tapped, finds the last layer whose patch
-    tokens get a non-zero gradient of the sum of the logits: there, the input of the last
-    attention (the last block's first LayerNormalization, pytorch-grad-cam's advice for
-    ViTs). A model that pools every token (GlobalAveragePooling1D, Flatten) keeps its last
-    token layer. When none qualifies (or the input size is not fixed), the last candidate.
-    """
-    if any(d is None for d in input_shape):
-        return candidates[-1]
-    image = np.random.default_rng(0).random((1, *input_shape))
-    images = tf.convert_to_tensor(image, dtype=dtype)
-    with tf.GradientTape(watch_accessed_variables=False) as tape:
-        with tap([c.layer for c in candidates], head, on_activation=tape.watch) as record:
-            network(images, training=False)
-        logits = single(record.logits, "output layer", head.layer.name)
-        score = tf.reduce_sum(tf.cast(logits, tf.float32))
-    ran = [i for i, outputs in enumerate(record.outputs) if len(outputs) == 1]
-    grads = tape.gradient(score, [record.outputs[i][0] for i in ran])
-    for i, grad in sorted(zip(ran, grads, strict=True), key=lambda pair: -pair[0]):
-        if grad is not None and bool(tf.reduce_any(candidates[i].tokens.to_grid(grad) != 0)):
-            return candidates[i]
-    return candidates[-1]
-
-
-def _weigh(activations: tf.Tensor, weights) -> tuple[tf.Tensor, int]:
-    """The map ``ReLU(sum_k w_k A_k)`` of a weights function's result, and its channel count."""
-    if isinstance(weights, WeightedActivations):
-        activations, weights = weights.activations, weights.weights
-    return postprocess.combine(activations, weights), int(activations.shape[-1])
 
 
 class CamExplainer:
@@ -241,8 +123,10 @@ class CamExplainer:
                              "classifier takes (batch, height, width, channels).")
         self.input_shape = input_shape[1:]
         if layer is None and self._explained.tokens is not None:
-            self._explained = _patch_tokens_reach_score(
-                self._network, self.head, self._trailing_token_layers(input_shape[1:3]),
+            self._explained = patch_tokens_reach_score(
+                self._network, self.head,
+                trailing_token_layers(self._network, tokens=self.tokens,
+                                      image_size=input_shape[1:3]),
                 self.input_shape, self._dtype)
         self.layer_name, self._layer = self._explained.path, self._explained.layer
         self._init_args = dict(scorecam_max_channels=scorecam_max_channels,
@@ -257,7 +141,7 @@ class CamExplainer:
                              f"{micro_batch!r}.")
         self.micro_batch = None if micro_batch is None else int(micro_batch)
         self.jit_compile = bool(jit_compile)
-        self.registry = METHODS if registry is None else _check_registry(registry)
+        self.registry = METHODS if registry is None else check_registry(registry)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
         self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
@@ -282,17 +166,6 @@ class CamExplainer:
                              f"'{self.output_name}' (model.output), so the class scores do "
                              "not depend on it. Name a layer on the path to that output, or "
                              "leave model.layer out.") from None
-
-    def _trailing_token_layers(self, image_size) -> list[ExplainedLayer]:
-        """The token layers after the last 4-D layer, in order: where the automatic choice
-        for a vision transformer is made."""
-        found = explainable_layers(self._network, tokens=self.tokens, image_size=image_size)
-        trailing: list[ExplainedLayer] = []
-        for candidate in reversed(found):
-            if candidate.tokens is None:
-                break
-            trailing.insert(0, candidate)
-        return trailing
 
     def with_model(self, model) -> CamExplainer:
         """An explainer of ``model`` (a copy of this one's model, weights changed: the
@@ -356,15 +229,6 @@ class CamExplainer:
         _, logits = self._forward(images)
         return logits, self._probabilities(logits)
 
-    def _finish(self, raw: tf.Tensor, size, upsample: bool, normalize: bool):
-        """Degenerate flags, then upsampling to ``size`` and scaling, as graph ops."""
-        flags = tf.logical_not(tf.reduce_any(raw > 0, axis=(1, 2)))
-        if upsample:
-            raw = postprocess.upsample(raw, size)
-        if normalize:
-            raw = postprocess.scale_to_unit(raw)
-        return raw, flags
-
     def _to_grid(self, tensor: tf.Tensor) -> tf.Tensor:
         """A token layer's ``(N, tokens, C)`` as its grid ``(N, h, w, C)``; else as it is."""
         layout = self._explained.tokens
@@ -393,10 +257,10 @@ class CamExplainer:
             activations = self._to_grid(tf.cast(layer_output, tf.float32))
             maps, flags = {}, {}
             for method in methods:
-                raw, channels[method.name] = _weigh(activations,
-                                                    method.weights(activations, grads))
-                maps[method.name], flags[method.name] = self._finish(
-                    raw, _spatial_size(images), upsample, normalize)
+                raw, channels[method.name] = weigh(activations,
+                                                   method.weights(activations, grads))
+                maps[method.name], flags[method.name] = finish(
+                    raw, spatial_size(images), resize=upsample, normalize=normalize)
             # Activations leave the graph only when a perturbation method needs them.
             return (activations if keep_activations else tf.zeros((0,))), maps, flags
 
@@ -405,7 +269,7 @@ class CamExplainer:
 
     def _make_masked_graph(self, make_masks, h: int, w: int):
         def graph(images, maps, image_index, classes):
-            masks = make_masks(maps, _spatial_size(images))
+            masks = make_masks(maps, spatial_size(images))
             inputs = tf.gather(images, image_index) * tf.cast(masks, images.dtype)
             _, logits = self._forward(inputs)
             return tf.gather(self._probabilities(logits), classes, axis=1, batch_dims=1)
@@ -436,9 +300,9 @@ class CamExplainer:
             height, width = images.shape[1:3]
             chunk = max(1, min(_MASKED_MAX_CHUNK,
                                _MASKED_PIXEL_BUDGET // max(1, height * width)))
-            return _in_chunks(lambda mm, ii, cc: fn(images, mm, ii, cc), chunk, m, maps,
-                              tf.cast(image_index, tf.int32), tf.cast(classes, tf.int32),
-                              pad=self.micro_batch is not None)
+            return in_chunks(lambda mm, ii, cc: fn(images, mm, ii, cc), chunk, m, maps,
+                             tf.cast(image_index, tf.int32), tf.cast(classes, tf.int32),
+                             pad=self.micro_batch is not None)
 
         return probabilities
 
@@ -449,8 +313,8 @@ class CamExplainer:
         if int(images.shape[0]) == 0:  # TensorFlow's CPU convolutions refuse empty batches
             return Predictions(np.zeros((0, self.head.n_units), np.float32),
                                np.zeros((0, self.n_classes), np.float32))
-        logits, probs = _in_chunks(self._predict_fn, self.micro_batch, int(images.shape[0]),
-                                   images)
+        logits, probs = in_chunks(self._predict_fn, self.micro_batch, int(images.shape[0]),
+                                  images)
         return Predictions(logits.numpy(), probs.numpy())
 
     def explain(self, images, class_idx, methods: Sequence[str] = DEFAULT_METHODS, *,
@@ -478,9 +342,9 @@ class CamExplainer:
             ``method -> float32 array (N, H, W)`` (or ``(N, h, w)``), in the order asked, with
             the degenerate flags per method.
         """
-        methods = self._check_methods(methods)
+        methods = check_methods(methods, self.registry)
         images = self._check_images(images)
-        class_idx = self._check_classes(class_idx, images.shape[0])
+        class_idx = check_classes(class_idx, images.shape[0], n_classes=self.n_classes)
         if int(images.shape[0]) == 0:
             return self._empty_maps(methods, upsample)
         shared = tuple(m.name for m in methods if m.shared_pass)
@@ -489,17 +353,17 @@ class CamExplainer:
         fn = self._gradient_fns.get(key)
         if fn is None:
             fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
-        activations, maps, flags = _in_chunks(fn, self.micro_batch, int(images.shape[0]),
-                                              images, class_idx)
+        activations, maps, flags = in_chunks(fn, self.micro_batch, int(images.shape[0]),
+                                             images, class_idx)
         maps, flags = dict(maps), dict(flags)
         channels = dict(self._gradient_channels[key])
         for method in others:
             weights = method.weights(activations, images, class_idx,
                                      probabilities=self._masked_probabilities(images),
                                      max_channels=self.scorecam_max_channels)
-            raw, channels[method.name] = _weigh(activations, weights)
-            maps[method.name], flags[method.name] = self._finish(
-                raw, _spatial_size(images), upsample, normalize)
+            raw, channels[method.name] = weigh(activations, weights)
+            maps[method.name], flags[method.name] = finish(
+                raw, spatial_size(images), resize=upsample, normalize=normalize)
         result = CamMaps(layer_name=self.layer_name,
                          channels={m.name: channels[m.name] for m in methods})
         for method in methods:
@@ -518,33 +382,6 @@ class CamExplainer:
         return result
 
     # ------------------------------------------------------------------ input checks
-    def _check_methods(self, methods: Sequence[str]) -> tuple[CamMethod, ...]:
-        names = (methods,) if isinstance(methods, str) else tuple(methods)
-        if not names:
-            raise ValueError(f"methods must name at least one CAM method; received (). "
-                             f"Allowed: {', '.join(self.registry)}.")
-        if len(set(names)) != len(names):
-            raise ValueError(f"methods must not repeat; received {names!r}.")
-        return tuple(get_method(name, registry=self.registry) for name in names)
-
     def _check_images(self, images) -> tf.Tensor:
-        array = np.asarray(images)
-        if array.ndim != 4 or any(e is not None and a != e
-                                  for a, e in zip(array.shape[1:], self.input_shape, strict=True)):
-            raise ValueError(f"images must have shape (N, {', '.join(map(str, self.input_shape))})"
-                             f" for model '{self.model.name}'; received {array.shape}.")
-        if not np.issubdtype(array.dtype, np.floating):
-            raise ValueError(f"images must be a float array already preprocessed for the model; "
-                             f"received dtype {array.dtype}.")
-        return tf.convert_to_tensor(array, dtype=self._dtype)
-
-    def _check_classes(self, class_idx, n: int) -> tf.Tensor:
-        array = np.asarray(class_idx)
-        if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
-            raise ValueError(f"class_idx must be an int array of shape ({n},); received "
-                             f"{array.dtype} array of shape {array.shape}.")
-        if n and (array.min() < 0 or array.max() >= self.n_classes):
-            raise ValueError(f"class_idx must lie in [0, {self.n_classes - 1}] for a model with "
-                             f"{self.n_classes} classes; received values from {array.min()} to "
-                             f"{array.max()}.")
-        return tf.convert_to_tensor(array, dtype=tf.int32)
+        return check_images(images, input_shape=self.input_shape, dtype=self._dtype,
+                            model_name=self.model.name)

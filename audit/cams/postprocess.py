@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from audit.cams.base import WeightedActivations
+
 
 def combine(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
     """Maps ``(N, h, w)`` from ``A (N, h, w, K)`` and weights of one of two shapes.
@@ -21,6 +23,21 @@ def combine(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         raise ValueError(f"CAM weights must be channel weights (N, K) or element-wise weights "
                          f"(N, h, w, K); received shape {tuple(weights.shape)}.")
     return tf.nn.relu(weighted)
+
+
+def weigh(activations: tf.Tensor, weights) -> tuple[tf.Tensor, int]:
+    """The map ``ReLU(sum_k w_k A_k)`` of a weights function's result, and its channel count."""
+    if isinstance(weights, WeightedActivations):
+        activations, weights = weights.activations, weights.weights
+    return combine(activations, weights), int(activations.shape[-1])
+
+
+def spatial_size(images):
+    """``(H, W)`` of a batch: static ints when known (fast upsampling), else a tensor."""
+    h, w = images.shape[1], images.shape[2]
+    if h is not None and w is not None:
+        return (int(h), int(w))
+    return tf.shape(images)[1:3]
 
 
 def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -61,3 +78,15 @@ def scale_to_unit(maps) -> tf.Tensor:
     maps = tf.convert_to_tensor(maps, dtype=tf.float32)
     peak = tf.reduce_max(maps, axis=(1, 2), keepdims=True)
     return tf.math.divide_no_nan(maps, peak)
+
+
+def finish(raw: tf.Tensor, size, *, resize: bool, normalize: bool):
+    """The degenerate flags of raw maps ``(N, h, w)`` (all zero after the ReLU), then the maps
+    upsampled to ``size`` (with ``resize``) and scaled to [0, 1] (with ``normalize``), as graph
+    ops."""
+    flags = tf.logical_not(tf.reduce_any(raw > 0, axis=(1, 2)))
+    if resize:
+        raw = upsample(raw, size)
+    if normalize:
+        raw = scale_to_unit(raw)
+    return raw, flags
