@@ -1,4 +1,5 @@
-"""Reading every image mode, resizing, and preprocessing (audit.datasets.images)."""
+"""Reading every image mode and resizing (audit.datasets.images), and preprocessing
+(audit.datasets.preprocessing)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.datasets.images import (
-    ImageReadError,
-    Preprocessor,
-    read_image,
-    resize_image,
-    resolve_function,
-    to_channels,
-)
+from audit.datasets.images import ImageReadError, read_image, resize_image
+from audit.datasets.preprocessing import Preprocessor, resolve_function, to_channels
 from audit.errors import AuditError
 
 

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from audit.datasets.boxes import BoxError
 from audit.datasets.coco import load_coco
 from audit.datasets.csv_manifest import load_csv
-from audit.datasets.images import ImageReadError, Preprocessor, read_image, resize_image
+from audit.datasets.images import ImageReadError, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
 from audit.datasets.labels import LabelError
 from audit.datasets.manifest import DatasetManifest
@@ -39,6 +39,7 @@ from audit.datasets.masks import (
     RleMask,
     decode_mask,
 )
+from audit.datasets.preprocessing import Preprocessor
 from audit.datasets.stream import BatchLoader, StreamStats, batch_specs, iter_batches, n_batches
 from audit.datasets.types import (
     Batch,

@@ -1,4 +1,5 @@
-"""Reading image files into RGB arrays, resizing them, and preprocessing batches for a model.
+"""Reading image files into RGB arrays and resizing them (turning a batch into model input is
+:mod:`audit.datasets.preprocessing`).
 
 Conventions
 -----------
@@ -23,21 +24,13 @@ Conventions
 
 from __future__ import annotations
 
-import importlib
 import io
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from audit.errors import AuditError
 from audit.files import RemoteReadError, is_url, read_bytes
-
-#: Keys accepted in the configuration's ``preprocessing`` block.
-PREPROCESSING_KEYS = ("rescale", "offset", "function", "channels")
 
 
 class ImageReadError(Exception):
@@ -239,173 +232,3 @@ def resize_image(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         )
     return out[..., np.newaxis] if squeeze else out
 
-
-def to_channels(batch: np.ndarray, channels: int) -> np.ndarray:
-    """Convert a ``uint8`` batch ``(N, H, W, C)`` to ``channels`` (1 or 3) channels.
-
-    RGB -> gray uses Pillow's ``convert("L")`` luma (ITU-R 601-2, rounded), the same as
-    ``keras.utils.load_img(color_mode="grayscale")``; gray -> RGB repeats the channel.
-    A batch that already has ``channels`` channels is returned unchanged.
-    """
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
-    arr = np.asarray(batch)
-    if arr.ndim != 4 or arr.shape[-1] not in (1, 3):
-        raise ValueError(f"expected a batch of shape (N, H, W, 1 or 3), got shape {arr.shape}")
-    have = arr.shape[-1]
-    if have == channels:
-        return arr
-    if channels == 3:
-        return np.repeat(arr, 3, axis=-1)
-    rgb = arr.astype(np.uint32)
-    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
-    return luma.astype(np.uint8)[..., np.newaxis]
-
-
-def resolve_function(dotted: str) -> Callable[[np.ndarray], Any]:
-    """Import the function a dotted path names (``"package.module.function"``).
-
-    The longest importable module prefix is imported and the rest looked up as attributes,
-    so ``"keras.applications.mobilenet_v2.preprocess_input"`` and ``"numpy.sqrt"`` both work.
-
-    Raises
-    ------
-    ValueError
-        The path does not name an importable callable; the message names the path.
-    """
-    if not isinstance(dotted, str) or not dotted.strip() or "." not in dotted:
-        raise ValueError(
-            f"preprocessing function {dotted!r} is not a dotted path like "
-            "'keras.applications.mobilenet_v2.preprocess_input'"
-        )
-    parts = dotted.strip().split(".")
-    failures: list[str] = []
-    for split in range(len(parts) - 1, 0, -1):
-        module_name = ".".join(parts[:split])
-        try:
-            obj: Any = importlib.import_module(module_name)
-        except ImportError as exc:
-            failures.append(f"{module_name}: {exc}")
-            continue
-        try:
-            for attr in parts[split:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            raise ValueError(
-                f"preprocessing function {dotted!r}: module {module_name!r} has no "
-                f"attribute {'.'.join(parts[split:])!r}"
-            ) from None
-        if not callable(obj):
-            raise ValueError(f"preprocessing function {dotted!r} is not callable")
-        return obj
-    raise ValueError(
-        f"preprocessing function {dotted!r} cannot be imported ({'; '.join(failures[-1:])})"
-    )
-
-
-@dataclass(frozen=True)
-class Preprocessor:
-    """Turns a ``uint8`` batch into the ``float32`` input the model expects.
-
-    Either ``x * rescale + offset`` on float32 pixel values 0..255, or ``function`` (a dotted
-    path, imported lazily on first use) applied to the float32 batch. The batch is first
-    converted to ``channels`` channels (grayscale when the model has one input channel).
-
-    Parameters
-    ----------
-    rescale, offset : float
-        Affine map of 0..255 values (ignored when ``function`` is set).
-    function : str or None
-        Dotted path of a preprocessing function, e.g.
-        ``"keras.applications.mobilenet_v2.preprocess_input"``.
-    channels : int
-        1 or 3.
-    """
-
-    rescale: float = 1.0
-    offset: float = 0.0
-    function: str | None = None
-    channels: int = 3
-
-    def __post_init__(self) -> None:
-        for name in ("rescale", "offset"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"preprocessing {name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"preprocessing {name} must be finite, got {value!r}")
-        if self.channels not in (1, 3) or isinstance(self.channels, bool):
-            raise ValueError(f"preprocessing channels must be 1 or 3, got {self.channels!r}")
-        if self.function is not None and (
-            not isinstance(self.function, str) or not self.function.strip()
-        ):
-            raise ValueError(
-                f"preprocessing function must be a dotted path string, got {self.function!r}"
-            )
-
-    @classmethod
-    def from_config(cls, block: Mapping[str, Any] | None, *, channels: int | None = None
-                    ) -> Preprocessor:
-        """Build from the configuration's ``preprocessing`` block.
-
-        Parameters
-        ----------
-        block : mapping or None
-            ``{"rescale": float, "offset": float}`` or ``{"function": "dotted.path"}``,
-            optionally with ``"channels"``. ``None`` or ``{}`` is the identity.
-        channels : int, optional
-            The model's input channels; overrides ``block["channels"]``.
-
-        Raises
-        ------
-        ValueError
-            Unknown keys, both ``function`` and ``rescale``/``offset``, or bad values.
-        """
-        block = dict(block or {})
-        unknown = sorted(set(block) - set(PREPROCESSING_KEYS))
-        if unknown:
-            raise ValueError(
-                f"preprocessing: unknown key(s) {', '.join(map(repr, unknown))}; "
-                f"allowed keys are {', '.join(PREPROCESSING_KEYS)}"
-            )
-        if block.get("function") is not None and (
-            block.get("rescale") is not None or block.get("offset") is not None
-        ):
-            raise ValueError(
-                "preprocessing: give either 'function' or 'rescale'/'offset', not both "
-                f"(got {block!r})"
-            )
-        n_channels = channels if channels is not None else block.get("channels", 3)
-        return cls(
-            rescale=1.0 if block.get("rescale") is None else block["rescale"],
-            offset=0.0 if block.get("offset") is None else block["offset"],
-            function=block.get("function"),
-            channels=n_channels,
-        )
-
-    def resolve(self) -> Callable[[np.ndarray], Any] | None:
-        """Import the preprocessing function now (``None`` for rescale/offset).
-
-        Raises
-        ------
-        ValueError
-            The dotted path cannot be imported; the message names it.
-        """
-        return None if self.function is None else resolve_function(self.function)
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Preprocess a ``uint8`` batch ``(N, H, W, C)`` into ``float32 (N, H, W, channels)``."""
-        arr = np.asarray(batch)
-        if arr.dtype != np.uint8:
-            raise ValueError(f"Preprocessor expects a uint8 batch, got dtype {arr.dtype}")
-        x = to_channels(arr, self.channels).astype(np.float32)
-        func = self.resolve()
-        if func is None:
-            return x * np.float32(self.rescale) + np.float32(self.offset)
-        out = np.asarray(func(x), dtype=np.float32)
-        if out.shape != x.shape:
-            raise ValueError(
-                f"preprocessing function {self.function!r} changed the batch shape from "
-                f"{x.shape} to {out.shape}"
-            )
-        return out

@@ -37,14 +37,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from audit.datasets.boxes import apply_image_size
-from audit.datasets.images import (
-    ImageReadError,
-    decode_image,
-    read_image,
-    resize_image,
-    to_channels,
-)
+from audit.datasets.images import ImageReadError, decode_image, read_image, resize_image
 from audit.datasets.masks import decode_mask
+from audit.datasets.preprocessing import to_channels
 from audit.datasets.types import Batch, BatchSpec, Sample, SampleError, SkippedSample
 
 
@@ -121,7 +116,7 @@ class BatchLoader:
     A pure function of its fields and the spec: it keeps no state between calls, so it can be
     pickled to another process and called there, or called from a background thread while the
     model runs on the previous batch. It pickles when ``preprocess`` and ``reader`` do (a
-    :class:`~audit.datasets.images.Preprocessor` and :func:`read_image` do).
+    :class:`~audit.datasets.preprocessing.Preprocessor` and :func:`read_image` do).
 
     Parameters
     ----------
@@ -131,7 +126,7 @@ class BatchLoader:
         The model's input channels, 1 (grayscale) or 3.
     preprocess : callable
         Maps a ``uint8`` batch ``(N, H, W, channels)`` to the model's ``float32`` input of the
-        same shape, e.g. :class:`audit.datasets.images.Preprocessor`.
+        same shape, e.g. :class:`audit.datasets.preprocessing.Preprocessor`.
     reader : callable
         Reads one image path as ``uint8`` RGB ``(H, W, 3)``; raises
         :class:`~audit.datasets.images.ImageReadError` for a bad file. With the built-in
@@ -237,7 +232,7 @@ def iter_batches(samples: Sequence[Sample], *, batch_size: int, input_size: tupl
         The model's input channels, 1 (grayscale) or 3.
     preprocess : callable
         Maps a ``uint8`` batch ``(N, H, W, channels)`` to the model's ``float32`` input of the
-        same shape, e.g. :class:`audit.datasets.images.Preprocessor`.
+        same shape, e.g. :class:`audit.datasets.preprocessing.Preprocessor`.
     start_batch : int
         Index of the first batch to yield; earlier batches are skipped without reading images.
     reader : callable

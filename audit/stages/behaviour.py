@@ -18,7 +18,7 @@ import numpy as np
 from audit.cams import CamExplainer, Predictions
 from audit.config import BehaviourSection
 from audit.datasets import Batch
-from audit.datasets.images import to_channels
+from audit.datasets.preprocessing import to_channels
 from audit.evidence import background_decision, remove_background, remove_object
 from audit.regions import region_mask, resize_region
 from audit.stages.load_model import ModelInfo
