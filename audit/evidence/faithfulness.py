@@ -1,3 +1,4 @@
+# One module past 400 lines: substrate, ladder, batches, AUC and verdict are one metric (RISE).
 """Deletion and insertion: does removing what a map ranks first change the decision first?
 
 RISE (Petsiuk et al., arXiv 1806.07421, section 4.2): rank the input's pixels by the map,

@@ -1,3 +1,4 @@
+# One module past 400 lines: index.json, index.html and find_baseline read the same run folders.
 """The run history of an output folder: ``index.json`` and ``index.html``, trends, retention,
 and baseline lookup.
 
