@@ -42,6 +42,8 @@ from audit.cams import DEFAULT_METHODS, METHODS, CamExplainer  # noqa: E402
 GRADIENT_PATH = tuple(name for name, method in METHODS.items() if method.shared_pass)
 #: The same, restricted to the methods an audit computes by default.
 DEFAULT_GRADIENT_PATH = tuple(name for name in GRADIENT_PATH if name in DEFAULT_METHODS)
+#: The methods that use the gradient (EigenCAM, in the shared pass, does not).
+GRADIENT_METHODS = tuple(name for name in GRADIENT_PATH if METHODS[name].uses_gradients)
 
 
 def _linear_head(model):
@@ -114,14 +116,22 @@ def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, s
     forward = tf.function(lambda t: model(t, training=False))
     xt = tf.constant(x)
     out = {"model": name, "batch": batch, "input": f"{size}x{size}", "layer": ex.layer_name}
-    t_fwd, t_grad, t_default, t_all = timed_interleaved([
+    t_fwd, t_grad, t_default, t_gradient, t_all = timed_interleaved([
         lambda: forward(xt).numpy(),
         lambda: ex.explain(x, c, ("gradcam",)),
         lambda: ex.explain(x, c, DEFAULT_GRADIENT_PATH),
+        lambda: ex.explain(x, c, GRADIENT_METHODS),
         lambda: ex.explain(x, c, GRADIENT_PATH),
     ], repeats)
     out.update(forward_ips=batch / t_fwd, gradcam_ips=batch / t_grad,
-               default_gradient_ips=batch / t_default, all_gradient_ips=batch / t_all)
+               default_gradient_ips=batch / t_default, gradient_methods_ips=batch / t_gradient,
+               all_gradient_ips=batch / t_all)
+    # As the audit's explain stage calls it: maps at the layer's resolution, not scaled.
+    t_grad_raw, t_gradient_raw = timed_interleaved([
+        lambda: ex.explain(x, c, ("gradcam",), upsample=False, normalize=False),
+        lambda: ex.explain(x, c, GRADIENT_METHODS, upsample=False, normalize=False),
+    ], repeats)
+    out.update(gradcam_raw_ips=batch / t_grad_raw, gradient_methods_raw_ips=batch / t_gradient_raw)
 
     # tf-keras-vis needs the layer in the model it is given: a nested backbone makes it fail
     # ("Graph disconnected"), so it explains the same network rebuilt flat.
@@ -150,6 +160,9 @@ def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, s
     out["ratios"] = {
         "gradcam_over_forward": out["gradcam_ips"] / out["forward_ips"],
         "default_gradient_time_over_gradcam": out["gradcam_ips"] / out["default_gradient_ips"],
+        "gradient_methods_time_over_gradcam": out["gradcam_ips"] / out["gradient_methods_ips"],
+        "gradient_methods_time_over_gradcam_raw_maps": out["gradcam_raw_ips"]
+        / out["gradient_methods_raw_ips"],
         "all_gradient_time_over_gradcam": out["gradcam_ips"] / out["all_gradient_ips"],
         "gradcam_over_tfkv": out["gradcam_ips"] / out["tfkv_gradcam_ips"],
         "scorecam_over_tfkv": out["scorecam_ips"] / out["tfkv_scorecam_ips"],
@@ -178,6 +191,7 @@ def main(argv=None):
                     "gpus": len(tf.config.list_physical_devices("GPU"))},
         "gradient_path_methods": list(GRADIENT_PATH),
         "default_gradient_path_methods": list(DEFAULT_GRADIENT_PATH),
+        "gradient_methods": list(GRADIENT_METHODS),
         "runs": [],
     }
     size_m = 96 if args.quick else 224
