@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -40,6 +42,7 @@ def spatial_size(images):
     return tf.shape(images)[1:3]
 
 
+@functools.lru_cache(maxsize=256)
 def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
     """The ``(out_size, in_size)`` matrix of 1-D bilinear interpolation with half-pixel
     centres: the weights ``tf.image.resize(method="bilinear")`` uses (no antialiasing)."""
@@ -51,7 +54,29 @@ def resize_matrix(in_size: int, out_size: int) -> np.ndarray:
     matrix = np.zeros((out_size, in_size), np.float32)
     matrix[np.arange(out_size), low] += 1.0 - frac
     matrix[np.arange(out_size), high] += frac
+    matrix.flags.writeable = False  # cached: shared by every caller
     return matrix
+
+
+def _matrix_products(maps: tf.Tensor, rows: tf.Tensor, cols: tf.Tensor) -> tf.Tensor:
+    """``rows @ map @ cols`` for every map: ``(N, h, w)`` -> ``(N, H, W)``."""
+    n, h, w = tf.shape(maps)[0], tf.shape(maps)[1], tf.shape(maps)[2]
+    wide = tf.reshape(tf.matmul(tf.reshape(maps, (-1, w)), cols), (n, h, -1))  # (N, h, W)
+    return tf.matmul(tf.broadcast_to(rows, (n, tf.shape(rows)[0], tf.shape(rows)[1])), wide)
+
+
+# Called eagerly (the score stage upsamples each image's maps to its own size), the products
+# run as one graph whatever the sizes, instead of a dozen eager ops: the same kernels.
+_products_graph = tf.function(_matrix_products, input_signature=[
+    tf.TensorSpec((None, None, None), tf.float32), tf.TensorSpec((None, None), tf.float32),
+    tf.TensorSpec((None, None), tf.float32)], autograph=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _resize_tensors(h: int, w: int, height: int, width: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """The resize matrices as eager constants (only ever called eagerly)."""
+    return (tf.constant(resize_matrix(h, height)),
+            tf.constant(np.ascontiguousarray(resize_matrix(w, width).T)))
 
 
 def upsample(maps, size) -> tf.Tensor:
@@ -66,11 +91,13 @@ def upsample(maps, size) -> tf.Tensor:
     static = tf.get_static_value(tf.convert_to_tensor(size))
     if h is None or w is None or static is None:
         return tf.image.resize(maps[..., None], size, method="bilinear")[..., 0]
+    if tf.executing_eagerly():
+        rows, cols = _resize_tensors(int(h), int(w), int(static[0]), int(static[1]))
+        return _products_graph(maps, rows, cols)
+    # Inside a graph being traced: constants of that graph (a cached one would be out of scope).
     rows = tf.constant(resize_matrix(int(h), int(static[0])))  # (H, h)
-    cols = tf.constant(resize_matrix(int(w), int(static[1])).T)  # (w, W)
-    n = tf.shape(maps)[0]
-    wide = tf.reshape(tf.matmul(tf.reshape(maps, (-1, w)), cols), (n, h, -1))  # (N, h, W)
-    return tf.matmul(tf.broadcast_to(rows, (n, *rows.shape)), wide)  # (N, H, W)
+    cols = tf.constant(np.ascontiguousarray(resize_matrix(int(w), int(static[1])).T))  # (w, W)
+    return _matrix_products(maps, rows, cols)
 
 
 def scale_to_unit(maps) -> tf.Tensor:

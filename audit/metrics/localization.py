@@ -58,8 +58,12 @@ def _largest_component_bounds(array: np.ndarray, threshold: float) -> tuple[int,
     # skimage numbers regions in row-major order of their first pixel, so tied[0] is the
     # region that starts first.
     chosen = peak_label if peak_label in tied else int(tied[0])
-    rows, cols = np.nonzero(labels == chosen)
-    return int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1
+    # The region's bounds from its row and column projections: no coordinate list of its
+    # pixels is built.
+    region = labels == chosen
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
 def loc_iou(heatmap, boxes, *, threshold: float = DEFAULT_THRESHOLD) -> float:
