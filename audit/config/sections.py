@@ -245,7 +245,7 @@ class MetricsSection(_Section):
     loc_min_iou: float = Field(default=0.5, gt=0.0, le=1.0)
     fixation_enrichment_below: float = Field(default=1.0, gt=0.0)
     bootstrap_resamples: int = Field(default=1000, ge=100, le=100_000)
-    max_scoring_side: int | None = Field(default=1024, ge=64, description=(
+    max_scoring_side: int | None = Field(default=640, ge=64, description=(
         "Maps of photos whose longer side exceeds this are scored at this size (boxes, masks "
         "and pointing tolerance scaled); null scores every image at its full size."))
     min_n: int = Field(default=10, ge=1, description=(

@@ -4,10 +4,10 @@ method x target.
 A sample's region is the union of its objects' segmentation masks when it has them, else of its
 boxes (:mod:`audit.regions`); the ``region`` column says which.
 
-A photo whose longer side exceeds ``metrics.max_scoring_side`` (1,024 px by default) is scored at
+A photo whose longer side exceeds ``metrics.max_scoring_side`` (640 px by default) is scored at
 that size instead: boxes, masks and the pointing tolerance scaled with it (the figures stay
 within 0.01 of the full-size ones, see ``docs/benchmarks.md``), so a 12-megapixel photo costs
-about what a 1-megapixel one does. Smaller images are scored at their own size, exactly.
+what a VGA one does. Smaller images are scored at their own size, exactly.
 
 Maps are upsampled from the layer's resolution straight to each image's *original* size and
 scored there against the boxes in original pixel coordinates, so the pointing tolerance is in
@@ -105,7 +105,9 @@ def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
         healthy = [e for e in entries if not e[4]]
         heats = {}
         if healthy and region:
+            # float64 once here: every score takes its map as float64 and would copy it.
             stack = upsample(np.stack([e[3] for e in healthy]), (height, width)).numpy()
+            stack = stack.astype(np.float64)
             heats = {(e[0], e[1]): stack[i] for i, e in enumerate(healthy)}
         for method, target, class_index, _, degenerate in entries:
             scores = score_map(heats.get((method, target)), mask, boxes, tolerance=tolerance,
