@@ -130,8 +130,9 @@ class BatchLoader:
     reader : callable
         Reads one image path as ``uint8`` RGB ``(H, W, 3)``; raises
         :class:`~audit.datasets.images.ImageReadError` for a bad file. With the built-in
-        :func:`read_image`, a JPEG at least four times the input size is decoded at a reduced
-        scale, never below twice the input size (:func:`~audit.datasets.images.decode_image`):
+        :func:`read_image`, a JPEG at least twice the input size is decoded at a reduced
+        scale (1/2, 1/4 or 1/8 by the JPEG decoder itself), never below the input size
+        (:func:`~audit.datasets.images.decode_image`), then resized as any image:
         the model sees the same picture at a fraction of the decoding cost; boxes and masks
         keep referring to the full image's size.
 
@@ -162,7 +163,7 @@ class BatchLoader:
         """The pixels of ``path`` and the full image's ``(height, width)``."""
         if self.reader is read_image:
             height, width = self.input_size
-            return decode_image(path, at_least=(2 * height, 2 * width))
+            return decode_image(path, at_least=(height, width))
         rgb = self.reader(path)
         return rgb, (int(rgb.shape[0]), int(rgb.shape[1]))
 
