@@ -25,6 +25,7 @@ from audit.metrics import (
     enrichment,
     loc_correct,
     loc_iou,
+    map_scores,
     pointing_hit,
 )
 
@@ -708,6 +709,83 @@ def test_loc_iou_is_in_the_unit_interval(case, threshold):
     else:
         assert 0.0 <= iou <= 1.0
         assert loc_correct(iou) in (0.0, 1.0)
+
+
+def _reference_bounds(heatmap, threshold):
+    """The largest region's bounds the plain way: label the whole map, count, break ties."""
+    from skimage.measure import label
+
+    peak = int(np.argmax(heatmap))
+    labels = label(heatmap >= threshold * heatmap.flat[peak], connectivity=2)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    tied = np.flatnonzero(sizes == sizes.max())
+    chosen = labels.flat[peak] if labels.flat[peak] in tied else tied[0]
+    rows, cols = np.nonzero(labels == chosen)
+    return rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+
+
+@FAST
+@given(maps_and_boxes(), st.floats(0, 1))
+def test_largest_region_on_the_cropped_map_is_the_whole_maps(case, threshold):
+    from audit.metrics.localization import _largest_component_bounds
+
+    heatmap, _ = case
+    if not heatmap.any():
+        return
+    assert _largest_component_bounds(heatmap, threshold) == _reference_bounds(heatmap,
+                                                                              threshold)
+
+
+def test_largest_region_ties_and_several_regions():
+    from audit.metrics.localization import _largest_component_bounds
+
+    heatmap = np.zeros((9, 9))
+    heatmap[1:3, 1:3] = 0.5  # four pixels, first in row-major order
+    heatmap[6:8, 6:8] = 0.6  # four pixels, holds the maximum
+    heatmap[4, 0] = 0.2  # one pixel
+    assert _largest_component_bounds(heatmap, 0.15) == (6, 6, 8, 8)
+    heatmap[7, 7] = 0.4
+    heatmap[0, 8] = 1.0  # the maximum alone: the tie goes to the first region
+    assert _largest_component_bounds(heatmap, 0.15) == (1, 1, 3, 3)
+
+
+@FAST
+@given(maps_and_boxes(), st.floats(0, 20), st.floats(0, 1))
+def test_map_scores_are_each_functions_own(case, tolerance, threshold):
+    heatmap, boxes = case
+    mask = boxes_to_mask(boxes, heatmap.shape)
+    scores = map_scores(heatmap, mask, boxes, tolerance=tolerance, loc_threshold=threshold)
+    expected = {
+        "energy_in_box": energy_in_box(heatmap, mask),
+        "box_area_fraction": box_area_fraction(mask),
+        "enrichment": enrichment(heatmap, mask),
+        "pointing_hit": pointing_hit(heatmap, mask, tolerance=tolerance),
+        "loc_iou": loc_iou(heatmap, boxes, threshold=threshold) if boxes else math.nan,
+    }
+    assert scores.keys() == expected.keys()
+    for key, value in expected.items():  # to the last bit
+        assert (math.isnan(value) and math.isnan(scores[key])) or scores[key] == value, key
+
+
+def test_map_scores_checks_its_inputs_first():
+    mask = np.ones((3, 3), bool)
+    with pytest.raises(ValueError, match="must be non-negative"):
+        map_scores(-np.ones((3, 3)), mask, [])
+    with pytest.raises(ValueError, match=r"same shape; got heatmap \(3, 3\) and box_mask"):
+        map_scores(np.ones((3, 3)), np.ones((2, 3), bool), [])
+    with pytest.raises(ValueError, match="loc_threshold must be a number in"):
+        map_scores(np.ones((3, 3)), mask, [], loc_threshold=2.0)
+
+
+@pytest.mark.parametrize("name", ["energy", "pointing", "localization", "masks", "map_scores",
+                                  "fixation", "proportions", "bootstrap", "sample_size"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"audit.metrics.{name}"))
+    assert result.failed == 0 and result.attempted > 0
 
 
 @FAST

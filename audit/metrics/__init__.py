@@ -14,6 +14,7 @@ from audit.metrics.bootstrap import bootstrap_ci, describe
 from audit.metrics.energy import box_area_fraction, energy_in_box, enrichment
 from audit.metrics.fixation import background_fixation
 from audit.metrics.localization import loc_correct, loc_iou
+from audit.metrics.map_scores import map_scores
 from audit.metrics.masks import box_to_pixel_bounds, boxes_to_mask
 from audit.metrics.pointing import centre_hit, pointing_hit
 from audit.metrics.proportions import describe_proportion, proportion, wilson_interval
@@ -34,6 +35,7 @@ __all__ = [
     "enrichment",
     "loc_correct",
     "loc_iou",
+    "map_scores",
     "pointing_hit",
     "proportion",
     "too_few",

@@ -106,7 +106,11 @@ def energy_in_box(heatmap, box_mask) -> float:
     nan
     """
     array = _check_heatmap(heatmap)
-    mask = _check_mask(box_mask, array.shape)
+    return _energy_in_box(array, _check_mask(box_mask, array.shape))
+
+
+def _energy_in_box(array: np.ndarray, mask: np.ndarray) -> float:
+    """:func:`energy_in_box` of a checked float64 map and bool mask of its shape."""
     peak = float(array.max())
     if peak == 0.0 or not mask.any():
         return math.nan
@@ -135,7 +139,11 @@ def box_area_fraction(box_mask) -> float:
     >>> box_area_fraction(np.array([[True, False], [False, False]]))
     0.25
     """
-    mask = _check_mask(box_mask)
+    return _box_area_fraction(_check_mask(box_mask))
+
+
+def _box_area_fraction(mask: np.ndarray) -> float:
+    """:func:`box_area_fraction` of a checked bool mask."""
     covered = int(np.count_nonzero(mask))
     if covered == 0:
         return math.nan

@@ -50,19 +50,30 @@ def _largest_component_bounds(array: np.ndarray, threshold: float) -> tuple[int,
     """
     peak_index = int(np.argmax(array))
     kept = array >= threshold * array.flat[peak_index]
-    labels = label(kept, connectivity=2)
+    # Label only the kept pixels' bounding rectangle: cropping keeps the row-major order of
+    # the pixels in it, so the regions, their numbering and the tie-break are those of the
+    # whole map, for a fraction of the work on a photo-sized map.
+    top, left, bottom, right = _true_bounds(kept)
+    labels, count = label(kept[top:bottom, left:right], connectivity=2, return_num=True)
+    if count == 1:  # one region: the rectangle is its bounding box
+        return top, left, bottom, right
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0  # background
     tied = np.flatnonzero(sizes == sizes.max())
-    peak_label = int(labels.flat[peak_index])
+    peak_row, peak_col = divmod(peak_index, array.shape[1])
+    peak_label = int(labels[peak_row - top, peak_col - left])
     # skimage numbers regions in row-major order of their first pixel, so tied[0] is the
     # region that starts first.
     chosen = peak_label if peak_label in tied else int(tied[0])
-    # The region's bounds from its row and column projections: no coordinate list of its
-    # pixels is built.
-    region = labels == chosen
-    rows = np.flatnonzero(region.any(axis=1))
-    cols = np.flatnonzero(region.any(axis=0))
+    r0, c0, r1, c1 = _true_bounds(labels == chosen)
+    return top + r0, left + c0, top + r1, left + c1
+
+
+def _true_bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Half-open bounds of a non-empty boolean mask's true pixels, from its row and column
+    projections (no coordinate list of its pixels is built)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
@@ -110,7 +121,11 @@ def loc_iou(heatmap, boxes, *, threshold: float = DEFAULT_THRESHOLD) -> float:
     0.3333333333333333
     """
     array = _check_heatmap(heatmap)
-    threshold = _check_fraction(threshold, "threshold")
+    return _loc_iou(array, boxes, _check_fraction(threshold, "threshold"))
+
+
+def _loc_iou(array: np.ndarray, boxes, threshold: float) -> float:
+    """:func:`loc_iou` of a checked map and threshold (the boxes are checked here)."""
     height, width = array.shape
     truth = [_pixel_bounds(coords, height, width) for coords in _as_box_array(boxes)]
     truth = [b for b in truth if b[2] > b[0] and b[3] > b[1]]

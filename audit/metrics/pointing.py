@@ -94,7 +94,11 @@ def pointing_hit(heatmap, box_mask, *, tolerance: float = DEFAULT_TOLERANCE) -> 
     """
     array = _check_heatmap(heatmap)
     mask = _check_mask(box_mask, array.shape)
-    tolerance = _check_tolerance(tolerance)
+    return _pointing_hit(array, mask, _check_tolerance(tolerance))
+
+
+def _pointing_hit(array: np.ndarray, mask: np.ndarray, tolerance: float) -> float:
+    """:func:`pointing_hit` of a checked map, mask of its shape and tolerance."""
     flat_index = int(np.argmax(array))
     row, col = divmod(flat_index, array.shape[1])
     if array[row, col] == 0.0 or not mask.any():

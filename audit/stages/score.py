@@ -29,10 +29,8 @@ from audit.metrics import (
     background_fixation,
     box_area_fraction,
     centre_hit,
-    energy_in_box,
     loc_correct,
-    loc_iou,
-    pointing_hit,
+    map_scores,
 )
 from audit.pipeline import Counts
 from audit.records import ScoreRecord
@@ -51,21 +49,13 @@ def score_map(heat: np.ndarray | None, mask: np.ndarray, boxes, *, tolerance: fl
     ``boxes`` (NaN without).
     """
     has_region = bool(mask.any())
-    fraction = box_area_fraction(mask) if has_region else NAN
     if heat is None or not has_region:
+        fraction = box_area_fraction(mask) if has_region else NAN
         return {"energy_in_box": NAN, "box_area_fraction": fraction, "enrichment": NAN,
                 "pointing_hit": NAN, "loc_iou": NAN, "loc_correct": NAN}
-    energy = energy_in_box(heat, mask)
-    iou = loc_iou(heat, boxes, threshold=loc_threshold) if boxes else NAN
-    return {
-        "energy_in_box": energy,
-        "box_area_fraction": fraction,
-        # audit.metrics.enrichment's definition, without computing the energy a second time.
-        "enrichment": energy / fraction,
-        "pointing_hit": pointing_hit(heat, mask, tolerance=tolerance),
-        "loc_iou": iou,
-        "loc_correct": loc_correct(iou, min_iou=loc_min_iou) if boxes else NAN,
-    }
+    scores = map_scores(heat, mask, boxes, tolerance=tolerance, loc_threshold=loc_threshold)
+    scores["loc_correct"] = loc_correct(scores["loc_iou"], min_iou=loc_min_iou) if boxes else NAN
+    return scores
 
 
 def score_batch(batch: Batch, predictions: Predictions, cams: list[TargetMaps],
