@@ -84,9 +84,14 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
     structure = {m: [1.0] for m in methods}
     layers = [0]
     steps = min(sanity.steps, len(weighted_layers(explainer.model)))
+    randomised = None
     for step in cascading_randomization(explainer.model, steps=steps, seed=seed,
                                         safe_mode=model_info.safe_mode):
-        randomised = explainer.with_model(step.model)
+        # Every step re-initialises more layers of the same copy in place: one explainer of
+        # the copy, traced once, reads the new weights at each step (its graphs capture the
+        # variables, not their values).
+        if randomised is None or randomised.model is not step.model:
+            randomised = explainer.with_model(step.model)
         maps = randomised.explain(batch.images, classes, methods)
         for method in methods:
             pairs = [map_similarity(original[method][i], maps[method][i])
