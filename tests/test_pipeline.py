@@ -122,18 +122,26 @@ def test_quick_pipeline_and_limit(demo_small_biased, tmp_path):
     assert records["sample_id"].nunique() == 20
 
 
-def test_same_seed_same_results_across_batch_sizes(demo_small_biased, tmp_path):
+def test_same_seed_same_results_across_batch_sizes_and_overlap(demo_small_biased, tmp_path,
+                                                                monkeypatch):
+    """Bit for bit, whatever the batch size and whether the local engine computes two
+    batches at once (its default) or one after the other."""
+    import audit.run
+    from audit.pipeline import LocalEngine
+
     outputs = []
-    for batch_size in (7, 32):
+    for batch_size, overlap in ((7, 1), (7, 2), (32, 2)):
+        monkeypatch.setattr(audit.run, "make_engine", lambda config, o=overlap: LocalEngine(
+            overlap=o))
         data = demo_config(demo_small_biased, tmp_path, cams={"batch_size": batch_size})
         config = parse_config(data, base_dir=tmp_path)
-        result = run_audit(config, out_dir=tmp_path / f"b{batch_size}", quiet=True)
+        result = run_audit(config, out_dir=tmp_path / f"b{batch_size}-{overlap}", quiet=True)
         summary = json.loads((result.run_dir / "summary.json").read_text())
         summary.pop("provenance")
         summary.pop("run_id")
-        outputs.append(((result.run_dir / "records.csv").read_text(), summary))
-    assert outputs[0][0] == outputs[1][0]
-    assert outputs[0][1] == outputs[1][1]
+        outputs.append(((result.run_dir / "records.csv").read_bytes(),
+                        (result.run_dir / "samples.csv").read_bytes(), summary))
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 def test_sigkill_halfway_then_resume_equals_uninterrupted(demo_small_biased, biased_run,

@@ -201,14 +201,57 @@ def test_prefetch_loads_ahead_in_another_thread(tmp_path):
     assert ahead["sum"] == inline["sum"] and ahead["tally"] == inline["tally"]
 
 
+def test_overlapping_items_are_collected_in_order(tmp_path):
+    import time as time_module
+
+    threads, finished = set(), []
+
+    def slow_square(value):
+        threads.add(threading.current_thread().name)
+        # Early items take longest, so a later item finishes first when two run at once.
+        time_module.sleep(0.02 * (8 - value // 10) if value else 0.0)
+        finished.append(value)
+        return value * value
+
+    table = {**TABLE, "square": Stage("square", slow_square, inputs=("value",),
+                                      outputs=("squared",), per_batch=True)}
+    overlapped = run(build(ALL, table), RunFolder(tmp_path / "a"), n=8,
+                     engine=LocalEngine(overlap=2))
+    assert any(t.startswith("cam-audit-item") for t in threads)
+    assert finished[0] == 0 and finished != sorted(finished)  # item 0 alone, then overlapped
+    threads.clear()
+    serial = run(build(ALL, table), RunFolder(tmp_path / "b"), n=8,
+                 engine=LocalEngine(overlap=1))
+    assert threads == {threading.current_thread().name}
+    assert (tmp_path / "a" / "table.csv").read_bytes() == (tmp_path / "b" / "table.csv"
+                                                            ).read_bytes()
+    assert overlapped["sum"] == serial["sum"] and overlapped["tally"] == serial["tally"]
+    status = json.loads((tmp_path / "a" / "status.json").read_text())
+    assert status["completed_batches"] == 8 and status["stream_complete"] is True
+
+
+def test_a_failing_item_among_overlapped_ones_checkpoints_those_before_it(tmp_path):
+    def fails_at_50(value):
+        if value == 50:
+            raise RuntimeError("bad item")
+        return value * value
+
+    table = {**TABLE, "square": Stage("square", fails_at_50, inputs=("value",),
+                                      outputs=("squared",), per_batch=True)}
+    with pytest.raises(StageError, match="stage 'square' failed: RuntimeError: bad item"):
+        run(build(ALL, table), RunFolder(tmp_path), n=8, engine=LocalEngine(overlap=2))
+    status = json.loads((tmp_path / "status.json").read_text())
+    assert status["completed_batches"] == 5 and status["stream_complete"] is False
+
+
 def test_resume_truncates_to_the_checkpoint_and_goes_on(tmp_path):
     complete = run(build(ALL), RunFolder(tmp_path / "complete"), n=6)
 
-    calls = []
+    calls, killed = [], [True]
 
     def flaky(value):
         calls.append(value)
-        if value == 30 and len(calls) < 5:
+        if value == 30 and killed[0]:
             raise RuntimeError("killed")
         return value * value
 
@@ -218,11 +261,14 @@ def test_resume_truncates_to_the_checkpoint_and_goes_on(tmp_path):
     with pytest.raises(StageError):
         run(build(ALL, table), folder, n=6)
     assert folder.checkpoint().completed == 3
+    # Items 0-2 once; the one computed beside the failing item (overlapped) is thrown away.
+    assert calls[:3] == [0, 10, 20] and sorted(calls[3:]) in ([30], [30, 40])
     # A half-written row after the checkpoint (a kill mid-append) is cut away on resume.
     with open(folder.partial("table"), "a") as handle:
         handle.write("30,900,15,v3")
+    killed[0], before = False, len(calls)
     resumed = run(build(ALL, table), RunFolder(tmp_path / "resumed"), n=6)
-    assert calls == [0, 10, 20, 30, 30, 40, 50]
+    assert sorted(calls[before:]) == [30, 40, 50]  # resumed at the checkpoint
     assert (tmp_path / "resumed" / "table.csv").read_text() == (
         tmp_path / "complete" / "table.csv").read_text()
     assert resumed["tally"] == complete["tally"] and resumed["sum"] == complete["sum"]
