@@ -76,6 +76,11 @@ ModuleName = Annotated[str, AfterValidator(_module_name)]
 ObjectPath = Annotated[str, AfterValidator(_object_path)]
 
 
+def _listed(value):
+    """A single string written where a list is expected, as a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
 def _local_or_url(value):
     return value if is_url(value) else Path(value) if isinstance(value, str) else value
 
@@ -146,7 +151,7 @@ class ModelSection(_Section):
     @field_validator("imports", mode="before")
     @classmethod
     def _one_import(cls, names):
-        return [names] if isinstance(names, str) else names
+        return _listed(names)
 
     @field_validator("output")
     @classmethod
@@ -296,4 +301,4 @@ class BeamSection(_Section):
     @field_validator("options", mode="before")
     @classmethod
     def _one_option(cls, values):
-        return [values] if isinstance(values, str) else values
+        return _listed(values)
