@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -201,24 +202,38 @@ def test_prefetch_loads_ahead_in_another_thread(tmp_path):
     assert ahead["sum"] == inline["sum"] and ahead["tally"] == inline["tally"]
 
 
-def test_overlapping_items_are_collected_in_order(tmp_path):
+def test_overlapped_items_pass_the_stages_as_a_production_line(tmp_path):
     import time as time_module
 
-    threads, finished = set(), []
+    spans, threads = [], set()  # (stage, value, start, end)
 
-    def slow_square(value):
-        threads.add(threading.current_thread().name)
-        # Early items take longest, so a later item finishes first when two run at once.
-        time_module.sleep(0.02 * (8 - value // 10) if value else 0.0)
-        finished.append(value)
-        return value * value
+    def timed(name, function):
+        def run(*args):
+            threads.add(threading.current_thread().name)
+            start = time_module.perf_counter()
+            time_module.sleep(0.02)
+            out = function(*args)
+            spans.append((name, args[0], start, time_module.perf_counter()))
+            return out
+        return run
 
-    table = {**TABLE, "square": Stage("square", slow_square, inputs=("value",),
-                                      outputs=("squared",), per_batch=True)}
+    table = {**TABLE,
+             "square": Stage("square", timed("square", square), inputs=("value",),
+                             outputs=("squared",), per_batch=True),
+             "rows": Stage("rows", timed("rows", rows), inputs=("value", "squared"),
+                           outputs=("table", "counts"), per_batch=True,
+                           collect={"table": Row, "counts": Counts})}
     overlapped = run(build(ALL, table), RunFolder(tmp_path / "a"), n=8,
                      engine=LocalEngine(overlap=2))
     assert any(t.startswith("cam-audit-item") for t in threads)
-    assert finished[0] == 0 and finished != sorted(finished)  # item 0 alone, then overlapped
+    first = [s for s in spans if s[1] == 0]
+    assert max(s[3] for s in first) <= min(s[2] for s in spans if s[1] != 0)  # item 0 alone
+    for stage in ("square", "rows"):  # one item per stage at a time
+        own = sorted((s[2], s[3]) for s in spans if s[0] == stage)
+        assert all(end <= next_start for (_, end), (next_start, _) in pairwise(own))
+    # ... while two stages work on two items at once
+    squares = [s for s in spans if s[0] == "square"]
+    assert any(r[2] < q[3] and q[2] < r[3] for r in spans if r[0] == "rows" for q in squares)
     threads.clear()
     serial = run(build(ALL, table), RunFolder(tmp_path / "b"), n=8,
                  engine=LocalEngine(overlap=1))

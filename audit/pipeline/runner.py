@@ -5,13 +5,14 @@ the stages compute, and what their outputs mean, is theirs.
 Per-batch work is :func:`run_batch`, a pure function of (the catalog, one item), so any engine
 can run it; the local engine here loads the next item in a background thread while the current
 ones are computed (loading is I/O and decoding, which release the GIL), computes two
-consecutive items at once, and checkpoints after every item, in order, in the run folder
-(:mod:`audit.pipeline.run_folder`) so a killed run resumes.
+consecutive items at once, each stage taking one item at a time, and checkpoints after every
+item, in order, in the run folder (:mod:`audit.pipeline.run_folder`) so a killed run resumes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -69,12 +70,19 @@ def run_stage(stage: Stage, catalog: Mapping[str, Any],
 
 
 def run_batch(stages: tuple[Stage, ...], scope: Mapping[str, Any],
-              seconds: dict[str, float] | None = None) -> dict:
+              seconds: dict[str, float] | None = None, *,
+              turns: Mapping[str, Any] | None = None) -> dict:
     """Run the per-batch ``stages`` in order on ``scope`` (the catalog with the stream's name
-    bound to one item); return the scope with every output added."""
+    bound to one item); return the scope with every output added.
+
+    With ``turns`` (stage name -> lock), each stage runs holding its own lock: items computed
+    in several threads then pass through the stages as through a production line, one item
+    per stage at a time.
+    """
     scope = dict(scope)
     for stage in stages:
-        scope.update(run_stage(stage, scope, seconds))
+        with turns[stage.name] if turns is not None else contextlib.nullcontext():
+            scope.update(run_stage(stage, scope, seconds))
     return scope
 
 
@@ -178,12 +186,14 @@ class LocalEngine:
     (0: load in the same thread), and computes up to ``overlap`` consecutive items at once in
     threads (1: one after the other), collecting their outputs in item order.
 
-    Overlapping items lets the NumPy work of one item's stages (scoring a map at the photo's
-    own size) run while TensorFlow computes the next item's maps: both release the GIL, and
-    a model call alone rarely keeps every core busy. The first item runs alone, so every
-    graph is traced once before items share it. Per-batch stages are pure functions of their
-    inputs, so the outputs are the same whatever ``overlap`` is (a test checks it bit for
-    bit).
+    Overlapped items go through the per-batch stages as through a production line: each
+    stage takes one item at a time, so one item's scoring (NumPy at the photo's own size)
+    runs while TensorFlow computes the next item's maps (both release the GIL, and a model
+    call alone rarely keeps every core busy), but two items never hold a model stage's
+    memory at once: peak memory stays that of one item per stage. The first item runs alone,
+    so every graph is traced once before items share it. Per-batch stages are pure functions
+    of their inputs, so the outputs are the same whatever ``overlap`` is (a test checks it
+    bit for bit).
     """
 
     prefetch: int = 1
@@ -195,9 +205,13 @@ class LocalEngine:
         stream, maker = stream_of(pipeline, catalog)
         collector = Collector(pipeline, folder, checkpoint, seconds)
 
+        turns = ({stage.name: threading.Lock() for stage in pipeline.per_batch}
+                 if self.overlap > 1 else None)
+
         def compute(item) -> tuple[dict, dict[str, float]]:
             own: dict[str, float] = {}  # this item's stage times, merged in order below
-            scope = run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item}, own)
+            scope = run_batch(pipeline.per_batch, {**catalog, pipeline.stream: item}, own,
+                              turns=turns)
             return collected_outputs(pipeline, scope), own
 
         def collect(index: int, result: tuple[dict, dict[str, float]]) -> None:
