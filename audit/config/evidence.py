@@ -25,12 +25,12 @@ class FaithfulnessSection(_Section):
 
     # Defaults sized so the default audit of a MobileNetV2-size model stays within 40x the
     # engine's predict + Grad-CAM per image (docs/benchmarks.md); README says what more buys.
-    max_samples: int = Field(default=64, ge=1, le=100_000, description=(
+    max_samples: int = Field(default=48, ge=1, le=100_000, description=(
         "Samples the curves are measured on (seeded, stratified correct / misclassified): "
         "more narrows the intervals that decide 'faithful'."))
-    steps: int = Field(default=8, ge=2, le=1024, description=(
+    steps: int = Field(default=6, ge=2, le=1024, description=(
         "Deletion / insertion steps: 2 (steps - 1) + 1 forward passes per map; more gives "
-        "finer curves (RISE uses one step per pixel row)."))
+        "finer curves (RISE's reference code takes 224 steps at 224 px)."))
     substrate: Literal["blur", "mean", "zero"] = "blur"
 
 
