@@ -25,7 +25,7 @@ class FaithfulnessSection(_Section):
 
     # Defaults sized so the default audit of a MobileNetV2-size model stays within 40x the
     # engine's predict + Grad-CAM per image (docs/benchmarks.md); README says what more buys.
-    max_samples: int = Field(default=48, ge=1, le=100_000, description=(
+    max_samples: int = Field(default=40, ge=1, le=100_000, description=(
         "Samples the curves are measured on (seeded, stratified correct / misclassified): "
         "more narrows the intervals that decide 'faithful'."))
     steps: int = Field(default=6, ge=2, le=1024, description=(
