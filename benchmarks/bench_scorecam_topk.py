@@ -6,8 +6,11 @@ each k costs, on models where both are affordable.
 Two trained models, both on the demo's shapes (generated, no download):
 
 - the demo's small CNN (64 channels in its explained layer, 64 px);
-- ``keras.applications.MobileNetV2(alpha=0.35, weights=None)`` at 96 px, 1,280 channels at
-  ``out_relu``, trained here for a few epochs on the demo's training set.
+- ``keras.applications.MobileNetV2(weights=None)`` at 224 px, 1,280 channels at ``out_relu``
+  (7 x 7), the model of ``benchmarks/bench_audit.py`` (trained there for eight epochs on
+  generated photos, the class is the shape), on that benchmark's JPEG photos of mixed sizes
+  with its own ``preprocess_input``. All-channel Score-CAM costs 1,280 forward passes per map
+  here, so ``--mobilenet-images`` (default 8) is kept small.
 
 For each k, over the same audit images and their predicted classes: the mean Spearman rank
 correlation of the top-k map with the all-channel map (both upsampled to the input), the mean
@@ -34,27 +37,27 @@ def _demo(size: str):
     return ensure_demo(CACHE / f"demo-{size}", size=size, seed=0, quiet=True)
 
 
-def _mobilenet(demo, path: Path):
+def _mobilenet(n: int):
+    """The trained MobileNetV2 of ``bench_audit.py`` and a batch of its mixed-size photos."""
+    import sys
+
     import keras
 
-    if path.exists():
-        return keras.models.load_model(path)
-    from audit.datasets import load_manifest, read_image, resize_image
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_audit
 
-    keras.utils.set_random_seed(0)
-    base = keras.applications.MobileNetV2(alpha=0.35, weights=None, include_top=False,
-                                          input_shape=(96, 96, 3))
-    model = keras.Sequential([keras.Input((96, 96, 3)), keras.layers.Rescaling(1 / 127.5, -1),
-                              base, keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(3, activation="softmax")])
-    train = load_manifest("csv", demo.train_manifest, class_names=["circle", "square",
-                                                                   "triangle"])
-    x = np.stack([resize_image(read_image(s.path), (96, 96)) for s in train.samples])
-    y = np.array([s.label for s in train.samples])
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x.astype(np.float32), y, epochs=6, batch_size=32, verbose=0)
-    model.save(path)
-    return model
+    from audit.datasets import BatchLoader, BatchSpec, Preprocessor, load_manifest
+
+    cache = bench_audit.CACHE
+    cache.mkdir(parents=True, exist_ok=True)
+    path = bench_audit.make_model(cache / "mobilenet_v2_e8.keras", bench_audit.make_photos(
+        cache / "train", 480, sizes="mixed", seed=9))
+    manifest = bench_audit.make_photos(cache / "mixed", 320, sizes="mixed")
+    samples = tuple(load_manifest("csv", manifest).samples[:n])
+    batch = BatchLoader((224, 224), 3, Preprocessor.from_config(
+        {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))(
+        BatchSpec(0, samples))
+    return keras.models.load_model(path), batch
 
 
 def _images(demo, size: tuple[int, int], n: int, preprocess):
@@ -110,7 +113,8 @@ def measure(model, batch, ks: list[int], layer: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--images", type=int, default=16, help="demo images")
+    parser.add_argument("--mobilenet-images", type=int, default=8)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     import keras
@@ -121,9 +125,8 @@ def main() -> None:
     small = keras.models.load_model(demo.model_path)
     batch = _images(demo, (64, 64), args.images, {"rescale": 1 / 255, "offset": 0.0})
     result["demo_cnn_64ch"] = measure(small, batch, [8, 16, 32], None)
-    mobile = _mobilenet(demo, CACHE / "mobilenet_v2_035_96.keras")
-    batch = _images(demo, (96, 96), args.images, {"rescale": 1.0, "offset": 0.0})
-    result["mobilenet_v2_1280ch"] = measure(mobile, batch, [16, 32, 64, 128], None)
+    mobile, batch = _mobilenet(args.mobilenet_images)
+    result["mobilenet_v2_224_1280ch"] = measure(mobile, batch, [16, 32, 64, 128, 256], None)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

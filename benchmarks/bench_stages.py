@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
+from audit.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def run(config: Path, *, limit: int | None, pipeline: str | None) -> tuple[dict,
     return status["stage_seconds"], summary, wall
 
 
-def ratios(seconds: dict, summary: dict, config: dict) -> dict:
+def ratios(seconds: dict, summary: dict, config) -> dict:
     """The stage costs as ratios to ``predict``, and faithfulness per map in forward passes."""
     n = summary["n_samples"]
     predict = seconds["predict"]
@@ -53,7 +53,7 @@ def ratios(seconds: dict, summary: dict, config: dict) -> dict:
     if faithfulness and "faithfulness" in seconds:
         methods = [m for m, f in summary["methods"].items() if f.get("faithfulness")]
         n_maps = faithfulness["n"] * (len(methods) + len(summary["baselines"]))
-        steps = config.get("faithfulness", {}).get("steps", 16)
+        steps = config.faithfulness.steps
         per_map = seconds["faithfulness"] / n_maps
         out["faithfulness"] = {
             "maps": n_maps, "steps": steps, "seconds_per_map": per_map,
@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     seconds, summary, wall = run(args.config, limit=args.limit, pipeline=args.pipeline)
-    config = yaml.safe_load(args.config.read_text())
+    config = load_config(args.config)  # the validated configuration: defaults filled in
     result = {"wall_s": wall, "stage_seconds": seconds, **ratios(seconds, summary, config)}
     text = json.dumps(result, indent=2)
     print(text)
