@@ -98,6 +98,18 @@ def _explained_layer(run: Path) -> str:
     return json.loads((run / "summary.json").read_text())["provenance"]["layer"]
 
 
+def _assert_every_default_method_ran(run: Path, *, scorecam_channels: int) -> None:
+    """Every default method explained the predicted class of all 4 images, Score-CAM on the
+    given channel budget (as provenance states it)."""
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["provenance"]["scorecam_channels"] == scorecam_channels
+    records = pd.read_csv(run / "records.csv")
+    predicted = records[records["target"] == "predicted"]
+    assert sorted(predicted["method"].unique()) == ["gradcam", "gradcam++", "negative",
+                                                    "scorecam"]
+    assert predicted.groupby("method")["sample_id"].nunique().eq(4).all()
+
+
 def _save(model, path: Path) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras warns when it saves a Python lambda
@@ -130,13 +142,7 @@ def test_mobilenet_v2_every_method(tmp_path, images):
                        cams={"scorecam_max_channels": 8, "batch_size": 4, "micro_batch": 4})
     assert code in (0, 1)
     assert _explained_layer(run) == "out_relu"
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["provenance"]["scorecam_channels"] == 8
-    records = pd.read_csv(run / "records.csv")
-    predicted = records[records["target"] == "predicted"]
-    assert sorted(predicted["method"].unique()) == ["gradcam", "gradcam++", "negative",
-                                                    "scorecam"]
-    assert predicted.groupby("method")["sample_id"].nunique().eq(4).all()
+    _assert_every_default_method_ran(run, scorecam_channels=8)
 
 
 def test_efficientnet_b0(tmp_path, images):
@@ -368,13 +374,7 @@ def test_vision_transformer_every_default_method(tmp_path, images, vit_file):
                        cams={"scorecam_max_channels": 8, "batch_size": 4, "micro_batch": 4})
     assert code in (0, 1)
     assert _explained_layer(run) == "block2_norm1"
-    summary = json.loads((run / "summary.json").read_text())
-    assert summary["provenance"]["scorecam_channels"] == 8
-    records = pd.read_csv(run / "records.csv")
-    predicted = records[records["target"] == "predicted"]
-    assert sorted(predicted["method"].unique()) == ["gradcam", "gradcam++", "negative",
-                                                    "scorecam"]
-    assert predicted.groupby("method")["sample_id"].nunique().eq(4).all()
+    _assert_every_default_method_ran(run, scorecam_channels=8)
 
 
 def test_vision_transformer_tokens_from_the_configuration(tmp_path, vit_file):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from audit.comparison import figure_title
-from audit.report.format import fmt_delta, fmt_p, fmt_value
+from audit.report.format import fmt_delta, fmt_test, fmt_value
 from audit.summary import Change
 
 __all__ = ["change_view", "changes_sentence", "min_change_text"]
@@ -20,15 +20,6 @@ def min_change_text(min_change: float) -> str:
     """
     return (f"{100 * min_change:.1f} percentage points ({min_change:g} of background "
             "reliance)")
-
-
-def _evidence(change: Change) -> str:
-    if change.p_value is not None:
-        return fmt_p(change.p_value)
-    if change.ci is not None:
-        low, high = (fmt_delta(v, change.unit) for v in change.ci)
-        return f"95% CI {low} to {high}"
-    return ""
 
 
 def change_view(change: Change) -> dict:
@@ -45,7 +36,7 @@ def change_view(change: Change) -> dict:
     """
     before, after = fmt_value(change.before, change.unit), fmt_value(change.after, change.unit)
     delta = fmt_delta(change.difference, change.unit)
-    evidence = _evidence(change)
+    evidence = fmt_test(change.p_value, change.ci, change.unit)
     title = figure_title(change.figure)
     detail = f"{delta}; {evidence}" if evidence else delta
     return {"title": title, "status": change.assessment, "before": before, "after": after,

@@ -17,7 +17,7 @@ from audit.comparison import (
     figure_title,
     key_figures,
 )
-from audit.report.format import fmt_count, fmt_delta, fmt_num, fmt_p, fmt_pct
+from audit.report.format import fmt_count, fmt_delta, fmt_num, fmt_pct, fmt_test
 from audit.report.methods import method_title
 
 __all__ = [
@@ -55,12 +55,7 @@ ASSESSMENT_TEXT = {
 def evidence_text(row: FigureComparison) -> str:
     """The test's result in words: ``"p = 3.0e-36"`` or ``"95% CI -99.9 pp to -94.3 pp"``;
     ``""`` when the change was not tested."""
-    if row.p_value is not None:
-        return fmt_p(row.p_value)
-    if row.interval is not None:
-        low, high = (fmt_delta(v, row.unit) for v in row.interval)
-        return f"95% CI {low} to {high}"
-    return ""
+    return fmt_test(row.p_value, row.interval, row.unit)
 
 
 def assessment_text(row: FigureComparison) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "fmt_figure",
     "fmt_num",
     "fmt_p",
+    "fmt_test",
     "fmt_pct",
     "fmt_text",
     "fmt_time",
@@ -130,6 +131,20 @@ def fmt_p(value) -> str:
         return NA
     value = float(value)
     return f"p = {value:.3f}" if value >= 0.001 else f"p = {value:.1e}"
+
+
+def fmt_test(p_value, interval, kind: str = "num") -> str:
+    """A test's result: its p-value, else the 95% interval of the change, else ``""``.
+
+    >>> fmt_test(3.009e-36, None), fmt_test(None, (-0.999, -0.943), "pct"), fmt_test(None, None)
+    ('p = 3.0e-36', '95% CI -99.9 pp to -94.3 pp', '')
+    """
+    if p_value is not None:
+        return fmt_p(p_value)
+    if interval is not None:
+        low, high = (fmt_delta(v, kind) for v in interval)
+        return f"95% CI {low} to {high}"
+    return ""
 
 
 def fmt_time(value: str | None) -> str:
