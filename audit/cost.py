@@ -70,9 +70,10 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
                              f"{subset} samples x {n_maps} maps x {ladder} passes"))
     if "sanity" in stages:
         subset = min(config.sanity.samples, n)
-        passes = subset * config.sanity.steps * per_map
-        out.append(StageCost("sanity", passes, f"{subset} samples x {config.sanity.steps} "
-                                               "randomised copies (each traced anew)"))
+        states = config.sanity.steps + 1  # the model as it is, then each randomisation step
+        passes = subset * states * per_map
+        out.append(StageCost("sanity", passes, f"{subset} samples x {states} states of the "
+                                               "model (as trained, then each step)"))
     if "gallery" in stages:
         shown = min(config.report.gallery_size, n)
         out.append(StageCost("gallery", 2 * shown * per_map,

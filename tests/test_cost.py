@@ -29,7 +29,7 @@ def test_stage_costs_hand_worked(tmp_path):
     # 10 samples x (5 maps (3 methods + 2 baselines) x (2 x 3 + 1) + the input and substrate
     # + the maps themselves).
     assert costs["faithfulness"].passes == 10 * (5 * 7 + 2 + 33)
-    assert costs["sanity"].passes == 5 * 2 * 33
+    assert costs["sanity"].passes == 5 * (2 + 1) * 33  # the original maps, then each step
     assert costs["gallery"].passes == 2 * 3 * 33
     every = parse_config({**MINIMAL, "cams": {"scorecam_max_channels": "all"}},
                          base_dir=tmp_path)
