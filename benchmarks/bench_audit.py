@@ -46,6 +46,15 @@ CACHE = ROOT / ".cache" / "bench_audit"
 # ---------------------------------------------------------------------------- the inputs
 
 
+def mobilenet_loader():
+    """Reads, resizes and preprocesses a batch as the audit does for this MobileNetV2 (224 px,
+    its own ``preprocess_input``)."""
+    from audit.datasets import BatchLoader, Preprocessor
+
+    return BatchLoader((224, 224), 3, Preprocessor.from_config(
+        {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))
+
+
 def make_model(path: Path, train: Path) -> Path:
     """MobileNetV2 (weights=None, 3 classes) trained for eight epochs on generated photos:
     about 70% accurate on the audit photos, so that its maps are not degenerate and it makes
@@ -56,15 +65,14 @@ def make_model(path: Path, train: Path) -> Path:
     if not path.exists():
         import keras
 
-        from audit.datasets import BatchLoader, Preprocessor, load_manifest
+        from audit.datasets import load_manifest
         from audit.datasets.stream import batch_specs
 
         keras.utils.set_random_seed(0)
         model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3),
                                                classes=3)
         samples = load_manifest("csv", train).samples
-        loader = BatchLoader((224, 224), 3, Preprocessor.from_config(
-            {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))
+        loader = mobilenet_loader()
         x = np.concatenate([loader(spec).images for spec in batch_specs(samples,
                                                                          batch_size=64)])
         y = np.array([s.label for s in samples])
@@ -179,14 +187,13 @@ def engine_per_image(model_path: Path, manifest: Path, n: int) -> float:
     import keras
 
     from audit.cams import CamExplainer
-    from audit.datasets import BatchLoader, Preprocessor, load_manifest
+    from audit.datasets import load_manifest
     from audit.datasets.stream import batch_specs
 
     model = keras.models.load_model(model_path)
     explainer = CamExplainer(model, micro_batch=16)
     samples = load_manifest("csv", manifest).samples[:n]
-    loader = BatchLoader((224, 224), 3, Preprocessor.from_config(
-        {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))
+    loader = mobilenet_loader()
     images = np.concatenate([loader(spec).images for spec in batch_specs(samples,
                                                                          batch_size=32)])
     def once():

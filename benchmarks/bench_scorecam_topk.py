@@ -46,7 +46,7 @@ def _mobilenet(n: int):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bench_audit
 
-    from audit.datasets import BatchLoader, BatchSpec, Preprocessor, load_manifest
+    from audit.datasets import BatchSpec, load_manifest
 
     cache = bench_audit.CACHE
     cache.mkdir(parents=True, exist_ok=True)
@@ -54,9 +54,7 @@ def _mobilenet(n: int):
         cache / "train", 480, sizes="mixed", seed=9))
     manifest = bench_audit.make_photos(cache / "mixed", 320, sizes="mixed")
     samples = tuple(load_manifest("csv", manifest).samples[:n])
-    batch = BatchLoader((224, 224), 3, Preprocessor.from_config(
-        {"function": "keras.applications.mobilenet_v2.preprocess_input"}, channels=3))(
-        BatchSpec(0, samples))
+    batch = bench_audit.mobilenet_loader()(BatchSpec(0, samples))
     return keras.models.load_model(path), batch
 
 
