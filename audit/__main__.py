@@ -2,7 +2,7 @@
 
 import sys
 
-from audit.cli import main
+from audit.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,7 +46,7 @@ VARIANTS = {  # name: (engine, Beam options, processes that compute)
 def child(config_path: str, out: str) -> None:
     """Run one audit in this process and print its duration, the stream's (the engine's
     ``run_stream``) and the time from the stream's start to the first batch merged."""
-    from audit.cli import main
+    from audit.app.cli import main
     from audit.pipeline import Collector, LocalEngine
     from audit.pipeline.beam import BeamEngine
 

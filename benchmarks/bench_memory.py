@@ -25,7 +25,7 @@ import yaml
 
 def child(config_path: str) -> None:
     """Run one audit in this process and print its peak RSS (MiB) and duration."""
-    from audit.cli import main
+    from audit.app.cli import main
 
     start = time.perf_counter()
     code = main(["run", config_path, "--quiet"])

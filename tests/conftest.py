@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from audit.app.run import run_audit
 from audit.config import parse_config
 from audit.demo import DemoPaths, ensure_demo
-from audit.run import run_audit
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSES = ["circle", "square", "triangle"]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from audit.aggregate import sub_seed
+from audit.analysis.aggregate import sub_seed
 from audit.comparison.difference import Difference
 from audit.comparison.figures import FigureValue, key_figures, sample_outcomes
 from audit.comparison.mcnemar import paired_proportions
@@ -259,7 +259,7 @@ def compare_summaries(
         Confidence level of every interval; a p-value below ``1 - confidence`` is significant.
     seed : int, optional
         Seed of the paired bootstraps (each figure's from
-        :func:`audit.aggregate.sub_seed` of ``"compare.<figure>"``).
+        :func:`audit.analysis.aggregate.sub_seed` of ``"compare.<figure>"``).
     n_resamples : int, optional
         Resamples of each paired bootstrap.
 

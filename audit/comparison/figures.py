@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from audit.aggregate import fixation_outcomes
+from audit.analysis.aggregate import fixation_outcomes
 from audit.cams.methods import METHODS, ordered_methods
 from audit.summary import MethodFigures, Proportion, Stat, Summary
 

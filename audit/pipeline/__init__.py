@@ -2,7 +2,7 @@
 before, over and after a stream of items, with checkpoints in a run folder.
 
 It knows nothing about auditing: the audit's stages are listed in :mod:`audit.stages` and the
-audit run is put together in :mod:`audit.run`.
+audit run is put together in :mod:`audit.app.run`.
 
 Engines run the stream: :class:`LocalEngine` in this process; ``audit.pipeline.beam.BeamEngine``
 (import it explicitly: it needs Apache Beam) as an Apache Beam job, with the same results.

@@ -1,4 +1,4 @@
-"""Flagged changes against the baseline run (:mod:`audit.drift`), as the report and the run
+"""Flagged changes against the baseline run (:mod:`audit.analysis.drift`), as the report and the run
 history show them: one formatted line per change, and one sentence for all of them."""
 
 from __future__ import annotations

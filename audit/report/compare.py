@@ -23,7 +23,7 @@ import pandas as pd
 from audit.cams.methods import ordered_methods
 from audit.comparison import Comparison, compare_summaries
 from audit.io import atomic_write_json, atomic_write_text
-from audit.records import read_records
+from audit.metrics.records import read_records
 from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows
 from audit.report.format import NA, fmt_pct, fmt_time
 from audit.report.methods import is_counter_evidence

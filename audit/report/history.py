@@ -11,7 +11,7 @@ every run with a link to its report. A missing or corrupt ``index.json`` is rebu
 run folders' summaries, so the history can never be lost for good while the runs are kept.
 
 With ``report.keep_runs`` the oldest run folders beyond that many are deleted
-(:mod:`audit.report.retention`); their rows stay in ``index.json``, marked ``pruned``, so the
+(:mod:`audit.history.retention`); their rows stay in ``index.json``, marked ``pruned``, so the
 trends go on showing them. ``index.json`` is then the only record of a pruned run: keep it
 with the reports (a rebuild from the folders cannot bring pruned runs back).
 """
@@ -29,12 +29,12 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from audit.cams.methods import ordered_methods
 from audit.errors import AuditError
+from audit.history.retention import TRASH_PREFIX, delete_runs, plan_retention, run_folder
 from audit.io import atomic_write_json, atomic_write_text
 from audit.report.changes import change_view, changes_sentence
 from audit.report.format import fmt_ci, fmt_pct, fmt_time
 from audit.report.images import data_uri
 from audit.report.methods import method_title
-from audit.report.retention import TRASH_PREFIX, delete_runs, plan_retention, run_folder
 from audit.report.templating import render
 from audit.report.trends import TrendRun, trends_png
 from audit.summary import Change, RunSummary, read_summary
@@ -335,7 +335,7 @@ def update_history(out_dir, *, summary: RunSummary, run_dir, keep_runs: int | No
         This run's folder.
     keep_runs : int, optional
         Keep the newest ``keep_runs`` run folders and the baseline of each
-        (:func:`audit.report.retention.plan_retention`); the others are deleted *after* the
+        (:func:`audit.history.retention.plan_retention`); the others are deleted *after* the
         history, which keeps their rows marked ``pruned``, is written. None keeps every run.
 
     Returns

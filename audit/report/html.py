@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from audit.analysis.drift import DEFAULT_MIN_CHANGE, Drift
 from audit.cams.methods import ordered_methods
-from audit.drift import DEFAULT_MIN_CHANGE, Drift
 from audit.io import atomic_write_text
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time

@@ -12,7 +12,7 @@ from audit.summary import RunSummary
 
 __all__ = ["CLASSNAME", "write_junit"]
 
-CLASSNAME = "cam-audit.gates"
+CLASSNAME = "cam-audit.analysis.gates"
 
 # Characters XML 1.0 cannot hold at all, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -25,7 +25,7 @@ def _clean(value) -> str:
 def write_junit(run_dir, summary: RunSummary) -> Path:
     """Write ``run_dir/junit.xml`` (atomically) and return its path.
 
-    One ``<testcase classname="cam-audit.gates">`` per gate in ``summary.gates``; a failed
+    One ``<testcase classname="cam-audit.analysis.gates">`` per gate in ``summary.gates``; a failed
     gate has ``<failure message="value ..., threshold ...: reason">``. A gate whose figure had
     not enough samples to judge (outcome ``not_enough_samples``) is ``<skipped>`` when it
     passes (``gates.on_too_few: pass``: it was not judged) and a ``<failure
@@ -46,7 +46,7 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     suites = ET.Element("testsuites", name="cam-audit", tests=str(max(1, len(cases))),
                         failures=str(failures), errors="0", time=seconds)
     suite = ET.SubElement(
-        suites, "testsuite", name="cam-audit.gates", id=run_id,
+        suites, "testsuite", name="cam-audit.analysis.gates", id=run_id,
         tests=str(max(1, len(cases))), failures=str(failures), errors="0",
         skipped=str(skipped),
         time=seconds,

@@ -1,7 +1,7 @@
 """The audit's stages, one file each, and the table pipeline files name them from.
 
 Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``params:<x>``
-inputs are sections of the configuration; ``run`` is the :class:`~audit.run_info.RunInfo`.
+inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
     load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
@@ -16,8 +16,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from audit.datasets import SkippedSample
+from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Stage
-from audit.records import ScoreRecord
 from audit.stages.aggregate import aggregate_stage
 from audit.stages.behaviour import SampleRow, behaviour
 from audit.stages.drift import drift

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audit.aggregate import aggregate
-from audit.aggregate_evidence import (
+from audit.analysis.aggregate import aggregate
+from audit.analysis.evidence import (
     behaviour_agreement,
     behaviour_figures,
     faithfulness_figures,
     sanity_figures,
 )
+from audit.analysis.slices import SliceKeys, extract_slice_keys, slice_figures
 from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
 from audit.errors import DatasetError
 from audit.pipeline import Counts
-from audit.slices import SliceKeys, extract_slice_keys, slice_figures
 from audit.stages.faithfulness import BASELINES
 from audit.stages.sanity import SanityResult
 from audit.summary import Summary
@@ -33,7 +33,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
     ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
     figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
     ``sanity``; None when it did not), and the figures of each configured slice
-    (``slices``, with ``min_slice_size``; see :mod:`audit.slices`).
+    (``slices``, with ``min_slice_size``; see :mod:`audit.analysis.slices`).
 
     The slices' values come from the ``slices`` stage (``slice_keys``); a pipeline without
     it still gets its slices, read from the manifest here (a missing column is then found

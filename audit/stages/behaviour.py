@@ -3,7 +3,8 @@ background removed, no explainer involved.
 
 The edits are made on the image's pixels (uint8, at the model's input size) before the model's
 preprocessing, so a fill means the same colour whatever the model expects; the region is the
-sample's mask, else its boxes (:mod:`audit.regions`). Both edited copies go through the model
+sample's mask, else its boxes (:mod:`audit.datasets.regions`). Both edited copies go through the
+model
 in the same fixed-shape micro-batches as the rest of the audit. The idea is ImageNet-9's
 Only-FG / Only-BG images (Xiao et al., arXiv 2006.09994).
 """
@@ -19,8 +20,8 @@ from audit.cams import CamExplainer, Predictions
 from audit.config import BehaviourSection
 from audit.datasets import Batch
 from audit.datasets.preprocessing import to_channels
+from audit.datasets.regions import region_mask, resize_region
 from audit.evidence import background_decision, remove_background, remove_object
-from audit.regions import region_mask, resize_region
 from audit.stages.load_model import ModelInfo
 
 __all__ = ["SampleRow", "behaviour", "edited_images"]

@@ -1,5 +1,5 @@
 """Stage ``drift``: this run against its baseline run, every key figure's change tested, the
-changes that matter flagged (:mod:`audit.drift`).
+changes that matter flagged (:mod:`audit.analysis.drift`).
 
 It runs after ``aggregate`` and before ``gate``, so the ``max_regression`` gate can judge the
 flagged regressions, and the report and ``summary.json`` show the same changes.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit.analysis.drift import Drift, baseline_of, measure_drift
 from audit.config import ReportSection
-from audit.drift import Drift, baseline_of, measure_drift
-from audit.run_info import RunInfo
+from audit.history.run_info import RunInfo
 from audit.summary import Summary
 
 

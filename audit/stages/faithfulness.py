@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.aggregate import sub_seed
+from audit.analysis.aggregate import sub_seed
 from audit.cams import CamExplainer
 from audit.cams.methods import METHODS, ordered_methods
 from audit.config import CamsSection, FaithfulnessSection

@@ -3,10 +3,10 @@ verdict."""
 
 from __future__ import annotations
 
+from audit.analysis.drift import Drift
+from audit.analysis.gates import evaluate_gates, skipped_fraction_gate
 from audit.config import DatasetSection, GatesSection
-from audit.drift import Drift
 from audit.errors import ExitCode
-from audit.gates import evaluate_gates, skipped_fraction_gate
 from audit.summary import Summary, Verdict
 
 
@@ -17,7 +17,7 @@ def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary,
     A gate on a figure over fewer than ``metrics.min_n`` samples (the ``min_n`` recorded in
     the summary) is ``not_enough_samples`` and counts as passed or failed as
     ``gates.on_too_few`` says. With ``gates.per_slice``, every gate is applied to every scored
-    slice as well (``min_accuracy[site=A]``; see :func:`audit.gates.evaluate_gates`). More
+    slice as well (``min_accuracy[site=A]``; see :func:`audit.analysis.gates.evaluate_gates`). More
     skipped samples than ``dataset.max_skipped_fraction`` allows is a failing
     ``max_skipped_fraction`` gate, listed first, and makes the verdict's exit code 2 (the
     input, not the model, failed); any other failing gate makes it 1. ``changes`` (the

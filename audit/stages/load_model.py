@@ -9,7 +9,7 @@ from audit.cams.layers import output_shape
 from audit.config import CamsSection, ModelSection
 from audit.datasets import Preprocessor
 from audit.errors import ConfigError, ModelError
-from audit.model_loading import load_model as load_model_file
+from audit.models.loading import load_model as load_model_file
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from datetime import datetime
 
 import pandas as pd
 
+from audit.analysis.drift import Drift, baseline_of, measure_drift
 from audit.cams.methods import METHODS
 from audit.config import CamsSection, ReportSection
-from audit.drift import Drift, baseline_of, measure_drift
 from audit.errors import ExitCode
+from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
-from audit.run_info import RunInfo
 from audit.stages.load_model import ModelInfo
 from audit.summary import Provenance, RunSummary, Summary, Verdict, write_summary
 

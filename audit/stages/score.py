@@ -2,7 +2,7 @@
 method x target.
 
 A sample's region is the union of its objects' segmentation masks when it has them, else of its
-boxes (:mod:`audit.regions`); the ``region`` column says which.
+boxes (:mod:`audit.datasets.regions`); the ``region`` column says which.
 
 A photo whose longer side exceeds ``metrics.max_scoring_side`` (640 px by default) is scored at
 that size instead: boxes, masks and the pointing tolerance scaled with it (the figures stay
@@ -25,6 +25,7 @@ from audit.cams.methods import METHODS
 from audit.cams.postprocess import upsample
 from audit.config import MetricsSection
 from audit.datasets import Batch, SkippedSample
+from audit.datasets.regions import region_at, region_kind, scoring_size
 from audit.metrics import (
     background_fixation,
     box_area_fraction,
@@ -32,9 +33,8 @@ from audit.metrics import (
     loc_correct,
     map_scores,
 )
+from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts
-from audit.records import ScoreRecord
-from audit.regions import region_at, region_kind, scoring_size
 from audit.stages.explain import TargetMaps
 
 NAN = math.nan

@@ -3,8 +3,8 @@ the manifest before any image is, so that a column the manifest lacks stops the 
 
 from __future__ import annotations
 
+from audit.analysis.slices import SliceKeys, extract_slice_keys
 from audit.datasets import DatasetManifest
-from audit.slices import SliceKeys, extract_slice_keys
 
 
 def slices(slices: list[list[str]], manifest: DatasetManifest) -> SliceKeys:
@@ -14,6 +14,6 @@ def slices(slices: list[list[str]], manifest: DatasetManifest) -> SliceKeys:
     ------
     ConfigError
         When a configured column is on no sample of the manifest; the message names it and
-        lists the columns there are (see :func:`audit.slices.extract_slice_keys`).
+        lists the columns there are (see :func:`audit.analysis.slices.extract_slice_keys`).
     """
     return extract_slice_keys(manifest, slices)

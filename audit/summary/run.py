@@ -20,7 +20,7 @@ class Summary(_Model):
     ``accuracy`` and ``accuracy_ci`` repeat ``correct.mean`` and ``correct.ci``; ``min_n`` is
     the ``metrics.min_n`` the ``too_few`` flags were set with (None in files written before
     it existed). ``slices`` holds the figures of each configured subgroup, keyed
-    ``"site=A"`` (see :mod:`audit.slices`), and ``min_slice_size`` the
+    ``"site=A"`` (see :mod:`audit.analysis.slices`), and ``min_slice_size`` the
     ``metrics.min_slice_size`` they were scored with; ``{}`` and None when the configuration
     names no slices.
     """

@@ -1,4 +1,4 @@
-"""The figures of one subgroup of samples (a slice, see :mod:`audit.slices`)."""
+"""The figures of one subgroup of samples (a slice, see :mod:`audit.analysis.slices`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The key figures of this run against a baseline run (an earlier run on the same dataset), and
-the changes flagged (:mod:`audit.drift`)."""
+the changes flagged (:mod:`audit.analysis.drift`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 
+from audit.analysis.drift import DEFAULT_MIN_CHANGE, Drift, flagged_changes, is_flagged
 from audit.comparison import overall_answer
-from audit.drift import DEFAULT_MIN_CHANGE, Drift, flagged_changes, is_flagged
 from audit.report.changes import change_view, changes_sentence, min_change_text
 from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows, compare_summaries
 from audit.report.format import fmt_delta, fmt_text, fmt_time

@@ -1,0 +1,185 @@
+"""Combine the evidence stages' rows into the summary's evidence figures.
+
+The behavioural test's ``samples.csv`` rows, the faithfulness rows and the sanity curves become
+:class:`~audit.summary.BehaviourFigures`, :class:`~audit.summary.FaithfulnessFigures`,
+:class:`~audit.summary.SanityFigures` and :class:`~audit.summary.AgreementFigures`. Like
+:mod:`audit.analysis.aggregate`, every interval is a seeded bootstrap with its own sub-seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from audit.analysis.aggregate import sub_seed
+from audit.evidence import cohens_kappa, confidence_drop, confidence_increase, is_faithful
+from audit.metrics import describe
+from audit.metrics.proportions import describe_proportion
+from audit.summary import (
+    AgreementFigures,
+    BehaviourFigures,
+    BehaviourSplit,
+    Estimate,
+    FaithfulnessFigures,
+    Proportion,
+    SanityFigures,
+    Stat,
+)
+
+__all__ = ["behaviour_agreement", "behaviour_figures", "faithfulness_figures",
+           "sanity_figures"]
+
+
+def _estimate(values, *, seed: int, name: str, n_resamples: int, min_n: int,
+              share: bool = True) -> Estimate:
+    """A share of 0/1 values with its Wilson interval, or (``share=False``) a mean with its
+    seeded bootstrap interval; no interval below ``min_n`` values."""
+    values = np.asarray(values, dtype=np.float64)
+    if share:
+        stat = describe_proportion(values, min_n=min_n)
+    else:
+        stat = describe(values, seed=sub_seed(seed, name), n_resamples=n_resamples,
+                        min_n=min_n)
+    low, high = stat["ci"] if stat["ci"] else (None, None)
+    return Estimate(n=stat["n"], value=stat["mean"], ci_low=low, ci_high=high,
+                    count=stat.get("count"), method=stat.get("method"),
+                    too_few=bool(stat.get("too_few")))
+
+
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _split(rows: pd.DataFrame, *, seed: int, name: str, n_resamples: int,
+           min_n: int) -> BehaviourSplit:
+    defined = rows[rows["keeps_without_object"].notna() & rows["keeps_without_background"].notna()]
+    difference = _floats(defined, "keeps_without_object") - _floats(
+        defined, "keeps_without_background")
+    return BehaviourSplit(
+        n=len(defined),
+        keeps_without_object=_estimate(_floats(defined, "keeps_without_object"), seed=seed,
+                                       name=f"{name}.keeps_without_object",
+                                       n_resamples=n_resamples, min_n=min_n),
+        keeps_without_background=_estimate(_floats(defined, "keeps_without_background"),
+                                           seed=seed, name=f"{name}.keeps_without_background",
+                                           n_resamples=n_resamples, min_n=min_n),
+        background_reliance=_estimate(difference, seed=seed,
+                                      name=f"{name}.background_reliance",
+                                      n_resamples=n_resamples, min_n=min_n, share=False))
+
+
+def behaviour_figures(samples: pd.DataFrame, *, class_names: list[str], fill: str, seed: int,
+                      n_resamples: int, min_n: int = 1) -> BehaviourFigures:
+    """The behavioural test's figures from the ``samples.csv`` rows.
+
+    ``background_reliance`` = keeps_without_object - keeps_without_background, over the samples
+    with a region (its interval: a bootstrap of the per-sample differences);
+    ``accuracy_object_only`` is the accuracy on the background-removed images (only the object
+    left, ImageNet-9's Only-FG) and ``accuracy_background_only`` on the object-removed ones
+    (Only-BG); ``background_decision_rate`` is the share of misclassified samples whose
+    decision survives the object's removal but not the background's.
+    """
+    samples = samples.sort_values("sample_id", kind="mergesort")
+    correct = samples["correct"].to_numpy(dtype=bool)
+    whole = _split(samples, seed=seed, name="behaviour", n_resamples=n_resamples, min_n=min_n)
+    edited = samples[samples["keeps_without_object"].notna()]
+    per_class = {}
+    for name in class_names:
+        rows = samples[samples["label"] == name]
+        per_class[name] = _split(rows, seed=seed, name=f"behaviour.per_class.{name}",
+                                 n_resamples=n_resamples, min_n=min_n)
+    return BehaviourFigures(
+        **dict(whole), fill=fill,
+        correct=_split(samples[correct], seed=seed, name="behaviour.correct",
+                       n_resamples=n_resamples, min_n=min_n),
+        misclassified=_split(samples[~correct], seed=seed, name="behaviour.misclassified",
+                             n_resamples=n_resamples, min_n=min_n),
+        per_class=per_class,
+        accuracy_object_only=_estimate(
+            (edited["predicted_without_background"] == edited["label"]).to_numpy(float),
+            seed=seed, name="behaviour.accuracy_object_only", n_resamples=n_resamples,
+            min_n=min_n),
+        accuracy_background_only=_estimate(
+            (edited["predicted_without_object"] == edited["label"]).to_numpy(float),
+            seed=seed, name="behaviour.accuracy_background_only", n_resamples=n_resamples,
+            min_n=min_n),
+        background_decision_rate=_estimate(
+            _floats(samples[~correct], "background_decision"), seed=seed,
+            name="behaviour.background_decision_rate", n_resamples=n_resamples, min_n=min_n),
+        # The unconditional companion: background-decided errors over every sample with a
+        # region, comparable across runs whose numbers of errors differ.
+        background_decision_per_sample=_estimate(
+            (_floats(edited, "background_decision") == 1.0).astype(float), seed=seed,
+            name="behaviour.background_decision_per_sample", n_resamples=n_resamples,
+            min_n=min_n),
+    )
+
+
+def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
+                  min_n: int) -> FaithfulnessFigures:
+    def stat(values, figure):
+        return Stat(**describe(np.asarray(values, np.float64),
+                               seed=sub_seed(seed, f"faithfulness.{name}.{figure}"),
+                               n_resamples=n_resamples, min_n=min_n))
+
+    score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
+    return FaithfulnessFigures(
+        n=len(rows),
+        deletion_auc=stat(_floats(rows, "deletion_auc"), "deletion_auc"),
+        insertion_auc=stat(_floats(rows, "insertion_auc"), "insertion_auc"),
+        average_drop=stat(confidence_drop(score, masked), "average_drop"),
+        increase_in_confidence=Proportion(**describe_proportion(
+            confidence_increase(score, masked), min_n=min_n)))
+
+
+def faithfulness_figures(rows: pd.DataFrame, *, baselines: tuple[str, ...], seed: int,
+                         n_resamples: int, min_n: int = 1
+                         ) -> tuple[dict[str, FaithfulnessFigures], dict[str, FaithfulnessFigures]]:
+    """``(methods, baselines)``: the faithfulness figures of every map kind in ``rows``; a
+    method is ``faithful`` when its deletion interval lies below the random map's and its
+    insertion interval above (see :func:`audit.evidence.is_faithful`)."""
+    figures = {name: _faithfulness(part, name, seed=seed, n_resamples=n_resamples, min_n=min_n)
+               for name, part in rows.groupby("map", sort=False)}
+    kept = {name: f for name, f in figures.items() if name in baselines}
+    random = kept.get("random")
+    methods = {}
+    for name, f in figures.items():
+        if name in baselines:
+            continue
+        faithful = None
+        if random is not None:
+            faithful = is_faithful(f.deletion_auc.ci, f.insertion_auc.ci,
+                                   random_deletion_ci=random.deletion_auc.ci,
+                                   random_insertion_ci=random.insertion_auc.ci)
+        methods[name] = f.model_copy(update={"faithful": faithful})
+    return methods, kept
+
+
+def sanity_figures(result, *, max_similarity: float) -> dict[str, SanityFigures]:
+    """Per method, the curves of a :class:`~audit.stages.sanity.SanityResult`; ``passed`` when
+    the mean Spearman correlation after full randomisation is below ``max_similarity``."""
+    out = {}
+    for method, curve in result.spearman.items():
+        last = curve[-1] if len(curve) > 1 else None
+        out[method] = SanityFigures(n=result.n, layers=list(result.layers),
+                                    spearman=list(curve), ssim=list(result.ssim[method]),
+                                    passed=None if last is None else bool(last < max_similarity))
+    return out
+
+
+def behaviour_agreement(records: pd.DataFrame, samples: pd.DataFrame) -> dict[str,
+                                                                                AgreementFigures]:
+    """Per method, how often its fixation flag equals ``background_decision`` on the
+    misclassified samples where both are defined, and Cohen's kappa."""
+    decisions = samples.set_index("sample_id")["background_decision"]
+    rows = records[(records["target"] == "predicted") & records["background_fixation"].notna()]
+    out = {}
+    for method, part in rows.groupby("method", sort=True):
+        flags = part.set_index("sample_id")["background_fixation"]
+        joined = pd.concat([flags, decisions.reindex(flags.index)], axis=1).dropna()
+        a, b = joined.iloc[:, 0].to_numpy(float), joined.iloc[:, 1].to_numpy(float)
+        kappa = cohens_kappa(a, b) if len(joined) else float("nan")
+        out[str(method)] = AgreementFigures(
+            n=len(joined), agreement=float((a == b).mean()) if len(joined) else None,
+            kappa=None if np.isnan(kappa) else float(kappa))
+    return out

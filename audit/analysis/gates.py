@@ -1,0 +1,220 @@
+"""Release gates: thresholds on the summary figures -> pass or fail, with a reason each.
+
+A gate has one of four outcomes (:data:`audit.summary.GateOutcome`):
+
+- ``pass`` / ``fail``: the figure met its threshold or not;
+- ``not_enough_samples``: the figure rests on fewer than ``metrics.min_n`` samples, too few to
+  judge, so its value is not held against the threshold either way; the gate passes or fails
+  as ``gates.on_too_few`` says (default ``pass``: the figures most often short of samples are
+  those over misclassified samples, and they are short because the model makes few errors);
+- ``undefined``: the figure is undefined on the dataset (no misclassified sample to fixate, no
+  box to point at); the gate passes and says so: there is no evidence against the model.
+
+A gate on a per-method figure is evaluated for every method whose maps explain the decision
+and named ``<gate>[<method>]``; counter-evidence (the negative-evidence map) is not gated (see
+:data:`audit.cams.methods.METHODS`).
+
+With ``gates.per_slice``, every gate is evaluated again on every scored slice (the slice seen
+as a summary of its own, :meth:`audit.summary.Summary.slice_view`) and named
+``<gate>[<slice>]``: ``min_accuracy[site=A]``, ``max_background_fixation_rate[gradcam][site=A]``.
+A slice too small to score (``metrics.min_slice_size``) is not gated.
+``max_regression`` judges the run against its baseline run rather than a threshold of its own
+figures: it fails when the largest flagged regression (:mod:`audit.analysis.drift`) is bigger
+than its
+threshold, and is ``undefined`` (passes) for a run without a baseline.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from audit.cams.methods import METHODS
+from audit.comparison import figure_title
+from audit.config import GatesSection
+from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
+from audit.summary import Change, Gate, Summary
+
+if TYPE_CHECKING:
+    from audit.analysis.drift import Drift
+
+__all__ = ["evaluate_gates", "fixation_methods", "regression_gate", "skipped_fraction_gate"]
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _gate(value, n: int, threshold, *, minimum: bool, what: str, min_n: int,
+          on_too_few: str) -> Gate:
+    if value is None:
+        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined", n=n,
+                    reason=f"{what} is undefined on this dataset; nothing to hold against it")
+    if n < min_n:
+        passed = on_too_few == "pass"
+        return Gate(value=value, threshold=threshold, passed=passed,
+                    outcome="not_enough_samples", n=n,
+                    reason=f"not enough samples (n={n} < metrics.min_n {min_n}): {what} "
+                           f"{_fmt(value)} is not judged; the gate "
+                           f"{'passes' if passed else 'fails'} (gates.on_too_few: {on_too_few})")
+    passed = value >= threshold if minimum else value <= threshold
+    relation = ("at or above" if passed else "below") if minimum else (
+        "at or below" if passed else "above")
+    bound = "minimum" if minimum else "maximum"
+    return Gate(value=value, threshold=threshold, passed=bool(passed),
+                outcome="pass" if passed else "fail", n=n,
+                reason=f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}")
+
+
+def fixation_methods(summary: Summary, gates: GatesSection) -> list[str]:
+    """The methods the background-fixation gate applies to (``gates.fixation_methods``):
+    every method that explains the decision, the trusted ones (faithful and sane on this run),
+    or the ones named."""
+    deciding = [m for m in sorted(summary.methods) if METHODS[m].fixation]
+    if gates.fixation_methods == "all":
+        return deciding
+    if gates.fixation_methods == "trusted":
+        return [m for m in deciding if summary.methods[m].trusted]
+    return [m for m in deciding if m in gates.fixation_methods]
+
+
+def _size(change: Change) -> str:
+    if change.unit == "pct":
+        return f"{100 * abs(change.difference):.1f} percentage points"
+    return f"{abs(change.difference):.3f}"
+
+
+def regression_gate(drift: Drift | None, threshold: float) -> Gate:
+    """``max_regression``: the largest flagged regression against the baseline run, in its
+    figure's units, against ``threshold``.
+
+    Without the ``drift`` stage (``drift`` is None) there is nothing to judge and the gate
+    fails, saying so; without a baseline run it is ``undefined`` and passes; with a baseline
+    and no flagged regression its value is 0 and it passes.
+    """
+    if drift is None:
+        return Gate(value=None, threshold=threshold, passed=False, outcome="fail",
+                    reason="the pipeline has no drift stage, so there is no change against a "
+                           "baseline run to judge; add the stage or switch the gate off")
+    if drift.comparison is None:
+        why = drift.note or "no baseline run to compare with (the first run on this dataset)"
+        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined",
+                    reason=f"{why.rstrip('.')}; nothing to hold against the maximum")
+    baseline = drift.baseline_run_id
+    if not drift.regressions:
+        return Gate(value=0.0, threshold=threshold, passed=True, outcome="pass",
+                    reason=f"no flagged regression against the baseline run {baseline} "
+                           f"(significant and larger than report.min_change "
+                           f"{drift.min_change:.3f})")
+    worst = max(drift.regressions, key=lambda c: abs(c.difference))
+    size = abs(worst.difference)
+    passed = size <= threshold
+    return Gate(value=size, threshold=threshold, passed=passed,
+                outcome="pass" if passed else "fail", n=worst.n_after,
+                reason=f"largest flagged regression against the baseline run {baseline}: "
+                       f"{figure_title(worst.figure)} moved {_size(worst)} for the worse "
+                       f"({_fmt(size)}), {'at or below' if passed else 'above'} the maximum "
+                       f"{_fmt(threshold)}")
+
+
+def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None,
+                   drift: Drift | None = None) -> dict[str, Gate]:
+    """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
+
+    Per-method gates come method by method, in sorted method order. ``min_n`` defaults to
+    the ``metrics.min_n`` the summary's figures were computed with (``summary.min_n``), or
+    :data:`~audit.metrics.sample_size.DEFAULT_MIN_N` for a summary that does not record it;
+    a figure over fewer samples is ``not_enough_samples`` and passes or fails as
+    ``gates.on_too_few`` says. With ``fixation_methods: trusted`` and no method faithful and
+    sane on this run, the fixation gate fails as ``max_background_fixation_rate[trusted]``:
+    the question was asked and no explainer can answer it (the explainer-free
+    ``max_background_reliance`` still can). ``drift`` is the run against its baseline run
+    (the ``drift`` stage), for ``max_regression`` (:func:`regression_gate`).
+    """
+    if min_n is None:
+        min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
+    min_n = check_min_n(min_n)
+    out = _run_gates(summary, gates, min_n=min_n)
+    if gates.max_regression is not None:  # the run against its baseline: not per slice
+        out["max_regression"] = regression_gate(drift, gates.max_regression)
+    if gates.per_slice:
+        for key, figures in summary.slices.items():
+            if not figures.scored:
+                continue
+            for name, result in _run_gates(summary.slice_view(key), gates, min_n=min_n).items():
+                out[f"{name}[{key}]"] = result.model_copy(
+                    update={"reason": f"slice {key}: {result.reason}"})
+    return out
+
+
+def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str, Gate]:
+    """The configured gates on one summary (the whole run's, or a slice's)."""
+    options = dict(min_n=min_n, on_too_few=gates.on_too_few)
+    out: dict[str, Gate] = {}
+    if gates.min_accuracy is not None:
+        n = summary.correct.n or summary.n_samples
+        out["min_accuracy"] = _gate(summary.accuracy, n, gates.min_accuracy, minimum=True,
+                                    what="accuracy", **options)
+    if gates.max_background_reliance is not None:
+        what = "background reliance (behavioural test, no explainer)"
+        if summary.behaviour is None:
+            out["max_background_reliance"] = Gate(
+                value=None, threshold=gates.max_background_reliance, passed=False,
+                outcome="fail",
+                reason="the pipeline has no behaviour stage, so there is no background "
+                       "reliance to judge; add the stage or switch the gate off")
+        else:
+            reliance = summary.behaviour.background_reliance
+            out["max_background_reliance"] = _gate(
+                reliance.value, reliance.n, gates.max_background_reliance, minimum=False,
+                what=what, **options)
+    fixated = fixation_methods(summary, gates)
+    if (gates.max_background_fixation_rate is not None and gates.fixation_methods == "trusted"
+            and not fixated):
+        out["max_background_fixation_rate[trusted]"] = Gate(
+            value=None, threshold=gates.max_background_fixation_rate, passed=False,
+            outcome="fail",
+            reason="no method is both faithful and sane on this run, so no explainer's "
+                   "fixation rate can be trusted")
+    for method in sorted(summary.methods):
+        if not METHODS[method].fixation:
+            continue  # counter-evidence: where a map *should* avoid the object; not gated
+        figures = summary.methods[method]
+        if gates.max_background_fixation_rate is not None and method in fixated:
+            out[f"max_background_fixation_rate[{method}]"] = _gate(
+                figures.background_fixation_rate, figures.background_fixation.n,
+                gates.max_background_fixation_rate, minimum=False,
+                what=f"{method} background-fixation rate among misclassified samples",
+                **options)
+        if gates.min_pointing_accuracy is not None:
+            out[f"min_pointing_accuracy[{method}]"] = _gate(
+                figures.pointing_accuracy, figures.pointing_hit.all.n,
+                gates.min_pointing_accuracy, minimum=True, what=f"{method} pointing accuracy",
+                **options)
+        if gates.min_energy_in_box is not None:
+            out[f"min_energy_in_box[{method}]"] = _gate(
+                figures.energy_in_box.all.mean, figures.energy_in_box.all.n,
+                gates.min_energy_in_box, minimum=True, what=f"{method} mean energy in box",
+                **options)
+        if gates.max_degenerate_fraction is not None:
+            n_maps = figures.n_maps or summary.n_samples
+            fraction = figures.n_degenerate / n_maps if n_maps else None
+            out[f"max_degenerate_fraction[{method}]"] = _gate(
+                fraction, n_maps, gates.max_degenerate_fraction, minimum=False,
+                what=f"{method} share of degenerate maps", **options)
+    return out
+
+
+def skipped_fraction_gate(summary: Summary, maximum: float) -> Gate | None:
+    """A failing gate when more samples were skipped than ``maximum`` allows, else None.
+
+    This gate is about the input, not the model: the figures describe only part of the
+    dataset.
+    """
+    fraction = summary.skipped_fraction
+    if fraction <= maximum:
+        return None
+    return Gate(value=fraction, threshold=maximum, passed=False, outcome="fail",
+                reason=f"{fraction:.1%} of the samples were skipped, above "
+                       f"dataset.max_skipped_fraction {maximum:.1%}; the figures describe "
+                       "only part of the dataset")
+

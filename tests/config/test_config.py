@@ -1,0 +1,178 @@
+"""Configuration validation and pipeline building: errors name the key, the value and what is
+allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from audit.app.run import RUN_INPUTS, load_audit_pipeline
+from audit.config import load_config, parse_config
+from audit.errors import ConfigError
+from audit.pipeline import build_pipeline
+from audit.stages import STAGES
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = {"model": {"path": "m.keras"}, "dataset": {"path": "d.csv"}}
+
+
+def test_shipped_config_is_valid_and_complete():
+    config = load_config(ROOT / "config.yaml")
+    assert config.run_name == "demo" and config.demo is not None
+    assert config.model.path == ROOT / "data/demo/model.keras"
+    assert config.cams.methods == ["gradcam", "gradcam++", "scorecam", "negative"]
+    dump = config.resolved_dump()
+    for key in ("run_name", "seed", "pipeline", "model", "dataset", "cams", "metrics", "gates",
+                "report"):
+        assert key in dump
+
+
+def test_defaults_fill_every_key_but_the_two_paths(tmp_path):
+    config = parse_config(MINIMAL, base_dir=tmp_path)
+    assert config.model.path == tmp_path / "m.keras"
+    assert config.dataset.format == "csv" and config.cams.batch_size == 32
+    assert config.metrics.pointing_tolerance_px == 15 and config.metrics.loc_threshold == 0.15
+    assert config.gates.min_accuracy is None
+    assert config.model.preprocessing.as_block() == {"rescale": 1 / 255, "offset": 0.0}
+
+
+@pytest.mark.parametrize("patch,message", [
+    ({"cams": {"batch_size": 0}}, r"cams\.batch_size: received 0; .*greater than or equal to 1"),
+    ({"cams": {"methodz": ["gradcam"]}},
+     r"cams\.methodz: unknown key\. Did you mean 'methods'\?"),
+    ({"cams": {"methods": ["gradcam", "lime"]}}, r"cams\.methods\.1: received 'lime'"),
+    ({"cams": {"targets": ["true"]}}, r"cams\.targets: .*must include 'predicted'"),
+    ({"dataset": {"path": "d.csv", "format": "xml"}},
+     r"dataset\.format: received 'xml'; .*'csv', 'jsonl', 'coco' or 'voc'"),
+    ({"gates": {"min_accuracy": 1.5}}, r"gates\.min_accuracy: received 1\.5"),
+    ({"model": {"path": "m.keras", "class_names": ["a", "a"]}}, r"repeated: \['a'\]"),
+    ({"model": {"layer": None}}, r"model\.path: required key is missing"),
+    ({"model": {"path": "m.keras", "output": ""}},
+     r"model\.output: received ''; output must name one of the model's outputs"),
+    ({"model": {"path": "m.keras", "tokens": {"gird": [14, 14]}}},
+     r"model\.tokens\.gird: unknown key\. Did you mean 'grid'\? Allowed here: grid, skip"),
+    ({"model": {"path": "m.keras", "tokens": {"grid": [14]}}},
+     r"model\.tokens\.grid: received \[14\]; must be two integers \[h, w\]"),
+    ({"model": {"path": "m.keras", "tokens": {"grid": [0, 14]}}},
+     r"model\.tokens\.grid: received \[0, 14\]; must be two positive integers"),
+    ({"model": {"path": "m.keras", "tokens": {"skip": -1}}},
+     r"model\.tokens\.skip: received -1; .*greater than or equal to 0"),
+])
+def test_errors_name_key_value_and_allowed(patch, message, tmp_path):
+    data = {**MINIMAL, **patch}
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data, where="config.yaml", base_dir=tmp_path)
+
+
+def test_model_output_and_tokens(tmp_path):
+    """Both default to null (one output; token grids inferred); a partial tokens block keeps
+    its other key null."""
+    config = parse_config(MINIMAL, base_dir=tmp_path)
+    assert config.model.output is None and config.model.tokens is None
+    data = {**MINIMAL, "model": {"path": "m.keras", "output": "class_probs",
+                                 "tokens": {"grid": [14, 14], "skip": 1}}}
+    model = parse_config(data, base_dir=tmp_path).model
+    assert model.output == "class_probs"
+    assert model.tokens.model_dump() == {"grid": (14, 14), "skip": 1}
+    partial = {**MINIMAL, "model": {"path": "m.keras", "tokens": {"skip": 2}}}
+    assert parse_config(partial, base_dir=tmp_path).model.tokens.model_dump() == {
+        "grid": None, "skip": 2}
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(listy)
+
+
+def test_shipped_pipelines_build():
+    for name in ("audit", "quick", "predeploy"):
+        pipeline = load_audit_pipeline(ROOT / "pipelines" / f"{name}.yaml")
+        assert pipeline.name == name
+        assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
+        evidence = name != "quick"  # quick leaves the evidence stages out
+        assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"] + (
+            ["behaviour"] if evidence else [])
+        assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
+                                                    else []) + [
+            "aggregate", "drift", "gate", "gallery", "report"]
+        assert pipeline.stream == "batch"
+        assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
+            {"samples"} if evidence else set())
+    quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
+    assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
+    predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
+    assert predeploy.overrides()["gates"] == {"min_accuracy": 0.8,
+                                              "max_background_fixation_rate": 0.5,
+                                              "max_degenerate_fraction": 0.05}
+
+
+def test_stage_order_comes_from_the_data_not_the_file():
+    shuffled = ["report", "gallery", "gate", "score", "aggregate", "explain", "predict",
+                "load_dataset", "load_model"]
+    pipeline = build_pipeline({"name": "p", "stages": shuffled}, table=STAGES,
+                              provided=RUN_INPUTS, where="p.yaml")
+    # Listed backwards, each stage still runs after the stages that make its inputs; among
+    # stages that could run, the one listed first goes first (gallery before aggregate).
+    assert [s.name for s in pipeline.stages] == [
+        "load_model", "load_dataset", "predict", "explain", "score", "gallery", "aggregate",
+        "gate", "report"]
+
+
+@pytest.mark.parametrize("stages,message", [
+    (["load_model", "load_dataset", "predcit"],
+     "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
+     "load_dataset, slices, predict, explain, score, behaviour, faithfulness, sanity, "
+     "aggregate, drift, gate, gallery, report."),
+    (["predict"],
+     "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
+     "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
+    (["load_model", "load_dataset", "predict", "explain", "score", "aggregate", "gate",
+      "report"],
+     "p.yaml: stage 'report' needs ['gallery', 'behaviour_gallery'], which no stage of the "
+     "pipeline makes ('gallery' is made by gallery; 'behaviour_gallery' is made by gallery)."),
+    (["load_model", "load_model"], "p.yaml: stages[1]: stage 'load_model' appears twice."),
+    ([{"predict": {"x": 1}}], "p.yaml: stages[0]: stage 'predict' takes no parameters; "
+                              "received ['x']."),
+    ([], "p.yaml: the pipeline has no stages."),
+])
+def test_bad_pipelines(stages, message):
+    with pytest.raises(ConfigError) as error:
+        build_pipeline({"name": "p", "stages": stages}, table=STAGES, provided=RUN_INPUTS,
+                       where="p.yaml")
+    assert str(error.value) == message
+
+
+def test_stage_parameters_are_validated_like_config(tmp_path):
+    from audit.app.run import _apply_overrides
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"stages": [
+        "load_model", "load_dataset", "predict", {"explain": {"methods": ["nope"]}}, "score"]}))
+    pipeline = load_audit_pipeline(path)
+    with pytest.raises(ConfigError, match=r"stage parameters\): cams\.methods\.0: received "
+                                          r"'nope'"):
+        _apply_overrides(parse_config(MINIMAL, base_dir=tmp_path), pipeline)
+
+
+def test_stage_parameters_need_a_mapping_section(tmp_path):
+    from audit.app.run import _apply_overrides
+
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"stages": [
+        "load_model", {"slices": {"x": 1}}, "load_dataset"]}))
+    pipeline = load_audit_pipeline(path)
+    with pytest.raises(ConfigError) as error:
+        _apply_overrides(parse_config(MINIMAL, base_dir=tmp_path), pipeline)
+    assert str(error.value) == (
+        f"{path}: stage 'slices' takes no parameters in a pipeline file: its section 'slices' "
+        "is not a mapping; set it in the configuration. Received: ['x'].")
