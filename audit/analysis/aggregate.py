@@ -13,16 +13,17 @@ order of ``records.csv`` (which depends on batching and resumption) does not mat
 
 from __future__ import annotations
 
-import zlib
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
 
 from audit.metrics.bootstrap import describe
+from audit.metrics.outcomes import fixation_outcomes
 from audit.metrics.proportions import describe_proportion, proportion
 from audit.metrics.records import RECORD_COLUMNS
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
+from audit.metrics.seeds import sub_seed
 from audit.summary import SCHEMA_VERSION, Summary
 
 __all__ = ["PROPORTION_SCORES", "SCORES", "TRUE_CLASS_SCORES", "aggregate", "fixation_outcomes",
@@ -41,23 +42,6 @@ _TARGETS = ("predicted", "true")
 _SAMPLE_COLUMNS = ("label_index", "predicted_index", "correct", "centre_hit")
 
 
-def sub_seed(seed: int, name: str) -> int:
-    """The seed of the statistic ``name``, derived from the run's ``seed``.
-
-    ``numpy.random.SeedSequence([seed, crc32(name)])``: stable across processes and Python
-    versions (unlike ``hash``), and different for every name.
-
-    Examples
-    --------
-    >>> sub_seed(0, "accuracy") == sub_seed(0, "accuracy")
-    True
-    >>> sub_seed(0, "accuracy") == sub_seed(0, "centre_baseline")
-    False
-    """
-    entropy = [int(seed), zlib.crc32(name.encode("utf-8"))]
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
-
-
 def _floats(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -65,35 +49,6 @@ def _floats(column: pd.Series) -> np.ndarray:
 def _mean_or_none(values: np.ndarray) -> float | None:
     defined = values[~np.isnan(values)]
     return float(defined.mean()) if defined.size else None
-
-
-def _flags_fixation(predicted: pd.DataFrame) -> bool:
-    """Whether a method's maps get a fixation flag, as its records say: False when it has
-    misclassified samples with a defined enrichment and none has a flag (counter-evidence,
-    whose maps are not an explanation of the decision; see the ``score`` stage). Read from
-    the records, so that combining them needs no knowledge of the CAM methods."""
-    wrong = predicted[~predicted["correct"].to_numpy(dtype=bool)]
-    eligible = ~np.isnan(_floats(wrong["enrichment"]))
-    flagged = ~np.isnan(_floats(wrong["background_fixation"]))
-    return bool(flagged.any() or not eligible.any())
-
-
-def fixation_outcomes(predicted: pd.DataFrame) -> np.ndarray:
-    """Per map of the predicted class of one method: 1.0 for a background-fixated error, 0.0
-    for any other map with a defined enrichment (a box and a non-degenerate map), NaN
-    otherwise, and NaN throughout for a method whose errors carry no fixation flag
-    (counter-evidence).
-
-    The per-sample outcome behind ``background_fixation_per_sample``: its mean is fixated
-    errors per sample whose flag would be defined were it misclassified. The comparison of
-    two runs pairs these outcomes sample by sample. Pass every predicted-class row of the
-    method (whether the method flags fixation is read from its errors), and subset after.
-    """
-    fixated = _floats(predicted["background_fixation"]) == 1.0
-    if not _flags_fixation(predicted):
-        return np.full(len(predicted), np.nan)
-    eligible = ~np.isnan(_floats(predicted["enrichment"])) | fixated
-    return np.where(fixated, 1.0, np.where(eligible, 0.0, np.nan))
 
 
 def _check_inputs(records, class_names, seed, n_resamples) -> list[str]:

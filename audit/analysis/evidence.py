@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.analysis.aggregate import sub_seed
 from audit.evidence import cohens_kappa, confidence_drop, confidence_increase, is_faithful
 from audit.metrics import describe
 from audit.metrics.proportions import describe_proportion
+from audit.metrics.seeds import sub_seed
 from audit.summary import (
     AgreementFigures,
     BehaviourFigures,

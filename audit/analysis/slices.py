@@ -30,12 +30,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.analysis.aggregate import fixation_outcomes, sub_seed
 from audit.analysis.evidence import behaviour_figures
 from audit.datasets import DatasetManifest
 from audit.errors import ConfigError, DatasetError
 from audit.metrics.bootstrap import describe
+from audit.metrics.outcomes import fixation_outcomes
 from audit.metrics.proportions import describe_proportion
+from audit.metrics.seeds import sub_seed
 from audit.summary import BehaviourSplit, SliceFigures
 
 __all__ = ["MISSING", "SliceKeys", "extract_slice_keys", "slice_figures", "slice_key"]

@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from audit.analysis.aggregate import sub_seed
 from audit.comparison.difference import Difference
 from audit.comparison.figures import FigureValue, key_figures, sample_outcomes
 from audit.comparison.mcnemar import paired_proportions
@@ -36,6 +35,7 @@ from audit.comparison.overall import METHODS_RULE, OVERALL_RULE, Overall, overal
 from audit.comparison.paired_bootstrap import paired_bootstrap
 from audit.comparison.unpaired import combined_intervals, two_proportions
 from audit.metrics.sample_size import DEFAULT_MIN_N, TOO_FEW_TEXT, check_min_n
+from audit.metrics.seeds import sub_seed
 from audit.summary import Proportion, Stat, Summary
 
 __all__ = ["Assessment", "Comparison", "FigureComparison", "Pairing", "compare_summaries",

@@ -18,8 +18,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from audit.analysis.aggregate import fixation_outcomes
 from audit.cams.methods import METHODS, ordered_methods
+from audit.metrics.outcomes import fixation_outcomes
 from audit.summary import MethodFigures, Proportion, Stat, Summary
 
 __all__ = [

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.analysis.aggregate import sub_seed
 from audit.cams import CamExplainer
 from audit.cams.methods import METHODS, ordered_methods
 from audit.config import CamsSection, FaithfulnessSection
@@ -38,6 +37,7 @@ from audit.evidence import (
     random_map,
     substrate,
 )
+from audit.metrics.seeds import sub_seed
 from audit.stages.load_model import ModelInfo
 from audit.stages.reload import classes_of, decisions, reload
 
