@@ -3,7 +3,7 @@ the changes worth a person's attention flagged.
 
 A run's baseline is, in order: the run folder given with ``cam-audit run --baseline``, the
 configuration's ``report.baseline``, or the most recent earlier completed run in the output
-folder's history on the same dataset (:func:`audit.report.history.find_baseline`). Every key
+folder's history on the same dataset (:func:`audit.history.baseline.find_baseline`). Every key
 figure is compared by :func:`audit.comparison.compare_summaries`, the one comparison of two
 runs (McNemar's exact test or a paired bootstrap when both runs audited the same samples,
 Newcombe's interval or combined intervals otherwise), and a change is **flagged** when
@@ -37,10 +37,10 @@ from pathlib import Path
 import pandas as pd
 
 from audit.comparison import Comparison, FigureComparison, compare_summaries
-from audit.config import ReportSection
 from audit.errors import AuditError
-from audit.history.run_info import RunInfo
-from audit.summary import Change, Provenance, RunSummary, Summary, read_summary
+from audit.history.baseline import baseline_of
+from audit.history.runs import load_records
+from audit.summary import Change, RunSummary, Summary, read_summary
 
 __all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "flagged_changes", "is_flagged",
            "measure_drift"]
@@ -150,8 +150,6 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     unreadable baseline ``summary.json`` leaves the run without a comparison, and ``note``
     says why: a scheduled run must not be lost because an old run folder was damaged.
     """
-    from audit.report.compare import load_records
-
     if baseline_dir is None:
         return Drift(min_change=min_change)
     baseline_dir = Path(baseline_dir)
@@ -166,25 +164,3 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     return Drift(baseline_dir=baseline_dir, baseline=baseline, comparison=comparison,
                  changes=tuple(flagged_changes(comparison, min_change=min_change)),
                  min_change=min_change)
-
-
-def baseline_of(run: RunInfo, report: ReportSection) -> Path | None:
-    """The baseline run folder of a run that is still going (its summary is not written yet).
-
-    ``run.baseline`` (``cam-audit run --baseline``) wins, then ``report.baseline``; otherwise
-    the most recent earlier completed run in the run's history (``run.history_dir``) on the
-    same dataset (the manifest SHA-256 recorded at the run's start), finished before this run
-    started. None when there is none, and for a run put elsewhere with ``--out`` that names
-    no baseline.
-    """
-    from audit.report.history import find_baseline
-
-    for explicit in (run.baseline, report.baseline):
-        if explicit is not None:
-            return Path(explicit)
-    if run.history_dir is None:
-        return None
-    lookup = RunSummary(run_id=run.run_id, provenance=Provenance(**{
-        **dict(run.provenance), "run_id": run.run_id, "started_at": run.started_at,
-        "finished_at": None}))
-    return find_baseline(run.history_dir, summary=lookup, exclude_run_dir=run.run_dir)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from audit.datasets.types import SampleError
+from audit.datasets.sample_error import SampleError
 
 #: Pixel value of the boundary/void band of Pascal VOC segmentation PNGs: never object.
 VOC_VOID = 255

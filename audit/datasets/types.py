@@ -24,12 +24,12 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from audit.datasets.masks import MaskSource
+from audit.datasets.masks import MaskSource
+from audit.datasets.sample_error import SampleError  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -142,26 +142,6 @@ class Sample:
             object.__setattr__(self, "meta", Meta(self.meta))
         if not isinstance(self.masks, tuple):
             object.__setattr__(self, "masks", tuple(self.masks))
-
-
-class SampleError(ValueError):
-    """A problem with one sample or one manifest entry: it is skipped and the run goes on.
-
-    The checks of labels, boxes and masks raise a subclass; the code that forms samples
-    (:func:`audit.datasets.manifest.build_manifest`) or reads images
-    (:class:`audit.datasets.stream.BatchLoader`) catches it and records a
-    :class:`SkippedSample` with :attr:`reason`, prefixed by the entry's place in the manifest
-    when the check could not know it (a label check does not know its line).
-
-    Parameters
-    ----------
-    reason : str
-        What is wrong, in words a person understands.
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

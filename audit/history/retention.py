@@ -20,30 +20,18 @@ import json
 import shutil
 import warnings
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from audit.errors import AuditError
+from audit.history.index import HistoryRow, run_folder
 from audit.summary import read_summary
 
-if TYPE_CHECKING:
-    from audit.report.history import HistoryRow
-
-__all__ = ["TRASH_PREFIX", "delete_runs", "plan_retention", "run_folder"]
+__all__ = ["TRASH_PREFIX", "delete_runs", "plan_retention", "run_folder"]  # run_folder: index's
 
 #: What a run folder is renamed to while it is deleted; hidden, so no reader takes it for a run.
 TRASH_PREFIX = ".pruned-"
 
 _FINISHED = ("complete", "failed")
-
-
-def run_folder(out_dir: Path, row: HistoryRow) -> Path | None:
-    """The folder of a history row's run: the folder of its ``report``, when that is a plain
-    child of ``out_dir`` (``"<run>/report.html"``); None otherwise."""
-    parts = PurePosixPath(row.report).parts if row.report else ()
-    if len(parts) != 2 or parts[0] in ("", ".", "..") or parts[0].startswith("."):
-        return None
-    return out_dir / parts[0]
 
 
 def _finished_run_of(folder: Path, out_dir: Path, run_id: str) -> bool:

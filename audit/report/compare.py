@@ -22,8 +22,8 @@ import pandas as pd
 
 from audit.cams.methods import ordered_methods
 from audit.comparison import Comparison, compare_summaries
+from audit.history.runs import load_records
 from audit.io import atomic_write_json, atomic_write_text
-from audit.metrics.records import read_records
 from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows
 from audit.report.format import NA, fmt_pct, fmt_time
 from audit.report.methods import is_counter_evidence
@@ -46,18 +46,6 @@ CHANGE_KINDS = (
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LIST_LIMIT = 100
-
-
-def load_records(run_dir) -> pd.DataFrame | None:
-    """A run folder's ``records.csv``, or None when it is missing or unreadable (the
-    comparison then goes without pairing or per-sample changes, and says so)."""
-    path = Path(run_dir) / "records.csv"
-    if not path.is_file():
-        return None
-    try:
-        return read_records(path)
-    except (OSError, ValueError, KeyError, pd.errors.ParserError):
-        return None
 
 
 def _pick_method(a: pd.DataFrame, b: pd.DataFrame, a_methods: Iterable[str]) -> str | None:

@@ -16,9 +16,10 @@ import pytest
 from PIL import Image
 from run_builders import write_run
 
+from audit.history.baseline import find_baseline
+from audit.history.index import HistoryRow
 from audit.history.retention import TRASH_PREFIX, plan_retention
-from audit.report import find_baseline, update_history
-from audit.report.history import HistoryRow
+from audit.report import update_history
 from audit.report.trends import TrendRun, trends_png
 from audit.summary import Change, read_summary, write_summary
 
