@@ -13,6 +13,8 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from audit.analysis.aggregate import aggregate
+from audit.comparison import compare_summaries
+from audit.comparison.drift import Drift, flagged_changes
 from audit.config import AuditConfig
 from audit.metrics.records import ScoreRecord, records_to_frame
 from audit.report import (
@@ -201,12 +203,24 @@ CONFIG = AuditConfig.model_validate({
 }).resolved_dump()
 
 
-def render_full(run_dir: Path, *, baseline=None, **overrides) -> tuple[Path, str]:
+def drift_of(baseline, summary, *, baseline_records=None, records=None,
+             min_change: float = 0.02) -> Drift:
+    """What the drift stage makes of ``summary`` against ``baseline`` (already read)."""
+    comparison = compare_summaries(baseline, summary, records_a=baseline_records,
+                                   records_b=records)
+    return Drift(baseline=baseline, comparison=comparison, min_change=min_change,
+                 changes=tuple(flagged_changes(comparison, min_change=min_change)))
+
+
+def render_full(run_dir: Path, *, baseline=None, baseline_records=None, **overrides
+                ) -> tuple[Path, str]:
     records = make_records()
     kwargs = dict(summary=make_summary(records), records=records_to_frame(records),
-                  skipped=make_skipped(), gallery=make_gallery(), config=CONFIG,
-                  baseline=baseline)
+                  skipped=make_skipped(), gallery=make_gallery(), config=CONFIG)
     kwargs.update(overrides)
+    if baseline is not None:
+        kwargs["drift"] = drift_of(baseline, kwargs["summary"], baseline_records=baseline_records,
+                                   records=kwargs["records"])
     path = write_report(run_dir, **kwargs)
     return path, path.read_text(encoding="utf-8")
 

@@ -38,11 +38,10 @@ from audit.metrics.outcomes import fixation_outcomes
 from audit.metrics.proportions import describe_proportion
 from audit.metrics.seeds import sub_seed
 from audit.summary import BehaviourSplit, SliceFigures
+from audit.summary.slices import MISSING, slice_key
 
 __all__ = ["MISSING", "SliceKeys", "extract_slice_keys", "slice_figures", "slice_key"]
 
-#: How a sample without a value for a column is named in its slice's key.
-MISSING = "(missing)"
 
 #: Formats whose per-sample fields are JSON values: a ``null`` there is no value.
 _JSON_FORMATS = ("jsonl", "coco")
@@ -71,18 +70,6 @@ class SliceKeys:
 
     slices: tuple[tuple[str, ...], ...]
     values: pd.DataFrame
-
-
-def slice_key(values: dict[str, str | None]) -> str:
-    """The key of the slice whose columns have ``values`` (in order; None: no value).
-
-    >>> slice_key({"site": "A"})
-    'site=A'
-    >>> slice_key({"site": "A", "device": None})
-    'site=A,device=(missing)'
-    """
-    return ",".join(f"{column}={MISSING if value is None else value}"
-                    for column, value in values.items())
 
 
 def _column_problem(column: str, present: Sequence[str], manifest: DatasetManifest) -> str:

@@ -61,6 +61,9 @@ class Pipeline:
         Stage name -> parameters the pipeline file gives it.
     path : Path or None
         The file it was read from.
+    added : tuple of str
+        The producers (``Stage.auto_add``) added because a stage needed their outputs and the
+        file did not name them.
     """
 
     name: str
@@ -71,6 +74,7 @@ class Pipeline:
     params: Mapping[str, Mapping] = field(default_factory=dict)
     description: str = ""
     path: Path | None = None
+    added: tuple[str, ...] = ()
 
     @property
     def stages(self) -> tuple[Stage, ...]:
@@ -156,6 +160,28 @@ def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, 
     return entries
 
 
+def _add_producers(entries: list[tuple[Stage, dict]], table: Mapping[str, Stage],
+                   provided: set[str]) -> list[str]:
+    """Add (in place) the ``auto_add`` stages that make an input a stage of ``entries`` needs
+    and nobody makes, each just before its first consumer, until nothing more is needed;
+    return their names. An input no ``auto_add`` stage makes is left for the caller to
+    refuse."""
+    added: list[str] = []
+    while True:
+        made = provided | {n for s, _ in entries for n in s.outputs}
+        names = {s.name for s, _ in entries}
+        for index, (stage, _) in enumerate(entries):
+            needed = [n for n in stage.inputs if n not in made and n not in stage.optional]
+            producers = [t for n in needed for t in table.values()
+                         if t.auto_add and n in t.outputs and t.name not in names]
+            if producers:
+                entries.insert(index, (producers[0], {}))
+                added.append(producers[0].name)
+                break
+        else:
+            return added
+
+
 def _run_order(stages: list[Stage], makers: dict[str, Stage], where: str) -> list[Stage]:
     """Kahn's topological sort; among ready stages the one listed first runs first."""
     needs = {s.name: {makers[n].name for n in s.inputs if n in makers} for s in stages}
@@ -213,13 +239,15 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
     ------
     ConfigError
         An unknown stage (with a "did you mean"), a stage listed twice, parameters for a stage
-        that takes none, an input nobody makes (naming the stages that would make it), two
+        that takes none, an input nobody makes (naming the stages that would make it) unless
+        its maker is an ``auto_add`` stage (then added, see :attr:`Pipeline.added`), two
         stages making the same output, a cycle, a per-batch stage that needs an output made
         only after the stream, or per-batch stages without a stream.
     """
     entries = _entries(data, table, where)
-    stages = [stage for stage, _ in entries]
     provided = set(provided)
+    added = _add_producers(entries, table, provided)
+    stages = [stage for stage, _ in entries]
     makers: dict[str, Stage] = {}
     for stage in stages:
         for name in stage.outputs:
@@ -271,7 +299,7 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
     return Pipeline(name=str(data.get("name") or where), before=tuple(before),
                     per_batch=tuple(per_batch), after=tuple(after), stream=stream,
                     params=MappingProxyType({s.name: v for s, v in entries}),
-                    description=str(data.get("description") or ""))
+                    description=str(data.get("description") or ""), added=tuple(added))
 
 
 def load_pipeline(path: str | os.PathLike, *, table: Mapping[str, Stage],

@@ -73,6 +73,11 @@ class Stage:
         Its outputs are too heavy to ship to another process (a loaded model): an engine that
         runs batches in other processes runs this stage again in each of them, on the same
         inputs, instead of sending its outputs.
+    auto_add : bool
+        A producer the pipeline adds when one of its stages needs an output of this one and
+        the pipeline file does not name it (see :func:`~audit.pipeline.pipeline.build_pipeline`):
+        each value has one producer, and no consumer makes it again itself. A needed input
+        whose maker is not ``auto_add`` is refused, as Kedro refuses a missing input.
     """
 
     name: str
@@ -84,6 +89,7 @@ class Stage:
     stream: str | None = None
     optional: tuple[str, ...] = ()
     per_worker: bool = False
+    auto_add: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.analysis.drift import DEFAULT_MIN_CHANGE, Drift
 from audit.cams.methods import ordered_methods
+from audit.comparison.drift import Drift
 from audit.io import atomic_write_text
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time
@@ -43,8 +43,6 @@ __all__ = ["build_context", "write_report"]
 
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                   gallery: list[GalleryItem], config: dict,
-                  baseline: RunSummary | None = None,
-                  baseline_records: pd.DataFrame | None = None,
                   behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
                   ) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
@@ -64,10 +62,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "warnings": warnings_view(summary),
         "glance": glance_view(summary, methods,
                               fixation_limit=config["gates"]["max_background_fixation_rate"]),
-        "baseline": baseline_view(summary, baseline, records=records,
-                                  baseline_records=baseline_records, drift=drift,
-                                  min_change=config.get("report", {}).get(
-                                      "min_change", DEFAULT_MIN_CHANGE)),
+        "baseline": baseline_view(summary, drift),
         "data": data_view(summary, skipped, config, methods),
         "accuracy": accuracy_view(summary, methods),
         "methods": [{"name": m, "title": method_title(m)} for m in methods],
@@ -89,8 +84,6 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
 
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                  gallery: list[GalleryItem], config: dict,
-                 baseline: RunSummary | None = None,
-                 baseline_records: pd.DataFrame | None = None,
                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
                  ) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
@@ -114,18 +107,11 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         The resolved configuration as run, every default filled in
         (``AuditConfig.resolved_dump()``): the report reads ``metrics``, ``gates``, ``model``,
         ``dataset`` and ``run_name`` from it, and shows all of it as YAML.
-    baseline : RunSummary or None
-        The summary of a previous run on the same dataset: key figures are compared, each
-        change tested and assessed, and the comparison opens with one overall answer (see
-        :func:`audit.comparison.compare_summaries`).
-    baseline_records : pandas.DataFrame or None
-        The baseline's ``records.csv``: on the same samples, changes are tested pair by pair
-        (McNemar's exact test, a paired bootstrap); without it, by interval rules.
     drift : Drift or None
-        The run against its baseline as the ``drift`` stage measured it (the comparison and
-        the flagged changes); when given, ``baseline`` and ``baseline_records`` are not used.
-        Without it, a ``baseline`` is compared here and its changes flagged with
-        ``report.min_change`` from ``config``.
+        The run against its baseline as the ``drift`` stage measured it: the key figures
+        compared, each change tested and assessed (:func:`audit.comparison.compare_summaries`;
+        pair by pair on the same samples), and the changes flagged. None (or a drift without
+        a baseline) shows no comparison.
 
     Returns
     -------
@@ -133,7 +119,5 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         The path of ``report.html``.
     """
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
-                            config=config, baseline=baseline,
-                            baseline_records=baseline_records,
-                            behaviour_gallery=behaviour_gallery, drift=drift)
+                            config=config, behaviour_gallery=behaviour_gallery, drift=drift)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

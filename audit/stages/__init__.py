@@ -8,7 +8,9 @@ The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
                ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
-it in a pipeline file.
+it in a pipeline file. ``slices`` and ``drift`` are producers (``auto_add``): a pipeline that
+needs their outputs and does not name them gets them added, so ``aggregate``, ``gate`` and
+``report`` read them and never compute them again.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("load_dataset", load_dataset,
           inputs=("params:dataset", "params:cams", "class_names", "model_info"),
           outputs=("manifest", "batch"), stream="batch"),
-    Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",)),
+    Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",),
+          auto_add=True),
     Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
           per_batch=True),
     Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
@@ -64,13 +67,13 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("sanity",)),
     Stage("aggregate", aggregate_stage,
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
-                  "params:slices", "records", "skipped", "manifest", "batch_counts",
-                  "class_names", "samples", "faithfulness", "sanity", "slice_keys"),
-          outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
+                  "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
+                  "faithfulness", "sanity", "slice_keys"),
+          outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
-          outputs=("changes",)),
+          outputs=("changes",), auto_add=True),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),
-          outputs=("verdict",), optional=("changes",)),
+          outputs=("verdict",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
                   "explainer", "model_info", "samples"),
@@ -78,5 +81,5 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
                   "skipped", "gallery", "behaviour_gallery", "model_info", "changes"),
-          outputs=("results",), optional=("changes",)),
+          outputs=("results",)),
 )})

@@ -13,7 +13,7 @@ from audit.analysis.evidence import (
     faithfulness_figures,
     sanity_figures,
 )
-from audit.analysis.slices import SliceKeys, extract_slice_keys, slice_figures
+from audit.analysis.slices import SliceKeys, slice_figures
 from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
 from audit.errors import DatasetError
@@ -24,28 +24,24 @@ from audit.summary import Summary
 
 
 def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: BehaviourSection,
-                    sanity_params: SanitySection, slices: list[list[str]],
-                    records: pd.DataFrame, skipped: pd.DataFrame, manifest: DatasetManifest,
+                    sanity_params: SanitySection, records: pd.DataFrame,
+                    skipped: pd.DataFrame, manifest: DatasetManifest,
                     batch_counts: Counts, class_names: list[str], samples: pd.DataFrame | None,
                     faithfulness: pd.DataFrame | None, sanity: SanityResult | None,
-                    slice_keys: SliceKeys | None) -> Summary:
+                    slice_keys: SliceKeys) -> Summary:
     """Accuracy, per-method localisation and fixation figures with their intervals (none below
     ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
     figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
     ``sanity``; None when it did not), and the figures of each configured slice
-    (``slices``, with ``min_slice_size``; see :mod:`audit.analysis.slices`).
+    (with ``min_slice_size``; see :mod:`audit.analysis.slices`).
 
-    The slices' values come from the ``slices`` stage (``slice_keys``); a pipeline without
-    it still gets its slices, read from the manifest here (a missing column is then found
-    only after the stream).
+    The slices' values come from the ``slices`` stage (``slice_keys``), which the pipeline
+    adds when its file does not name it.
 
     Raises
     ------
     DatasetError
         When no sample could be audited.
-    ConfigError
-        When a configured slice column is not in the manifest (pipelines without the
-        ``slices`` stage).
     """
     n_samples = int(records["sample_id"].nunique())
     n_skipped = int(skipped["sample_id"].nunique())
@@ -80,9 +76,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
             per_method[method]["sanity"] = figures
     update["methods"] = {m: summary.methods[m].model_copy(update=per_method[m])
                          for m in summary.methods}
-    if slice_keys is None and slices:
-        slice_keys = extract_slice_keys(manifest, slices)
-    if slice_keys is not None and slice_keys.slices:
+    if slice_keys.slices:
         update["min_slice_size"] = metrics.min_slice_size
         update["slices"] = slice_figures(records, slice_keys, seed=seed,
                                          min_slice_size=metrics.min_slice_size,

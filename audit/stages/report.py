@@ -7,8 +7,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from audit.analysis.drift import Drift, baseline_of, measure_drift
 from audit.cams.methods import METHODS
+from audit.comparison.drift import Drift
 from audit.config import CamsSection, ReportSection
 from audit.errors import ExitCode
 from audit.history.run_info import RunInfo
@@ -47,13 +47,13 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
 def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summary,
            verdict: Verdict, records: pd.DataFrame, skipped: pd.DataFrame,
            gallery: list[GalleryItem], behaviour_gallery: list[BehaviourItem],
-           model_info: ModelInfo, changes: Drift | None = None) -> RunSummary:
+           model_info: ModelInfo, changes: Drift) -> RunSummary:
     """Write the run's results into its folder, join the output folder's history, and keep
     only the newest ``report.keep_runs`` run folders there.
 
     ``summary.json`` is written first, so a failure in rendering never loses the figures. It
-    holds the flagged changes against the baseline run: the ``drift`` stage's (``changes``),
-    or, in a pipeline without that stage, measured here the same way.
+    holds the flagged changes against the baseline run: the ``drift`` stage's (``changes``;
+    the pipeline adds that stage when its file does not name it).
 
     Retention (:func:`audit.report.history.update_history` with ``keep_runs``) happens here,
     as the last step of the last stage, rather than after the runner marks the run complete:
@@ -68,8 +68,7 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     RunSummary
         What ``summary.json`` holds.
     """
-    drift = changes if changes is not None else measure_drift(
-        summary, records, baseline_dir=baseline_of(run, report), min_change=report.min_change)
+    drift = changes
     provenance = run_provenance(run, cams, model_info, records, now_iso())
     final = RunSummary.assemble(summary, verdict, provenance,
                                 baseline_run_id=drift.baseline_run_id, changes=drift.changes)

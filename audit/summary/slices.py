@@ -6,6 +6,21 @@ from audit.summary.evidence import BehaviourSplit
 from audit.summary.schema import _Model
 from audit.summary.stats import Proportion, Stat
 
+#: How a sample without a value for a column is named in its slice's key.
+MISSING = "(missing)"
+
+
+def slice_key(values: dict[str, str | None]) -> str:
+    """The key of the slice whose columns have ``values`` (in order; None: no value).
+
+    >>> slice_key({"site": "A"})
+    'site=A'
+    >>> slice_key({"site": "A", "device": None})
+    'site=A,device=(missing)'
+    """
+    return ",".join(f"{column}={MISSING if value is None else value}"
+                    for column, value in values.items())
+
 
 class SliceMethodFigures(_Model):
     """The figures of one CAM method over the samples of one slice (maps of the predicted

@@ -178,7 +178,7 @@ def test_assemble_keeps_the_changes():
     assert RunSummary.assemble(figures, Verdict(), figures.provenance).changes == []
 
 
-@pytest.mark.parametrize("name", ["audit.analysis.drift", "audit.report.changes"])
+@pytest.mark.parametrize("name", ["audit.comparison.drift", "audit.report.changes"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted and not result.failed

@@ -122,10 +122,14 @@ def test_stage_order_comes_from_the_data_not_the_file():
     pipeline = build_pipeline({"name": "p", "stages": shuffled}, table=STAGES,
                               provided=RUN_INPUTS, where="p.yaml")
     # Listed backwards, each stage still runs after the stages that make its inputs; among
-    # stages that could run, the one listed first goes first (gallery before aggregate).
+    # stages that could run, the one listed first goes first (gallery before aggregate). The
+    # producers the file leaves out (drift for gate and report, slices for aggregate) are
+    # added, each just before its first consumer (slices reads only the manifest: it runs
+    # before the stream).
+    assert pipeline.added == ("drift", "slices")
     assert [s.name for s in pipeline.stages] == [
-        "load_model", "load_dataset", "predict", "explain", "score", "gallery", "aggregate",
-        "gate", "report"]
+        "load_model", "load_dataset", "slices", "predict", "explain", "score", "gallery",
+        "aggregate", "drift", "gate", "report"]
 
 
 @pytest.mark.parametrize("stages,message", [

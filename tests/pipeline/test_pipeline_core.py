@@ -356,3 +356,23 @@ def test_optional_inputs_are_none_when_no_stage_makes_them(tmp_path):
         Stage("s", print, inputs=("a",), optional=("b",))
     assert str(error.value) == ("Stage 's': optional names ['b'], which are not among its "
                                 "inputs ['a'].")
+
+
+def test_a_needed_producer_is_added_and_any_other_missing_input_refused():
+    def judge(total, extra):
+        return (total, extra)
+
+    producers = {**TABLE,
+                 "extra": Stage("extra", lambda t: "more", inputs=("table",),
+                                outputs=("extra",), auto_add=True),
+                 "judge": Stage("judge", judge, inputs=("sum", "extra"), outputs=("verdict",))}
+    pipeline = build(ALL + ["judge"], producers)
+    # The file does not name "extra", but "judge" needs it: added before its first consumer.
+    assert pipeline.added == ("extra",)
+    assert [s.name for s in pipeline.after] == ["total", "extra", "judge"]
+    assert build(ALL + ["extra", "judge"], producers).added == ()
+    refusing = {**producers, "extra": Stage("extra", lambda t: "more", inputs=("table",),
+                                            outputs=("extra",))}
+    with pytest.raises(ConfigError, match=r"stage 'judge' needs \['extra'\], which no stage "
+                                          r"of the pipeline makes \('extra' is made by extra\)"):
+        build(ALL + ["judge"], refusing)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from run_builders import drift_of
 
 from audit.config import AuditConfig
 from audit.report.figures import change_rows, compare_summaries, key_figures
@@ -390,7 +391,7 @@ def test_baseline_view():
                        correct=Proportion(n=100, count=90, mean=0.9),
                        provenance=Provenance(run_id="run-0", model_sha256="a" * 64,
                                              finished_at="2026-11-01T00:00:00Z"))
-    view = baseline_view(summary(), baseline)
+    view = baseline_view(summary(), drift_of(baseline, summary()))
     assert {k: v for k, v in view.items()
             if k not in ("rows", "rule", "tests", "sentence", "changes")} == {
         "note": "", "run_id": "run-0", "finished_at": "2026-11-01 00:00:00 UTC", "model": "n/a",
@@ -404,7 +405,7 @@ def test_baseline_view():
     assert [c["text"] for c in view["changes"]] == [
         "accuracy 90.0% → 60.0% (-30.0 pp; 95% CI -59.1 pp to -5.7 pp)"]
     # A significant change no larger than report.min_change is shown, not flagged.
-    view = baseline_view(summary(), baseline, min_change=0.35)
+    view = baseline_view(summary(), drift_of(baseline, summary(), min_change=0.35))
     assert view["n_regressions"] == 0 and view["changes"] == [] and view["state"] == "info"
     assert view["rows"][0]["status"] == "small"
     assert view["rows"][0]["assessment"] == ("significant, not larger than report.min_change "

@@ -1,16 +1,14 @@
 """The key figures of this run against a baseline run (an earlier run on the same dataset), and
-the changes flagged (:mod:`audit.analysis.drift`)."""
+the changes flagged, as the ``drift`` stage measured them (:mod:`audit.analysis.drift`)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pandas as pd
-
-from audit.analysis.drift import DEFAULT_MIN_CHANGE, Drift, flagged_changes, is_flagged
 from audit.comparison import overall_answer
+from audit.comparison.drift import Drift
 from audit.report.changes import change_view, changes_sentence, min_change_text
-from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows, compare_summaries
+from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows
 from audit.report.format import fmt_delta, fmt_text, fmt_time
 from audit.summary import RunSummary
 
@@ -19,27 +17,18 @@ __all__ = ["baseline_view"]
 _STATE = {"B is worse than A": "fail", "B is better than A": "pass", "mixed": "warn"}
 
 
-def baseline_view(summary: RunSummary, baseline: RunSummary | None = None, *,
-                  records: pd.DataFrame | None = None,
-                  baseline_records: pd.DataFrame | None = None, drift: Drift | None = None,
-                  min_change: float = DEFAULT_MIN_CHANGE) -> dict | None:
+def baseline_view(summary: RunSummary, drift: Drift | None = None) -> dict | None:
     """The baseline's identity, the overall answer, the flagged changes, the key-figure change
     rows and their counts; None without a baseline.
 
-    ``drift`` is the run against its baseline as the ``drift`` stage measured it; without it
-    the comparison of ``baseline`` with ``summary`` is made here
-    (:func:`audit.comparison.compare_summaries`: pair by pair with both runs' records on the
-    same samples, by interval rules otherwise) and flagged with ``min_change``. A significant
-    change no larger than ``min_change`` is shown as such, not as a regression or an
-    improvement, and the overall answer weighs only the flagged ones.
+    ``drift`` is the run against its baseline as the ``drift`` stage measured it (the
+    comparison, the flagged changes and the ``report.min_change`` they were flagged with);
+    None, or a drift without a baseline, shows no comparison. A significant change no larger
+    than ``min_change`` is shown as such, not as a regression or an improvement, and the
+    overall answer weighs only the flagged ones.
     """
     if drift is None:
-        if baseline is None:
-            return None
-        comparison = compare_summaries(baseline, summary, records_a=baseline_records,
-                                       records_b=records)
-        drift = Drift(baseline=baseline, comparison=comparison, min_change=min_change,
-                      changes=tuple(flagged_changes(comparison, min_change=min_change)))
+        return None
     if drift.comparison is None or drift.baseline is None:
         if not drift.note:
             return None
@@ -50,8 +39,7 @@ def baseline_view(summary: RunSummary, baseline: RunSummary | None = None, *,
     n_small = 0
     for row, figure in zip(rows, comparison.figures, strict=True):
         assessment = figure.assessment
-        if assessment in ("regression", "improvement") and not is_flagged(
-                figure, min_change=drift.min_change):
+        if assessment in ("regression", "improvement") and not drift.flags(figure):
             n_small += 1
             assessment = "small"
             row["status"] = "small"

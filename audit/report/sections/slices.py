@@ -3,12 +3,12 @@ a plot of which subgroup is worst."""
 
 from __future__ import annotations
 
-from audit.analysis.slices import slice_key
 from audit.report import plots
 from audit.report.format import fmt_ci, fmt_count, fmt_pct
 from audit.report.images import data_uri
 from audit.report.methods import is_counter_evidence, method_title
 from audit.summary import Proportion, RunSummary, SliceFigures, Stat
+from audit.summary.slices import slice_key
 
 __all__ = ["MAX_PLOT_ROWS", "MAX_SLICE_ROWS", "MAX_UNSCORED_ROWS", "slices_view"]
 
