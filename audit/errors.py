@@ -7,6 +7,8 @@ skipped and recorded (see :class:`audit.datasets.types.SkippedSample`).
 
 from enum import IntEnum
 
+from audit.pipeline.errors import BadInput
+
 
 class ExitCode(IntEnum):
     """What ``cam-audit`` exits with; each code means one thing."""
@@ -17,8 +19,11 @@ class ExitCode(IntEnum):
     INTERNAL_ERROR = 3  #: an unexpected error: a defect, or a broken environment
 
 
-class AuditError(Exception):
-    """A problem that stops the run. Its message names the file, key or layer at fault."""
+class AuditError(BadInput):
+    """A problem that stops the run. Its message names the file, key or layer at fault.
+
+    A :class:`~audit.pipeline.errors.BadInput`: the pipeline's runner lets it through a stage
+    unchanged."""
 
     exit_code = ExitCode.BAD_INPUT
 

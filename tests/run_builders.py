@@ -200,7 +200,7 @@ CONFIG = AuditConfig.model_validate({
                 "bootstrap_resamples": 200},
     "gates": {"min_accuracy": 0.9, "max_background_fixation_rate": 0.5},
     "report": {"out_dir": "reports", "gallery_size": 8},
-}).resolved_dump()
+})
 
 
 def drift_of(baseline, summary, *, baseline_records=None, records=None,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from audit import __version__
 from audit.errors import AuditError, ExitCode
-from audit.pipeline.runner import StageError
+from audit.pipeline import PipelineError, StageError
 
 
 def _quiet_tensorflow() -> None:
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args)
         return _compare(args)
-    except AuditError as exc:
+    except (AuditError, PipelineError) as exc:  # bad input, the audit's or the pipeline's
         print(f"cam-audit: error: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except StageError as exc:

@@ -19,13 +19,14 @@ from pathlib import Path
 import yaml
 
 from audit.app.engines import make_engine
+from audit.app.pipelines import resolve_pipeline_path
 from audit.app.provenance import start_provenance
 from audit.config import AuditConfig, load_config, parse_config
 from audit.errors import AuditError, ConfigError, DatasetError, ExitCode
 from audit.history.run_info import RunInfo
 from audit.io import atomic_write_text
-from audit.pipeline import Pipeline, RunFolder, load_pipeline, run_pipeline
-from audit.pipeline.run_folder import now_iso
+from audit.pipeline import Pipeline, PipelineError, RunFolder, load_pipeline, run_pipeline
+from audit.pipeline.run_folder import RunStatus, now_iso
 from audit.stages import STAGES
 from audit.summary import RunSummary, Verdict
 
@@ -50,8 +51,9 @@ class RunResult:
 
 
 def load_audit_pipeline(path) -> Pipeline:
-    """A pipeline file built from the audit's stages (:data:`audit.stages.STAGES`)."""
-    return load_pipeline(path, table=STAGES, provided=RUN_INPUTS)
+    """A pipeline file (a shipped one is found by its file name) built from the audit's stages
+    (:data:`audit.stages.STAGES`)."""
+    return load_pipeline(resolve_pipeline_path(path), table=STAGES, provided=RUN_INPUTS)
 
 
 def _new_run_dir(out_dir: Path, run_name: str) -> tuple[str, Path]:
@@ -121,6 +123,21 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     return config, pipeline, folder
 
 
+class AuditRunStatus(RunStatus):
+    """``status.json`` of an audit run: the pipeline core's :class:`RunStatus` and what the
+    audit records beside it."""
+
+    pipeline_path: str | None = None
+    history_dir: str | None = None
+    baseline: str | None = None
+    passed: bool | None = None
+    error_log: str | None = None
+
+
+def _fields_of(status: RunStatus) -> str:
+    return repr(status.model_dump(exclude_unset=True))[:200]
+
+
 def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
     if engine is None or engine == config.engine:
         return config
@@ -131,27 +148,30 @@ def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
 
 def _reopen(resume, baseline, engine) -> tuple[AuditConfig, Pipeline, RunFolder]:
     folder = RunFolder(Path(resume))
-    status = folder.read_status()
-    if status.get("status") == "complete":
+    status = folder.read_status(AuditRunStatus)
+    if status.complete:
         raise ConfigError(f"Run '{folder.path}' is already complete; nothing to resume.")
+    if not status.pipeline_path or not status.run_id or not status.started_at:
+        raise ConfigError(f"{folder.status_path}: run_id, started_at and pipeline_path must be "
+                          f"recorded; got {_fields_of(status)}")
     config = _with_engine(load_config(folder.path / "config.yaml"), engine)
-    pipeline = load_audit_pipeline(status["pipeline_path"])
+    pipeline = load_audit_pipeline(status.pipeline_path)
     folder.write_status(status="running", error=None,
-                        baseline=str(baseline) if baseline else status.get("baseline"))
+                        baseline=str(baseline) if baseline else status.baseline)
     return config, pipeline, folder
 
 
 def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
-    status = folder.read_status()
-    history_dir, baseline = status.get("history_dir"), status.get("baseline")
-    run = RunInfo(run_id=status["run_id"], run_name=config.run_name, run_dir=folder.path,
-                  started_at=status["started_at"],
+    status = folder.read_status(AuditRunStatus)
+    history_dir, baseline = status.history_dir, status.baseline
+    run = RunInfo(run_id=status.run_id, run_name=config.run_name, run_dir=folder.path,
+                  started_at=status.started_at,
                   history_dir=Path(history_dir) if history_dir else None,
                   baseline=Path(baseline) if baseline else None,
-                  provenance=start_provenance(config, run_id=status["run_id"],
+                  provenance=start_provenance(config, run_id=status.run_id,
                                               pipeline=pipeline.name,
                                               pipeline_path=str(pipeline.path)),
-                  config=config.resolved_dump())
+                  config=config)
     params = {f"params:{name}": getattr(config, name)
               for name in AuditConfig.model_fields if name != "source"}
     return {"run": run, **params}
@@ -159,7 +179,7 @@ def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
 
 def _failed(folder: RunFolder, exc: BaseException) -> None:
     fields = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-    if not isinstance(exc, AuditError | KeyboardInterrupt):
+    if not isinstance(exc, AuditError | PipelineError | KeyboardInterrupt):
         log = "".join(traceback.format_exception(exc))
         atomic_write_text(folder.path / ERROR_LOG, log)
         fields["error_log"] = ERROR_LOG

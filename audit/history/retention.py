@@ -16,7 +16,6 @@ deletion interrupted half-way is finished by the next run.
 
 from __future__ import annotations
 
-import json
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -24,14 +23,14 @@ from pathlib import Path
 
 from audit.errors import AuditError
 from audit.history.index import HistoryRow, run_folder
+from audit.pipeline.errors import RunFolderError
+from audit.pipeline.run_folder import RunStatus
 from audit.summary import read_summary
 
 __all__ = ["TRASH_PREFIX", "delete_runs", "plan_retention", "run_folder"]  # run_folder: index's
 
 #: What a run folder is renamed to while it is deleted; hidden, so no reader takes it for a run.
 TRASH_PREFIX = ".pruned-"
-
-_FINISHED = ("complete", "failed")
 
 
 def _finished_run_of(folder: Path, out_dir: Path, run_id: str) -> bool:
@@ -42,11 +41,11 @@ def _finished_run_of(folder: Path, out_dir: Path, run_id: str) -> bool:
             return False
         if folder.resolve().parent != out_dir.resolve():
             return False
-        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+        status = RunStatus.read(folder / "status.json")
         summary = read_summary(folder / "summary.json")
-    except (OSError, ValueError, AuditError):
+    except (OSError, ValueError, AuditError, RunFolderError):
         return False
-    if not isinstance(status, dict) or status.get("status") not in _FINISHED:
+    if not status.finished:
         return False
     return (summary.run_id or summary.provenance.run_id or folder.name) == run_id
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.config import AuditConfig
+
 __all__ = ["RunInfo"]
 
 
@@ -28,8 +30,8 @@ class RunInfo:
         A run folder to compare with, given explicitly.
     provenance : mapping
         Facts recorded when the run started (files and their hashes, versions, host).
-    config : mapping
-        The configuration as run, as plain data (for the report).
+    config : AuditConfig or None
+        The configuration as run (for the report).
     """
 
     run_id: str
@@ -39,4 +41,4 @@ class RunInfo:
     history_dir: Path | None = None
     baseline: Path | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    config: Mapping[str, Any] = field(default_factory=dict)
+    config: AuditConfig | None = None

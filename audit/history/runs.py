@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,8 @@ import pandas as pd
 
 from audit.errors import AuditError
 from audit.metrics.records import read_records
+from audit.pipeline.errors import RunFolderError
+from audit.pipeline.run_folder import RunStatus
 from audit.summary import RunSummary, read_summary
 
 __all__ = ["completed", "load_records", "parse_time", "run_summaries"]
@@ -62,11 +63,9 @@ def load_records(run_dir) -> pd.DataFrame | None:
 def completed(run_dir: Path) -> bool:
     """Whether a run folder holds a finished run: its ``status.json`` says ``complete`` (a
     ``summary.json`` without a ``status.json`` was written by a finished run too)."""
-    status_path = run_dir / "status.json"
-    if not status_path.exists():
-        return True  # a summary.json without status.json: written by a finished run
     try:
-        status = json.loads(status_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return RunStatus.read(run_dir / "status.json").complete
+    except FileNotFoundError:
+        return True
+    except RunFolderError:
         return False
-    return isinstance(status, dict) and status.get("status") == "complete"

@@ -8,12 +8,12 @@ Engines run the stream: :class:`LocalEngine` in this process; ``audit.pipeline.b
 (import it explicitly: it needs Apache Beam) as an Apache Beam job, with the same results.
 """
 
+from audit.pipeline.errors import BadInput, PipelineError, RunFolderError, StageError
 from audit.pipeline.pipeline import Pipeline, build_pipeline, load_pipeline
 from audit.pipeline.run_folder import Checkpoint, RunFolder
 from audit.pipeline.runner import (
     Collector,
     LocalEngine,
-    StageError,
     run_batch,
     run_pipeline,
     run_stage,
@@ -21,6 +21,6 @@ from audit.pipeline.runner import (
 from audit.pipeline.stage import PARAMS, Counts, Stage
 from audit.pipeline.stream import Stream
 
-__all__ = ["PARAMS", "Checkpoint", "Collector", "Counts", "LocalEngine", "Pipeline",
-           "RunFolder", "Stage", "StageError", "Stream", "build_pipeline", "load_pipeline",
-           "run_batch", "run_pipeline", "run_stage"]
+__all__ = ["PARAMS", "BadInput", "Checkpoint", "Collector", "Counts", "LocalEngine", "Pipeline",
+           "PipelineError", "RunFolder", "RunFolderError", "Stage", "StageError", "Stream",
+           "build_pipeline", "load_pipeline", "run_batch", "run_pipeline", "run_stage"]

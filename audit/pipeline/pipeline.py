@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +38,10 @@ from types import MappingProxyType
 
 import yaml
 
-from audit.errors import ConfigError
+from audit.pipeline.errors import PipelineError
 from audit.pipeline.stage import Stage
 
-__all__ = ["Pipeline", "build_pipeline", "builtin_pipelines_dir", "load_pipeline",
-           "resolve_pipeline_path"]
+__all__ = ["Pipeline", "build_pipeline", "load_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -100,34 +98,13 @@ class Pipeline:
         return merged
 
 
-def builtin_pipelines_dir() -> Path:
-    """The folder of the shipped pipeline files (source tree, or installed data files)."""
-    source = Path(__file__).resolve().parents[2] / "pipelines"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "cam-audit" / "pipelines"
-
-
-def resolve_pipeline_path(path: str | os.PathLike) -> Path:
-    """``path`` if it exists; else a shipped pipeline of the same file name."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    shipped = builtin_pipelines_dir() / path.name
-    if shipped.is_file():
-        return shipped
-    available = sorted(p.name for p in builtin_pipelines_dir().glob("*.yaml"))
-    raise ConfigError(f"Pipeline file '{path}' does not exist. Shipped pipelines: "
-                      f"{', '.join(available) or '(none found)'}.")
-
-
 def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, dict]]:
     if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
-        raise ConfigError(f"{where}: expected a mapping with a 'stages' list; received "
+        raise PipelineError(f"{where}: expected a mapping with a 'stages' list; received "
                           f"{type(data).__name__}.")
     unknown_keys = set(data) - {"name", "description", "stages"}
     if unknown_keys:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown_keys)}; allowed: name, "
+        raise PipelineError(f"{where}: unknown key(s) {sorted(unknown_keys)}; allowed: name, "
                           "description, stages.")
     entries: list[tuple[Stage, dict]] = []
     for i, entry in enumerate(data["stages"]):
@@ -136,27 +113,27 @@ def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, 
             (name, values), = entry.items()
             values = values or {}
             if not isinstance(values, dict):
-                raise ConfigError(f"{key}: parameters of '{name}' must be a mapping; received "
+                raise PipelineError(f"{key}: parameters of '{name}' must be a mapping; received "
                                   f"{values!r}.")
         elif isinstance(entry, str):
             name, values = entry, {}
         else:
-            raise ConfigError(f"{key}: expected a stage name or {{name: {{parameters}}}}; "
+            raise PipelineError(f"{key}: expected a stage name or {{name: {{parameters}}}}; "
                               f"received {entry!r}.")
         if name not in table:
             guess = difflib.get_close_matches(str(name), list(table), n=1)
             hint = f" Did you mean '{guess[0]}'?" if guess else ""
-            raise ConfigError(f"{key}: unknown stage '{name}'.{hint} Stages: "
+            raise PipelineError(f"{key}: unknown stage '{name}'.{hint} Stages: "
                               f"{', '.join(table)}.")
         stage = table[name]
         if any(s.name == name for s, _ in entries):
-            raise ConfigError(f"{key}: stage '{name}' appears twice.")
+            raise PipelineError(f"{key}: stage '{name}' appears twice.")
         if values and stage.own_section is None:
-            raise ConfigError(f"{key}: stage '{name}' takes no parameters; received "
+            raise PipelineError(f"{key}: stage '{name}' takes no parameters; received "
                               f"{sorted(values)}.")
         entries.append((stage, dict(values)))
     if not entries:
-        raise ConfigError(f"{where}: the pipeline has no stages.")
+        raise PipelineError(f"{where}: the pipeline has no stages.")
     return entries
 
 
@@ -190,7 +167,7 @@ def _run_order(stages: list[Stage], makers: dict[str, Stage], where: str) -> lis
     while pending:
         ready = next((s for s in pending if needs[s.name] <= {o.name for o in order}), None)
         if ready is None:
-            raise ConfigError(f"{where}: the stages {_cycle(pending, needs)} need each other's "
+            raise PipelineError(f"{where}: the stages {_cycle(pending, needs)} need each other's "
                               "outputs in a cycle; no order can run them.")
         order.append(ready)
         pending.remove(ready)
@@ -237,7 +214,7 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
 
     Raises
     ------
-    ConfigError
+    PipelineError
         An unknown stage (with a "did you mean"), a stage listed twice, parameters for a stage
         that takes none, an input nobody makes (naming the stages that would make it) unless
         its maker is an ``auto_add`` stage (then added, see :attr:`Pipeline.added`), two
@@ -253,7 +230,7 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
         for name in stage.outputs:
             if name in makers or name in provided:
                 first = makers[name].name if name in makers else "the run itself"
-                raise ConfigError(f"{where}: '{name}' is made by both '{first}' and "
+                raise PipelineError(f"{where}: '{name}' is made by both '{first}' and "
                                   f"'{stage.name}'; keep one of them.")
             makers[name] = stage
     for stage in stages:
@@ -263,7 +240,7 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
             would = {n: [s.name for s in table.values() if n in s.outputs] for n in missing}
             hint = "; ".join(f"'{n}' is made by {', '.join(m) or 'no stage'}"
                              for n, m in would.items())
-            raise ConfigError(f"{where}: stage '{stage.name}' needs {missing}, which no stage "
+            raise PipelineError(f"{where}: stage '{stage.name}' needs {missing}, which no stage "
                               f"of the pipeline makes ({hint}).")
     order = _run_order(stages, makers, where)
 
@@ -276,13 +253,13 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
     for stage in per_batch:
         late = [n for n in stage.inputs if n in makers and makers[n] in after]
         if late:
-            raise ConfigError(f"{where}: per-batch stage '{stage.name}' needs {late}, which "
+            raise PipelineError(f"{where}: per-batch stage '{stage.name}' needs {late}, which "
                               f"'{makers[late[0]].name}' makes only after the stream.")
     collected = {n for s in per_batch for n in s.collect}
     for stage in after:
         loose = [n for n in stage.inputs if n in batch_outputs and n not in collected]
         if loose:
-            raise ConfigError(f"{where}: stage '{stage.name}' needs {loose}, which "
+            raise PipelineError(f"{where}: stage '{stage.name}' needs {loose}, which "
                               f"'{makers[loose[0]].name}' makes for one batch at a time; only "
                               f"the collected outputs ({', '.join(sorted(collected)) or 'none'})"
                               " are kept after the stream.")
@@ -292,7 +269,7 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
                    and any(s.stream in b.inputs for b in per_batch)]
         if len(streams) != 1:
             makers_of = [s.name for s in table.values() if s.stream is not None]
-            raise ConfigError(f"{where}: the per-batch stages {[s.name for s in per_batch]} "
+            raise PipelineError(f"{where}: the per-batch stages {[s.name for s in per_batch]} "
                               f"need exactly one stream to go over; the pipeline has "
                               f"{len(streams)} (streams are made by {', '.join(makers_of)}).")
         stream = streams[0]
@@ -304,11 +281,11 @@ def build_pipeline(data, *, table: Mapping[str, Stage], provided: Iterable[str],
 
 def load_pipeline(path: str | os.PathLike, *, table: Mapping[str, Stage],
                   provided: Iterable[str]) -> Pipeline:
-    """Read, check and build a pipeline file (a shipped one is found by its file name)."""
-    path = resolve_pipeline_path(path)
+    """Read, check and build a pipeline file."""
+    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the pipeline: {exc}") from None
+        raise PipelineError(f"{path}: cannot read the pipeline: {exc}") from None
     pipeline = build_pipeline(data, table=table, provided=provided, where=str(path))
     return dataclasses.replace(pipeline, path=path)

@@ -10,7 +10,6 @@ stream resumes without streaming again.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,12 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from audit.errors import ConfigError
 from audit.io import atomic_write_json
 from audit.pipeline import tables
+from audit.pipeline.errors import RunFolderError
 
-__all__ = ["Checkpoint", "RunFolder", "now_iso"]
+__all__ = ["Checkpoint", "RunFolder", "RunStatus", "now_iso"]
 
 
 def now_iso() -> str:
@@ -40,6 +40,54 @@ class Checkpoint:
     lengths: Mapping[str, int] = field(default_factory=dict)
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     stream_complete: bool = False
+
+
+class RunStatus(BaseModel):
+    """``status.json``: where a run stands. The runner's checkpoint (``completed_batches``,
+    ``tables``, ``counts``, ``stream_complete``, ``stage_seconds``) and what the application
+    records beside it (``status``: ``running``, ``complete`` or ``failed``; the run's id,
+    start, error, ...): keys this model does not name are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    status: str | None = None
+    run_id: str | None = None
+    started_at: str | None = None
+    updated_at: str | None = None
+    error: str | None = None
+    completed_batches: int = 0
+    tables: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {}
+    stream_complete: bool = False
+    stage_seconds: dict[str, float] = {}
+
+    @property
+    def complete(self) -> bool:
+        """The run finished (``status`` says ``complete``)."""
+        return self.status == "complete"
+
+    @property
+    def finished(self) -> bool:
+        """The run ended and wrote its results: ``complete``, or ``failed`` after them."""
+        return self.status in ("complete", "failed")
+
+    @classmethod
+    def read(cls, path: Path) -> RunStatus:
+        """Read ``path``.
+
+        Raises
+        ------
+        FileNotFoundError
+            There is no such file.
+        RunFolderError
+            It is unreadable or not a status.
+        """
+        try:
+            return cls.model_validate_json(Path(path).read_bytes())
+        except FileNotFoundError:
+            raise
+        except (OSError, ValidationError) as exc:
+            raise RunFolderError(f"{path}: unreadable run status: {exc}") from None
 
 
 @dataclass
@@ -60,32 +108,40 @@ class RunFolder:
         return self.path / f"{name}.csv"
 
     # ------------------------------------------------------------------ status
-    def read_status(self) -> dict:
-        try:
-            self._status = json.loads(self.status_path.read_text(encoding="utf-8"))
-            return dict(self._status)
-        except FileNotFoundError:
-            raise ConfigError(f"'{self.path}' is not a cam-audit run folder: it has no "
-                              "status.json.") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{self.status_path}: unreadable run status: {exc}") from None
+    def read_status(self, model: type[RunStatus] = RunStatus) -> RunStatus:
+        """The run's ``status.json``, as ``model`` (a subclass may name the caller's keys).
 
-    def write_status(self, **fields) -> dict:
+        Raises
+        ------
+        RunFolderError
+            The folder has no ``status.json`` (it is not a run folder) or an unreadable one.
+        """
+        try:
+            status = model.read(self.status_path)
+        except FileNotFoundError:
+            raise RunFolderError(f"'{self.path}' is not a run folder: it has no "
+                                 "status.json.") from None
+        self._status = status.model_dump(exclude_unset=True)
+        return status
+
+    def write_status(self, **fields) -> RunStatus:
         """Update the status with ``fields`` and replace status.json atomically."""
-        if self._status is None:
-            self._status = self.read_status() if self.status_path.exists() else {}
-        self._status.update(fields, updated_at=now_iso())
+        if self._status is None and self.status_path.exists():
+            self.read_status()
+        self._status = {**(self._status or {}), **fields, "updated_at": now_iso()}
         atomic_write_json(self.status_path, self._status)
-        return dict(self._status)
+        return RunStatus.model_validate(self._status)
+
+    def _current(self) -> RunStatus:
+        if self._status is not None:
+            return RunStatus.model_validate(self._status)
+        return self.read_status() if self.status_path.exists() else RunStatus()
 
     def checkpoint(self) -> Checkpoint:
         """The stream's progress recorded in the status (a fresh run has none)."""
-        status = self._status if self._status is not None else (
-            self.read_status() if self.status_path.exists() else {})
-        return Checkpoint(completed=int(status.get("completed_batches", 0)),
-                          lengths=dict(status.get("tables", {})),
-                          counts=dict(status.get("counts", {})),
-                          stream_complete=bool(status.get("stream_complete", False)))
+        status = self._current()
+        return Checkpoint(completed=status.completed_batches, lengths=dict(status.tables),
+                          counts=dict(status.counts), stream_complete=status.stream_complete)
 
     def save_checkpoint(self, checkpoint: Checkpoint,
                         seconds: dict[str, float] | None = None) -> None:
@@ -98,9 +154,7 @@ class RunFolder:
 
     def stage_seconds(self) -> dict[str, float]:
         """Wall time per stage so far (``stage_seconds`` in the status; empty for a new run)."""
-        status = self._status if self._status is not None else (
-            self.read_status() if self.status_path.exists() else {})
-        return dict(status.get("stage_seconds", {}))
+        return dict(self._current().stage_seconds)
 
     # ------------------------------------------------------------------ tables
     def open_tables(self, row_types: Mapping[str, type], checkpoint: Checkpoint) -> dict:
@@ -113,7 +167,7 @@ class RunFolder:
             path = self.partial(name)
             if name in checkpoint.lengths:
                 if not path.exists():
-                    raise ConfigError(f"Cannot resume '{self.path}': {path.name} is missing.")
+                    raise RunFolderError(f"Cannot resume '{self.path}': {path.name} is missing.")
                 with open(path, "r+b") as handle:
                     handle.truncate(int(checkpoint.lengths[name]))
             else:
@@ -141,5 +195,5 @@ class RunFolder:
         """A finished table as a DataFrame (see :func:`audit.pipeline.tables.read_table`)."""
         path = self.final(name)
         if not path.exists():
-            raise ConfigError(f"Cannot read '{path}': the run folder lacks its table '{name}'.")
+            raise RunFolderError(f"Cannot read '{path}': the run folder lacks its table '{name}'.")
         return tables.read_table(path, row_type)

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from audit.errors import AuditError
+from audit.pipeline.errors import BadInput, StageError
 from audit.pipeline.pipeline import Pipeline
 from audit.pipeline.run_folder import Checkpoint, RunFolder
 from audit.pipeline.stage import Counts, Stage
@@ -30,37 +30,16 @@ __all__ = ["Collector", "LocalEngine", "StageError", "collected_outputs", "run_b
            "run_pipeline", "run_stage", "stream_of"]
 
 
-class StageError(Exception):
-    """A stage failed with an unexpected exception: a defect or an environment problem, not
-    bad input (bad input raises :class:`~audit.errors.AuditError`).
-
-    Attributes
-    ----------
-    stage : str
-        The stage's name.
-    error : BaseException
-        What it raised (also the ``__cause__``).
-    """
-
-    def __init__(self, stage: str, error: BaseException):
-        super().__init__(f"stage '{stage}' failed: {type(error).__name__}: {error}")
-        self.stage = stage
-        self.error = error
-
-    def __reduce__(self):  # picklable, so it can cross from an engine's worker process
-        return type(self), (self.stage, self.error)
-
-
 def run_stage(stage: Stage, catalog: Mapping[str, Any],
               seconds: dict[str, float] | None = None) -> dict:
-    """``stage(catalog)``; an exception other than AuditError becomes a :class:`StageError`.
+    """``stage(catalog)``; an exception other than BadInput becomes a :class:`StageError`.
 
     With ``seconds``, the stage's wall time is added to ``seconds[stage.name]``.
     """
     start = time.perf_counter()
     try:
         return stage(catalog)
-    except AuditError:
+    except BadInput:
         raise
     except Exception as exc:
         raise StageError(stage.name, exc) from exc
@@ -111,7 +90,7 @@ def _items(stream: Stream, start: int, prefetch: int, maker: str,
                 key = f"{maker} (loading)"
                 seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
             return item
-        except AuditError:
+        except BadInput:
             raise
         except Exception as exc:
             raise StageError(f"{maker} (loading item {index})", exc) from exc
@@ -120,7 +99,7 @@ def _items(stream: Stream, start: int, prefetch: int, maker: str,
         for index in range(start, len(stream)):
             yield index, load(index)
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cam-audit-load") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline-load") as pool:
         pending: deque = deque()
         upcoming = start
         while upcoming < len(stream) and len(pending) < prefetch:
@@ -232,7 +211,7 @@ class LocalEngine:
                     collect(index, compute(item))
             else:
                 with ThreadPoolExecutor(max_workers=self.overlap,
-                                        thread_name_prefix="cam-audit-item") as pool:
+                                        thread_name_prefix="pipeline-item") as pool:
                     running: deque = deque()
                     for index, item in items:
                         running.append((index, pool.submit(compute, item)))
@@ -274,7 +253,7 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
 
     Raises
     ------
-    AuditError
+    BadInput
         What a stage raised for bad input, unchanged.
     StageError
         Any other exception of a stage, naming the stage.

@@ -16,6 +16,7 @@ import pandas as pd
 
 from audit.cams.methods import ordered_methods
 from audit.comparison.drift import Drift
+from audit.config import AuditConfig
 from audit.io import atomic_write_text
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time
@@ -42,7 +43,7 @@ __all__ = ["build_context", "write_report"]
 
 
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
-                  gallery: list[GalleryItem], config: dict,
+                  gallery: list[GalleryItem], config: AuditConfig,
                   behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
                   ) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
@@ -53,37 +54,37 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
     run_id = summary.run_id or provenance.run_id
     return {
         "run_id": run_id or "unnamed run",
-        "run_name": summary.run_name or config["run_name"],
+        "run_name": summary.run_name or config.run_name,
         "finished_at": fmt_time(provenance.finished_at) if provenance.finished_at else "",
         "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "version": audit.__version__,
-        "model_name": fmt_text(provenance.model_path or config["model"]["path"]),
+        "model_name": fmt_text(provenance.model_path or str(config.model.path)),
         "verdict": verdict_view(summary),
         "warnings": warnings_view(summary),
         "glance": glance_view(summary, methods,
-                              fixation_limit=config["gates"]["max_background_fixation_rate"]),
+                              fixation_limit=config.gates.max_background_fixation_rate),
         "baseline": baseline_view(summary, drift),
         "data": data_view(summary, skipped, config, methods),
         "accuracy": accuracy_view(summary, methods),
         "methods": [{"name": m, "title": method_title(m)} for m in methods],
         "localisation": localisation_view(summary, records, methods),
         "fixation": fixation_view(summary, methods,
-                                  threshold=config["metrics"]["fixation_enrichment_below"]),
+                                  threshold=config.metrics.fixation_enrichment_below),
         "gallery": gallery_view(gallery),
         "slices": slices_view(summary, methods),
         "trust": trust_view(summary, methods,
-                            max_similarity=config["sanity"]["max_similarity"],
-                            substrate=config["faithfulness"]["substrate"]),
+                            max_similarity=config.sanity.max_similarity,
+                            substrate=config.faithfulness.substrate),
         "behaviour_gallery": behaviour_gallery_view(behaviour_gallery),
         "agreement": agreement_view(records),
         "guide": guide_view(summary, config),
         "provenance": provenance_rows(summary),
-        "config_yaml": config_yaml(config),
+        "config_yaml": config_yaml(config.resolved_dump()),
     }
 
 
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
-                 gallery: list[GalleryItem], config: dict,
+                 gallery: list[GalleryItem], config: AuditConfig,
                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
                  ) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
@@ -103,10 +104,10 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         Misclassified samples with their maps, for the background-fixation gallery.
     behaviour_gallery : list of BehaviourItem
         Misclassified samples beside their edited copies, for the behavioural test.
-    config : dict
-        The resolved configuration as run, every default filled in
-        (``AuditConfig.resolved_dump()``): the report reads ``metrics``, ``gates``, ``model``,
-        ``dataset`` and ``run_name`` from it, and shows all of it as YAML.
+    config : AuditConfig
+        The configuration as run (every default filled in by its models): the report reads
+        ``metrics``, ``gates``, ``sanity``, ``faithfulness``, ``model``, ``dataset`` and
+        ``run_name`` from it, and shows all of it as YAML.
     drift : Drift or None
         The run against its baseline as the ``drift`` stage measured it: the key figures
         compared, each change tested and assessed (:func:`audit.comparison.compare_summaries`;

@@ -75,7 +75,7 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
-                 gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
+                 gallery=gallery, behaviour_gallery=behaviour_gallery, config=run.config,
                  drift=drift)
     if run.history_dir is not None:
         succeeded = verdict.exit_code != ExitCode.BAD_INPUT

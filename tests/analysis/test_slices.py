@@ -494,8 +494,7 @@ def test_slices_view_flags_a_worse_slice_and_caps_small_ones():
 
 def test_report_has_the_slices_table(manifest, tmp_path):
     summary = _run_summary(manifest, min_slice_size=4)
-    config = parse_config({**MINIMAL, "slices": SLICES, "metrics": {"min_slice_size": 4}}
-                          ).resolved_dump()
+    config = parse_config({**MINIMAL, "slices": SLICES, "metrics": {"min_slice_size": 4}})
     path = write_report(tmp_path, summary=summary, records=build_records(),
                         skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
                         gallery=[], config=config)
@@ -510,7 +509,7 @@ def test_report_has_the_slices_table(manifest, tmp_path):
     unsliced = write_report(tmp_path / "plain", summary=_run_summary(manifest, slices=[]),
                             records=build_records(), gallery=[],
                             skipped=pd.DataFrame(columns=["sample_id", "image", "reason"]),
-                            config=parse_config(MINIMAL).resolved_dump()).read_text()
+                            config=parse_config(MINIMAL)).read_text()
     assert "No slices configured" in unsliced
 
 

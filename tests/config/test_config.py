@@ -11,7 +11,7 @@ import yaml
 from audit.app.run import RUN_INPUTS, load_audit_pipeline
 from audit.config import load_config, parse_config
 from audit.errors import ConfigError
-from audit.pipeline import build_pipeline
+from audit.pipeline import PipelineError, build_pipeline
 from audit.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +150,7 @@ def test_stage_order_comes_from_the_data_not_the_file():
     ([], "p.yaml: the pipeline has no stages."),
 ])
 def test_bad_pipelines(stages, message):
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build_pipeline({"name": "p", "stages": stages}, table=STAGES, provided=RUN_INPUTS,
                        where="p.yaml")
     assert str(error.value) == message

@@ -31,7 +31,15 @@ from audit.config import parse_config  # noqa: E402
 from audit.datasets.manifest import resolve_image_path  # noqa: E402
 from audit.errors import ConfigError, ModelError  # noqa: E402
 from audit.files import is_url  # noqa: E402
-from audit.pipeline import Counts, RunFolder, Stage, StageError, Stream, build_pipeline  # noqa: E402
+from audit.pipeline import (  # noqa: E402
+    Counts,
+    PipelineError,
+    RunFolder,
+    Stage,
+    StageError,
+    Stream,
+    build_pipeline,
+)
 from audit.pipeline import run_pipeline as run_core  # noqa: E402
 from audit.pipeline.beam import DEAD_LETTER, BeamEngine  # noqa: E402
 from audit.pipeline.beam.staging import _Staging  # noqa: E402
@@ -224,15 +232,15 @@ def test_beam_options_are_checked_by_beams_parser(flags, message, tmp_path):
     if message is None:  # accepted; but Dataflow's workers cannot reach the local run folder
         engine = BeamEngine(flags)
         assert engine.runner == "DataflowRunner"
-        with pytest.raises(ConfigError, match="add --temp_location=gs://"):
+        with pytest.raises(PipelineError, match="add --temp_location=gs://"):
             engine._staging(RunFolder(tmp_path))
         staging = BeamEngine(flags + ["--temp_location=camtest:///b/tmp"])._staging(
             RunFolder(tmp_path))  # a scheme with a file system here (gs:// needs Beam's [gcp])
         assert staging.root == f"camtest:///b/tmp/beam-staging/{tmp_path.name}"
-        with pytest.raises(ConfigError, match="no file system for nosuch:// is installed here"):
+        with pytest.raises(PipelineError, match="no file system for nosuch:// is installed here"):
             BeamEngine(flags + ["--temp_location=nosuch://b/tmp"])
         return
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         BeamEngine(flags)
     assert str(error.value).startswith(message)
 

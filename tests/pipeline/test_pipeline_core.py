@@ -11,10 +11,11 @@ from itertools import pairwise
 import pandas as pd
 import pytest
 
-from audit.errors import ConfigError, DatasetError
+from audit.errors import DatasetError
 from audit.pipeline import (
     Counts,
     LocalEngine,
+    PipelineError,
     RunFolder,
     Stage,
     StageError,
@@ -89,7 +90,7 @@ def test_a_cycle_is_named():
         Stage("a", lambda y: y, inputs=("y",), outputs=("x",)),
         Stage("b", lambda x: x, inputs=("x",), outputs=("y",)),
     )}
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build(["a", "b"], table)
     assert str(error.value) == ("toy.yaml: the stages 'a' -> 'b' -> 'a' need each other's "
                                 "outputs in a cycle; no order can run them.")
@@ -98,7 +99,7 @@ def test_a_cycle_is_named():
 def test_two_makers_of_one_output():
     table = {**TABLE, "again": Stage("again", square, inputs=("value",), outputs=("squared",),
                                      per_batch=True)}
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build(ALL + ["again"], table)
     assert str(error.value) == ("toy.yaml: 'squared' is made by both 'square' and 'again'; "
                                 "keep one of them.")
@@ -106,7 +107,7 @@ def test_two_makers_of_one_output():
 
 def test_per_batch_outputs_that_are_not_collected_stay_in_the_stream():
     table = {**TABLE, "late": Stage("late", lambda s: s, inputs=("squared",), outputs=("z",))}
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build(ALL + ["late"], table)
     assert str(error.value) == (
         "toy.yaml: stage 'late' needs ['squared'], which 'square' makes for one batch at a "
@@ -117,7 +118,7 @@ def test_a_per_batch_stage_cannot_wait_for_the_end_of_the_stream():
     table = {**TABLE,
              "after_total": Stage("after_total", lambda s, v: s, inputs=("sum", "value"),
                                   outputs=("w",), per_batch=True)}
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build(ALL + ["after_total"], table)
     assert str(error.value) == ("toy.yaml: per-batch stage 'after_total' needs ['sum'], "
                                 "which 'total' makes only after the stream.")
@@ -126,7 +127,7 @@ def test_a_per_batch_stage_cannot_wait_for_the_end_of_the_stream():
 def test_per_batch_stages_need_a_stream():
     table = {**TABLE, "plain": Stage("plain", lambda p: 3, inputs=("params:toy",),
                                      outputs=("value",))}
-    with pytest.raises(ConfigError) as error:
+    with pytest.raises(PipelineError) as error:
         build(["plain", "square"], table)
     assert str(error.value) == ("toy.yaml: the per-batch stages ['square'] need exactly one "
                                 "stream to go over; the pipeline has 0 (streams are made by "
@@ -195,7 +196,7 @@ def test_prefetch_loads_ahead_in_another_thread(tmp_path):
                                        inputs=("params:toy",), outputs=("value",),
                                        stream="value")}
     ahead = run(build(ALL, table), RunFolder(tmp_path / "a"), engine=LocalEngine(prefetch=2))
-    assert threads and all(t.startswith("cam-audit-load") for t in threads)
+    assert threads and all(t.startswith("pipeline-load") for t in threads)
     threads.clear()
     inline = run(build(ALL, table), RunFolder(tmp_path / "b"), engine=LocalEngine(prefetch=0))
     assert threads == {threading.current_thread().name}
@@ -225,7 +226,7 @@ def test_overlapped_items_pass_the_stages_as_a_production_line(tmp_path):
                            collect={"table": Row, "counts": Counts})}
     overlapped = run(build(ALL, table), RunFolder(tmp_path / "a"), n=8,
                      engine=LocalEngine(overlap=2))
-    assert any(t.startswith("cam-audit-item") for t in threads)
+    assert any(t.startswith("pipeline-item") for t in threads)
     first = [s for s in spans if s[1] == 0]
     assert max(s[3] for s in first) <= min(s[2] for s in spans if s[1] != 0)  # item 0 alone
     for stage in ("square", "rows"):  # one item per stage at a time
@@ -373,6 +374,6 @@ def test_a_needed_producer_is_added_and_any_other_missing_input_refused():
     assert build(ALL + ["extra", "judge"], producers).added == ()
     refusing = {**producers, "extra": Stage("extra", lambda t: "more", inputs=("table",),
                                             outputs=("extra",))}
-    with pytest.raises(ConfigError, match=r"stage 'judge' needs \['extra'\], which no stage "
+    with pytest.raises(PipelineError, match=r"stage 'judge' needs \['extra'\], which no stage "
                                           r"of the pipeline makes \('extra' is made by extra\)"):
         build(ALL + ["judge"], refusing)

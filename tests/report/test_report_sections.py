@@ -41,7 +41,7 @@ CONFIG = AuditConfig.model_validate({
     "dataset": {"path": "data/manifest.csv", "format": "jsonl"},
     "metrics": {"fixation_enrichment_below": 0.8, "loc_threshold": 0.2},
     "gates": {"max_background_fixation_rate": 0.4},
-}).resolved_dump()
+})
 
 NO_RECORDS = pd.DataFrame()
 

@@ -22,7 +22,6 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.runners.runner import PipelineState
 
-from audit.errors import ConfigError
 from audit.pipeline.beam.options import _local_workers, _runner_name, pipeline_options
 from audit.pipeline.beam.staging import (
     _SHARD_SIZE,
@@ -41,6 +40,7 @@ from audit.pipeline.beam.worker import (
     _work,
     default_item_metrics,
 )
+from audit.pipeline.errors import PipelineError
 from audit.pipeline.pipeline import Pipeline
 from audit.pipeline.run_folder import Checkpoint, RunFolder
 from audit.pipeline.runner import Collector, StageError, stream_of
@@ -68,7 +68,7 @@ class _JobThread(threading.Thread):
     """Submits the job and waits for it (the DirectRunner's ``run`` returns only at the end)."""
 
     def __init__(self, job: beam.Pipeline):
-        super().__init__(name="cam-audit-beam-job", daemon=True)
+        super().__init__(name="pipeline-beam-job", daemon=True)
         self._job = job
         self.result = None
         self.error: BaseException | None = None
@@ -135,7 +135,7 @@ class BeamEngine:
 
     Raises
     ------
-    ConfigError
+    PipelineError
         Options Beam refuses, or a runner whose workers cannot reach the staging folder.
     """
 
@@ -157,7 +157,7 @@ class BeamEngine:
                 FileSystems.get_filesystem(remote)
             except ValueError:
                 scheme = remote.split("://", 1)[0]
-                raise ConfigError(
+                raise PipelineError(
                     f"{self.where}: the driver reads the workers' results under {remote}, but "
                     f"no file system for {scheme}:// is installed here (for gs:// install "
                     f'"apache-beam[gcp]", for s3:// "apache-beam[aws]").') from None
@@ -181,7 +181,7 @@ class BeamEngine:
             return _Staging(_join(temp, "beam-staging", folder.path.name))
         if self.local_workers:
             return _Staging(str((folder.path / "beam-staging").resolve()))
-        raise ConfigError(f"{self.where}: the {self.runner}'s workers write their results to "
+        raise PipelineError(f"{self.where}: the {self.runner}'s workers write their results to "
                           "a staging folder the driver reads, and they cannot reach this "
                           "machine's run folder: add --temp_location=gs://<bucket>/<folder> (or "
                           "another location both reach).")

@@ -13,7 +13,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from audit.errors import ConfigError
+from audit.pipeline.errors import PipelineError
 
 # --------------------------------------------------------------------------------- options
 
@@ -23,7 +23,7 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
 
     Raises
     ------
-    ConfigError
+    PipelineError
         Naming ``where``: a flag Beam's parser refuses (a bad value), a flag no Beam options
         class defines (with a "did you mean"), a stray value, or an unknown runner.
     """
@@ -32,7 +32,7 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
              if not f.startswith("--") and (i == 0 or not flags[i - 1].startswith("--")
                                             or "=" in flags[i - 1])]
     if stray:
-        raise ConfigError(f"{where}: {stray[0]!r} is not a flag; write flags as on a command "
+        raise PipelineError(f"{where}: {stray[0]!r} is not a flag; write flags as on a command "
                           f"line, e.g. --runner=DirectRunner. Received: {flags}.")
     captured = io.StringIO()
     try:
@@ -42,13 +42,13 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
             everything = options.get_all_options(retain_unknown_options=True)
     except SystemExit:  # argparse's way of refusing a value
         message = captured.getvalue().strip().splitlines()
-        raise ConfigError(f"{where}: Beam refused the flags: "
+        raise PipelineError(f"{where}: Beam refused the flags: "
                           f"{message[-1] if message else 'invalid'}. Received: {flags}.") from None
     unknown = [name for name in everything if name not in known]
     if unknown:
         guess = difflib.get_close_matches(unknown[0], list(known), n=1)
         hint = f" Did you mean '--{guess[0]}'?" if guess else ""
-        raise ConfigError(f"{where}: Beam has no option "
+        raise PipelineError(f"{where}: Beam has no option "
                           f"{', '.join('--' + name for name in unknown)}.{hint} "
                           f"Received: {flags}.")
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
@@ -57,7 +57,7 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
 
         create_runner(runner)
     except (ValueError, ImportError) as exc:
-        raise ConfigError(f"{where}: --runner={runner}: {exc}") from None
+        raise PipelineError(f"{where}: --runner={runner}: {exc}") from None
     return options
 
 

@@ -12,10 +12,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
 
-from audit.errors import AuditError
 from audit.pipeline.beam.staging import (
     _Staging,
 )
+from audit.pipeline.errors import BadInput
 from audit.pipeline.pipeline import Pipeline
 from audit.pipeline.runner import StageError, run_batch, run_stage
 from audit.pipeline.stage import Counts, Stage
@@ -59,7 +59,7 @@ class _Work:
         """The collected outputs of item ``index``: load it, run the per-batch stages."""
         try:
             item = self.load(spec)
-        except AuditError:
+        except BadInput:
             raise
         except Exception as exc:
             raise StageError(f"{self.maker} (loading item {index})", exc) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from audit.config import AuditConfig
 from audit.report.format import NA, fmt_count, fmt_text
 from audit.report.methods import method_title
 from audit.summary import RunSummary
@@ -16,15 +17,15 @@ MAX_SKIPPED_ROWS = 200
 MAX_SKIPPED_REASONS = 8
 
 
-def _facts(summary: RunSummary, config: dict, methods: list[str]) -> list[tuple[str, str]]:
+def _facts(summary: RunSummary, config: AuditConfig, methods: list[str]) -> list[tuple[str, str]]:
     provenance = summary.provenance
     channels = getattr(provenance, "scorecam_channels", None)
     facts = [
-        ("Model file", fmt_text(provenance.model_path or config["model"]["path"])),
+        ("Model file", fmt_text(provenance.model_path or str(config.model.path))),
         ("Explained layer", fmt_text(getattr(provenance, "layer", None)
-                                     or config["model"]["layer"] or "automatic")),
-        ("Dataset manifest", fmt_text(provenance.manifest_path or config["dataset"]["path"])),
-        ("Dataset format", fmt_text(config["dataset"]["format"])),
+                                     or config.model.layer or "automatic")),
+        ("Dataset manifest", fmt_text(provenance.manifest_path or str(config.dataset.path))),
+        ("Dataset format", fmt_text(config.dataset.format)),
         ("Samples audited", fmt_count(summary.n_samples)),
         ("Samples skipped", fmt_count(summary.n_skipped)),
         ("Boxes clipped to the image", fmt_count(summary.n_boxes_clipped)),
@@ -35,13 +36,13 @@ def _facts(summary: RunSummary, config: dict, methods: list[str]) -> list[tuple[
     return [(k, v) for k, v in facts if v != NA or k in ("Model file", "Samples audited")]
 
 
-def data_view(summary: RunSummary, skipped: pd.DataFrame, config: dict,
+def data_view(summary: RunSummary, skipped: pd.DataFrame, config: AuditConfig,
               methods: list[str]) -> dict:
     """``facts`` (label, text), ``classes``, the first :data:`MAX_SKIPPED_ROWS` ``skipped``
     samples (``sample_id``, ``image``, ``reason``), ``skipped_total``, ``skipped_more`` and
     the most common ``skipped_reasons`` (the text before the first colon, with its count).
 
-    ``config`` is the resolved configuration (``AuditConfig.resolved_dump()``): the model and
+    ``config`` is the run's configuration (:class:`~audit.config.AuditConfig`): the model and
     dataset stand in where the provenance does not name them.
     """
     total = len(skipped)
