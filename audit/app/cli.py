@@ -135,73 +135,11 @@ def _pct(value) -> str:
 
 
 def _validate(args) -> int:
-    from audit.app.engines import make_engine, runner_name
-    from audit.app.run import load_audit_pipeline
-    from audit.config import load_config
-    from audit.stages.load_dataset import load_dataset
-    from audit.stages.load_model import load_model
+    from audit.app.validate import validate
 
-    config = load_config(args.config)
-    pipeline = load_audit_pipeline(config.pipeline)
-    make_engine(config)  # Beam installed, and its options accepted
-    if config.demo is not None and not Path(config.model.path).exists():
-        print(f"config ok; the demo model '{config.model.path}' will be built on first run")
-        return ExitCode.PASSED
-    explainer, class_names, info = load_model(config.model, config.cams)
-    manifest, batches = load_dataset(config.dataset, config.cams, class_names, info)
-    if config.slices:
-        from audit.analysis.slices import extract_slice_keys
-
-        extract_slice_keys(manifest, config.slices)  # a missing column is an error here too
-    print(f"config ok: {args.config}")
-    print(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
-    print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"
-          f"{info.channels}, {len(class_names)} classes, head {info.head})")
-    print(f"layer: {info.layer} ({info.layer_channels} channels)")
-    engine = config.engine + (f" ({runner_name(config.beam.options)})"
-                              if config.engine == "beam" else "")
-    print(f"engine: {engine}")
-    print(f"dataset: {config.dataset.path} ({config.dataset.format}): "
-          f"{len(manifest.samples)} samples in {len(batches)} batches, "
-          f"{len(manifest.skipped)} skipped entries")
-    for skipped in manifest.skipped[:10]:
-        print(f"  skipped {skipped.sample_id}: {skipped.reason}")
-    _print_cost(config, pipeline, explainer, info, batches)
+    for line in validate(args.config):
+        print(line)
     return ExitCode.PASSED
-
-
-def _print_cost(config, pipeline, explainer, info, batches) -> None:
-    """The run's cost in forward passes per stage, and a time estimate from the first batch."""
-    import time
-
-    import numpy as np
-
-    from audit.app.cost import format_cost, stage_costs
-
-    seconds_per_pass, error_rate = None, 0.5
-    first = batches.load(batches.specs[0]) if len(batches) else None
-    if first is not None and len(first):
-        explainer.predict(first.images[:1])  # trace once, outside the timing
-        start = time.perf_counter()
-        predicted = explainer.predict(first.images).predicted
-        seconds_per_pass = (time.perf_counter() - start) / len(first)
-        labels = np.array([s.label for s in first.samples])
-        error_rate = float(np.mean(predicted != labels))
-    n = sum(len(spec.samples) for spec in batches.specs)
-    costs = stage_costs(config, [s.name for s in pipeline.stages], n_samples=n,
-                        layer_channels=info.layer_channels, error_rate=error_rate)
-    lines, costly = format_cost(costs, n_samples=n, seconds_per_pass=seconds_per_pass)
-    print("\n".join(lines))
-    if config.cams.scorecam_channels is None and info.layer_channels > 256 and any(
-            s.name == "explain" for s in pipeline.stages) and "scorecam" in config.cams.methods:
-        print(f"warning: Score-CAM weighs all {info.layer_channels} channels of '{info.layer}': "
-              f"{info.layer_channels} masked forward passes per map. The default "
-              "cams.scorecam_max_channels (top channels by spatial variance) is close to the "
-              "exact maps at a fraction of the cost (docs/benchmarks.md).")
-    if costly:
-        print("warning: this audit is long. What costs most is in the table above: lower "
-              "cams.scorecam_max_channels, faithfulness.max_samples or faithfulness.steps, or "
-              "run the quick pipeline (--pipeline quick.yaml) for a first look.")
 
 
 def _compare(args) -> int:

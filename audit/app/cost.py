@@ -1,20 +1,21 @@
 """What an audit will cost, before it runs: forward passes per image, stage by stage, and a
 time estimate from one timed batch (``cam-audit validate``).
 
-A forward pass of the model is the unit: predicting a batch costs one per image; the gradient
-methods share one forward and one (partial) backward pass per map, counted as one; Score-CAM
-costs one masked pass per weighted channel per map; the evidence stages cost what their
-definitions say (:mod:`audit.stages.behaviour`, :mod:`audit.stages.faithfulness`,
-:mod:`audit.stages.sanity`). Stages that run on a capped subset cost the same whatever the
+Each stage declares its own cost on its ``Stage`` entry (``cost=``, a function of
+:class:`audit.stages.cost.RunShape`; the unit is one forward pass of the model), so this module
+knows no stage by name. Stages that run on a capped subset cost the same whatever the
 dataset's size, so their share per image falls as the dataset grows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from audit.cams.methods import METHODS
 from audit.config import AuditConfig
+from audit.pipeline import Stage
+from audit.stages import STAGES
+from audit.stages.cost import RunShape
 
 __all__ = ["COSTLY_SECONDS", "StageCost", "format_cost", "stage_costs"]
 
@@ -31,53 +32,20 @@ class StageCost:
     how: str
 
 
-def _explain_passes(config: AuditConfig, channels: int) -> tuple[float, str]:
-    """Forward passes of one image's maps: the shared gradient pass, plus Score-CAM's."""
-    kinds = {METHODS[m].kind for m in config.cams.methods}
-    shared = 1.0 if kinds - {"perturbation"} else 0.0
-    budget = config.cams.scorecam_channels
-    k = channels if budget is None else min(channels, budget)
-    masked = float(k) if "perturbation" in kinds else 0.0
-    how = "one shared pass" if shared else ""
-    if masked:
-        how += (" + " if how else "") + f"Score-CAM {k} of {channels} channels"
-    return shared + masked, how
-
-
-def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
+def stage_costs(config: AuditConfig, stages: Sequence[str | Stage], *, n_samples: int,
                 layer_channels: int, error_rate: float) -> list[StageCost]:
-    """Forward passes of every stage of ``stages`` over ``n_samples`` samples, of which a
+    """Forward passes of every stage of ``stages`` (names of :data:`audit.stages.STAGES`, or
+    the stages) that declares a cost (``Stage.cost``), over ``n_samples`` samples, of which a
     share ``error_rate`` is expected to be misclassified (their true class is explained too).
     """
-    n = max(1, n_samples)
-    per_map, how = _explain_passes(config, layer_channels)
-    maps_per_image = 1.0 + (error_rate if "true" in config.cams.targets else 0.0)
-    deciding = [m for m in config.cams.methods if METHODS[m].kind != "counter-evidence"]
+    shape = RunShape(config=config, n_samples=n_samples, layer_channels=layer_channels,
+                     error_rate=error_rate)
     out = []
-    if "predict" in stages:
-        out.append(StageCost("predict", n, "1 per image"))
-    if "explain" in stages:
-        out.append(StageCost("explain", n * per_map * maps_per_image,
-                             f"{how}, x {maps_per_image:.2f} maps per image"))
-    if "behaviour" in stages:
-        out.append(StageCost("behaviour", 2.0 * n, "2 edited copies per image"))
-    if "faithfulness" in stages:
-        subset = min(config.faithfulness.max_samples, n)
-        n_maps = len(deciding) + 2  # the random and centre baselines
-        ladder = 2 * (config.faithfulness.steps - 1) + 1
-        passes = subset * (n_maps * ladder + 2 + per_map)
-        out.append(StageCost("faithfulness", passes,
-                             f"{subset} samples x {n_maps} maps x {ladder} passes"))
-    if "sanity" in stages:
-        subset = min(config.sanity.samples, n)
-        states = config.sanity.steps + 1  # the model as it is, then each randomisation step
-        passes = subset * states * per_map
-        out.append(StageCost("sanity", passes, f"{subset} samples x {states} states of the "
-                                               "model (as trained, then each step)"))
-    if "gallery" in stages:
-        shown = min(config.report.gallery_size, n)
-        out.append(StageCost("gallery", 2 * shown * per_map,
-                             f"{shown} samples explained again"))
+    for stage in stages:
+        stage = STAGES[stage] if isinstance(stage, str) else stage
+        if stage.cost is not None:
+            passes, how = stage.cost(shape)
+            out.append(StageCost(stage.name, passes, how))
     return out
 
 

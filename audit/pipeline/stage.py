@@ -78,6 +78,10 @@ class Stage:
         the pipeline file does not name it (see :func:`~audit.pipeline.pipeline.build_pipeline`):
         each value has one producer, and no consumer makes it again itself. A needed input
         whose maker is not ``auto_add`` is refused, as Kedro refuses a missing input.
+    cost : callable or None
+        What the stage costs, as its caller measures cost (the audit: forward passes of the
+        model over the run, ``audit.stages.cost``); the core never calls it. None: nothing
+        worth counting.
     """
 
     name: str
@@ -90,6 +94,7 @@ class Stage:
     optional: tuple[str, ...] = ()
     per_worker: bool = False
     auto_add: bool = False
+    cost: Callable | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))

@@ -21,17 +21,17 @@ from audit.datasets import SkippedSample
 from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Stage
 from audit.stages.aggregate import aggregate_stage
-from audit.stages.behaviour import SampleRow, behaviour
+from audit.stages.behaviour import SampleRow, behaviour, behaviour_cost
 from audit.stages.drift import drift
-from audit.stages.explain import explain
-from audit.stages.faithfulness import faithfulness
-from audit.stages.gallery import gallery
+from audit.stages.explain import explain, explain_cost
+from audit.stages.faithfulness import faithfulness, faithfulness_cost
+from audit.stages.gallery import gallery, gallery_cost
 from audit.stages.gate import gate
 from audit.stages.load_dataset import load_dataset
 from audit.stages.load_model import load_model
-from audit.stages.predict import predict
+from audit.stages.predict import predict, predict_cost
 from audit.stages.report import report
-from audit.stages.sanity import sanity
+from audit.stages.sanity import sanity, sanity_cost
 from audit.stages.score import score
 from audit.stages.slices import slices
 
@@ -46,9 +46,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",),
           auto_add=True),
     Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
-          per_batch=True),
+          per_batch=True, cost=predict_cost),
     Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
-          outputs=("maps",), per_batch=True),
+          outputs=("maps",), per_batch=True, cost=explain_cost),
     Stage("score", score,
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
@@ -56,15 +56,16 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("behaviour", behaviour,
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
                   "model_info"),
-          outputs=("samples",), per_batch=True, collect={"samples": SampleRow}),
+          outputs=("samples",), per_batch=True, collect={"samples": SampleRow},
+          cost=behaviour_cost),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:seed", "records", "manifest",
                   "explainer", "model_info"),
-          outputs=("faithfulness",)),
+          outputs=("faithfulness",), cost=faithfulness_cost),
     Stage("sanity", sanity,
           inputs=("params:sanity", "params:cams", "params:seed", "records", "manifest",
                   "explainer", "model_info"),
-          outputs=("sanity",)),
+          outputs=("sanity",), cost=sanity_cost),
     Stage("aggregate", aggregate_stage,
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
                   "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
@@ -77,7 +78,7 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
                   "explainer", "model_info", "samples"),
-          outputs=("gallery", "behaviour_gallery"), optional=("samples",)),
+          outputs=("gallery", "behaviour_gallery"), optional=("samples",), cost=gallery_cost),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
                   "skipped", "gallery", "behaviour_gallery", "model_info", "changes"),

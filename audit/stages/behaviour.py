@@ -22,6 +22,7 @@ from audit.datasets import Batch
 from audit.datasets.preprocessing import to_channels
 from audit.datasets.regions import region_mask, resize_region
 from audit.evidence import background_decision, remove_background, remove_object
+from audit.stages.cost import RunShape
 from audit.stages.load_model import ModelInfo
 
 __all__ = ["SampleRow", "behaviour", "edited_images"]
@@ -104,3 +105,8 @@ def behaviour(behaviour: BehaviourSection, explainer: CamExplainer, batch: Batch
             predicted_without_object=class_names[int(np.argmax(p_object))],
             predicted_without_background=class_names[int(np.argmax(p_background))]))
     return out
+
+
+def behaviour_cost(shape: RunShape) -> tuple[float, str]:
+    """Two edited copies of every image (object removed, background removed)."""
+    return 2.0 * shape.n, "2 edited copies per image"

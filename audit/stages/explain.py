@@ -11,6 +11,7 @@ import numpy as np
 from audit.cams import CamExplainer, CamMaps, Predictions
 from audit.config import CamsSection
 from audit.datasets import Batch
+from audit.stages.cost import RunShape
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,11 @@ def explain(cams: CamsSection, explainer: CamExplainer, batch: Batch,
     labels = np.array([s.label for s in batch.samples], dtype=np.int64)
     return explain_batch(explainer, batch.images, predictions.predicted.astype(np.int64), labels,
                          methods=cams.methods, targets=cams.targets)
+
+
+def explain_cost(shape: RunShape) -> tuple[float, str]:
+    """The passes of every map (:attr:`RunShape.map_passes`), for the predicted class and the
+    true class of the expected errors."""
+    per_map, how = shape.map_passes
+    maps = shape.maps_per_image
+    return shape.n * per_map * maps, f"{how}, x {maps:.2f} maps per image"

@@ -38,6 +38,7 @@ from audit.evidence import (
     substrate,
 )
 from audit.metrics.seeds import sub_seed
+from audit.stages.cost import RunShape
 from audit.stages.load_model import ModelInfo
 from audit.stages.reload import classes_of, decisions, reload
 
@@ -141,3 +142,13 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, seed: int
     return frame.sort_values(["map", "sample_id"], key=lambda c: c.map(order) if c.name == "map"
                              else c, kind="mergesort").reset_index(drop=True)
 
+
+def faithfulness_cost(shape: RunShape) -> tuple[float, str]:
+    """On the capped subset: every map (the deciding methods, the random and centre baselines)
+    over the deletion and insertion ladders, plus the subset's predictions and maps."""
+    settings = shape.config.faithfulness
+    subset = min(settings.max_samples, shape.n)
+    n_maps = len(shape.deciding_methods) + 2  # the random and centre baselines
+    ladder = 2 * (settings.steps - 1) + 1
+    passes = subset * (n_maps * ladder + 2 + shape.per_map)
+    return passes, f"{subset} samples x {n_maps} maps x {ladder} passes"

@@ -17,6 +17,7 @@ from audit.config import BehaviourSection, CamsSection, ReportSection
 from audit.datasets import BatchLoader, BatchSpec, DatasetManifest
 from audit.report.gallery import BehaviourItem, EditedPicture, GalleryItem, Panel
 from audit.stages.behaviour import edited_images
+from audit.stages.cost import RunShape
 from audit.stages.load_model import ModelInfo
 
 __all__ = ["build_behaviour", "build_gallery", "gallery", "select_behaviour",
@@ -188,3 +189,9 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
         edited = build_behaviour(select_behaviour(samples, size=(report.gallery_size + 1) // 2),
                                  manifest=manifest, fill=behaviour.fill, model_info=model_info)
     return items, edited
+
+
+def gallery_cost(shape: RunShape) -> tuple[float, str]:
+    """The shown samples explained again (their maps are not kept from the stream)."""
+    shown = min(shape.config.report.gallery_size, shape.n)
+    return 2 * shown * shape.per_map, f"{shown} samples explained again"

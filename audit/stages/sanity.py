@@ -34,6 +34,7 @@ from audit.evidence import (
     ssim,
     weighted_layers,
 )
+from audit.stages.cost import RunShape
 from audit.stages.load_model import ModelInfo
 from audit.stages.reload import classes_of, decisions, reload
 
@@ -100,3 +101,12 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
             structure[method].append(_mean([p[1] for p in pairs]))
         layers.append(len(step.layers))
     return SanityResult(len(batch), layers, rho, structure)
+
+
+def sanity_cost(shape: RunShape) -> tuple[float, str]:
+    """On the capped subset: the maps of the model as trained and after each randomisation
+    step."""
+    subset = min(shape.config.sanity.samples, shape.n)
+    states = shape.config.sanity.steps + 1  # the model as it is, then each randomisation step
+    return (subset * states * shape.per_map,
+            f"{subset} samples x {states} states of the model (as trained, then each step)")

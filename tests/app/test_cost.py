@@ -37,6 +37,15 @@ def test_stage_costs_hand_worked(tmp_path):
                        error_rate=0.0)[0].passes == 1281
 
 
+def test_a_stage_declares_its_own_cost():
+    from audit.pipeline import Stage
+
+    custom = Stage("custom", print, cost=lambda shape: (3.0 * shape.n, "3 per image"))
+    costs = stage_costs(parse_config(MINIMAL), [custom, "load_model", "report"], n_samples=10,
+                        layer_channels=8, error_rate=0.0)
+    assert [(c.stage, c.passes, c.how) for c in costs] == [("custom", 30.0, "3 per image")]
+
+
 def test_format_cost_warns_when_long():
     costs = stage_costs(parse_config(MINIMAL), ["predict", "explain"], n_samples=10,
                         layer_channels=64, error_rate=0.0)
