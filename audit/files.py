@@ -67,8 +67,8 @@ def check_scheme(url: str, *, what: str) -> None:
     except ValueError:
         hint = _EXTRAS.get(_scheme(url))
         install = f": {hint}" if hint else ""
-        raise ConfigError(f"{what}: no file system for '{_scheme(url)}://' URLs is installed "
-                          f"(received {url!r}){install}.") from None
+        raise ConfigError(f"{what}: no file system for '{_scheme(url)}://' URLs is installed"
+                          f"{install}; got {url!r}") from None
 
 
 def open_url(url: str):

@@ -13,8 +13,6 @@ order of ``records.csv`` (which depends on batching and resumption) does not mat
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 import pandas as pd
 
@@ -25,6 +23,7 @@ from audit.metrics.records import RECORD_COLUMNS
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
 from audit.metrics.seeds import sub_seed
 from audit.summary import SCHEMA_VERSION, Summary
+from audit.validation import check_int, check_seed
 
 __all__ = ["PROPORTION_SCORES", "SCORES", "TRUE_CLASS_SCORES", "aggregate", "fixation_outcomes",
            "sub_seed"]
@@ -65,10 +64,8 @@ def _check_inputs(records, class_names, seed, n_resamples) -> list[str]:
     if len(set(names)) != len(names):
         duplicated = sorted({c for c in names if names.count(c) > 1})
         raise ValueError(f"class_names must be unique; got {duplicated} more than once")
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, Integral) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be an integer >= 1; got {n_resamples!r}")
+    check_seed(seed)
+    check_int(n_resamples, "n_resamples", minimum=1)
     return names
 
 

@@ -89,7 +89,7 @@ def _run(args) -> int:
     from audit.config import load_config
 
     if args.limit is not None and args.limit < 1:
-        raise AuditError(f"--limit must be a positive number of samples; received {args.limit}.")
+        raise AuditError(f"--limit must be a positive number of samples; got {args.limit}.")
     if args.quiet:
         logging.getLogger("apache_beam").setLevel(logging.ERROR)  # Beam's notices, too
     if args.resume:

@@ -76,7 +76,7 @@ def _apply_overrides(config: AuditConfig, pipeline: Pipeline) -> AuditConfig:
             stage = next(s.name for s in pipeline.stages if s.own_section == section)
             raise ConfigError(f"{pipeline.path}: stage '{stage}' takes no parameters in a "
                               f"pipeline file: its section '{section}' is not a mapping; set it "
-                              f"in the configuration. Received: {sorted(values)}.")
+                              f"in the configuration; got {sorted(values)}.")
         data.setdefault(section, {}).update(values)
     return parse_config(data, where=f"{pipeline.path} (stage parameters)")
 
@@ -142,7 +142,7 @@ def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
     if engine is None or engine == config.engine:
         return config
     if engine not in ("local", "beam"):
-        raise ConfigError(f"engine must be 'local' or 'beam'; received {engine!r}.")
+        raise ConfigError(f"engine must be 'local' or 'beam'; got {engine!r}.")
     return config.model_copy(update={"engine": engine})
 
 

@@ -118,10 +118,10 @@ class CamMethod:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"CamMethod '{self.name}': unknown kind; received "
+            raise ValueError(f"CamMethod '{self.name}': unknown kind; got "
                              f"kind={self.kind!r}. Allowed: {', '.join(KINDS)}.")
         if not callable(self.weights):
-            raise ValueError(f"CamMethod '{self.name}': weights must be a function; received "
+            raise ValueError(f"CamMethod '{self.name}': weights must be a function; got "
                              f"{type(self.weights).__name__}.")
 
     @property

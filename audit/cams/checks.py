@@ -1,5 +1,5 @@
 """The explainer's input checks, each called once where an argument enters: an error names the
-argument, shows what it received and says what is allowed."""
+argument, says what is allowed and shows what it got."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from audit.cams.methods import get_method
 
 def check_registry(registry) -> Mapping[str, CamMethod]:
     if not isinstance(registry, Mapping) or not registry:
-        raise ValueError(f"registry must be a non-empty mapping of name -> CamMethod; received "
+        raise ValueError(f"registry must be a non-empty mapping of name -> CamMethod; got "
                          f"{type(registry).__name__}.")
     for name, method in registry.items():
         if not isinstance(method, CamMethod) or method.name != name:
             raise ValueError(f"registry must map each name to the CamMethod of that name; "
-                             f"received {name!r} -> {method!r}.")
+                             f"got {name!r} -> {method!r}.")
     return registry
 
 
@@ -27,10 +27,10 @@ def check_methods(methods: Sequence[str], registry: Mapping[str, CamMethod]
                   ) -> tuple[CamMethod, ...]:
     names = (methods,) if isinstance(methods, str) else tuple(methods)
     if not names:
-        raise ValueError(f"methods must name at least one CAM method; received (). "
+        raise ValueError(f"methods must name at least one CAM method; got (). "
                          f"Allowed: {', '.join(registry)}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"methods must not repeat; received {names!r}.")
+        raise ValueError(f"methods must not repeat; got {names!r}.")
     return tuple(get_method(name, registry=registry) for name in names)
 
 
@@ -39,20 +39,20 @@ def check_images(images, *, input_shape: tuple, dtype, model_name: str) -> tf.Te
     if array.ndim != 4 or any(e is not None and a != e
                               for a, e in zip(array.shape[1:], input_shape, strict=True)):
         raise ValueError(f"images must have shape (N, {', '.join(map(str, input_shape))})"
-                         f" for model '{model_name}'; received {array.shape}.")
+                         f" for model '{model_name}'; got {array.shape}.")
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"images must be a float array already preprocessed for the model; "
-                         f"received dtype {array.dtype}.")
+                         f"got dtype {array.dtype}.")
     return tf.convert_to_tensor(array, dtype=dtype)
 
 
 def check_classes(class_idx, n: int, *, n_classes: int) -> tf.Tensor:
     array = np.asarray(class_idx)
     if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"class_idx must be an int array of shape ({n},); received "
+        raise ValueError(f"class_idx must be an int array of shape ({n},); got "
                          f"{array.dtype} array of shape {array.shape}.")
     if n and (array.min() < 0 or array.max() >= n_classes):
         raise ValueError(f"class_idx must lie in [0, {n_classes - 1}] for a model with "
-                         f"{n_classes} classes; received values from {array.min()} to "
+                         f"{n_classes} classes; got values from {array.min()} to "
                          f"{array.max()}.")
     return tf.convert_to_tensor(array, dtype=tf.int32)

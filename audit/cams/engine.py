@@ -134,10 +134,10 @@ class CamExplainer:
                                registry=registry)
         if scorecam_max_channels is not None and int(scorecam_max_channels) < 1:
             raise ValueError(f"scorecam_max_channels must be a positive integer or None; "
-                             f"received {scorecam_max_channels!r}.")
+                             f"got {scorecam_max_channels!r}.")
         self.scorecam_max_channels = scorecam_max_channels
         if micro_batch is not None and int(micro_batch) < 1:
-            raise ValueError(f"micro_batch must be a positive integer or None; received "
+            raise ValueError(f"micro_batch must be a positive integer or None; got "
                              f"{micro_batch!r}.")
         self.micro_batch = None if micro_batch is None else int(micro_batch)
         self.jit_compile = bool(jit_compile)

@@ -171,7 +171,7 @@ def select_output(model, output: str | None = None) -> tuple[ModelOutput | None,
         return None, model
     if not isinstance(output, str) or not output.strip("/"):
         raise ModelError(f"The output must be the name of one of the model's outputs; "
-                         f"received {output!r}. {_listing(outputs)}")
+                         f"got {output!r}. {_listing(outputs)}")
     wanted = output.strip("/")
     matches = [o for o in outputs if o.name == wanted]
     matches = matches or [o for o in outputs if wanted in o.aliases]

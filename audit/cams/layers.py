@@ -197,7 +197,7 @@ def resolve_layer(model, layer: str | None = None, *, tokens: TokenGrid | None =
         return found[-1]
     if not isinstance(layer, str) or not layer.strip("/"):
         raise ModelError(f"Layer must be a layer name or path like 'outer/inner/layer'; "
-                         f"received {layer!r}.")
+                         f"got {layer!r}.")
     parts = layer.strip("/").split("/")
     matches: list[tuple[str, object]] = []
     current = model

@@ -82,7 +82,7 @@ class UnknownMethodError(ValueError):
         close = (difflib.get_close_matches(received, self.allowed, n=1)
                  if isinstance(received, str) else [])
         self.suggestion = close[0] if close else None
-        super().__init__(f"Unknown CAM method; received {received!r}. {self.hint}")
+        super().__init__(f"Unknown CAM method; got {received!r}. {self.hint}")
 
     @property
     def hint(self) -> str:

@@ -44,13 +44,13 @@ def overlay_png(image, heatmap, *, boxes: Sequence = (), alpha: float = 0.5,
     from PIL import Image, ImageDraw
 
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1]; received {alpha}.")
+        raise ValueError(f"alpha must lie in [0, 1]; got {alpha}.")
     picture = np.asarray(image)
     if picture.ndim == 2:
         picture = np.repeat(picture[..., None], 3, axis=2)
     if picture.ndim != 3 or picture.shape[2] not in (1, 3, 4):
         raise ValueError(f"image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); "
-                         f"received shape {picture.shape}.")
+                         f"got shape {picture.shape}.")
     if picture.shape[2] == 1:
         picture = np.repeat(picture, 3, axis=2)
     picture = picture[..., :3]
@@ -58,7 +58,7 @@ def overlay_png(image, heatmap, *, boxes: Sequence = (), alpha: float = 0.5,
         picture = np.clip(picture, 0, 255).astype(np.uint8)
     heat = np.asarray(heatmap, dtype=np.float32)
     if heat.ndim != 2:
-        raise ValueError(f"heatmap must be 2-D (h, w); received shape {heat.shape}.")
+        raise ValueError(f"heatmap must be 2-D (h, w); got shape {heat.shape}.")
     height, width = picture.shape[:2]
     heat_img = Image.fromarray(np.nan_to_num(heat)).resize((width, height), Image.BILINEAR)
     heat = np.clip(np.asarray(heat_img), 0.0, 1.0)

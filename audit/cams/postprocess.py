@@ -23,7 +23,7 @@ def combine(activations: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
         weighted = tf.einsum("nhwk,nk->nhw", activations, weights)
     else:
         raise ValueError(f"CAM weights must be channel weights (N, K) or element-wise weights "
-                         f"(N, h, w, K); received shape {tuple(weights.shape)}.")
+                         f"(N, h, w, K); got shape {tuple(weights.shape)}.")
     return tf.nn.relu(weighted)
 
 

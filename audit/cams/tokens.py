@@ -111,11 +111,11 @@ class TokenGrid:
             if len(grid) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
                                      for v in grid) or grid[0] * grid[1] < 2:
                 raise ValueError(f"tokens grid must be two positive integers [h, w] with "
-                                 f"h * w > 1; received grid={list(grid)!r}.")
+                                 f"h * w > 1; got grid={list(grid)!r}.")
             object.__setattr__(self, "grid", grid)
         if self.skip is not None and (isinstance(self.skip, bool) or not isinstance(
                 self.skip, int) or self.skip < 0):
-            raise ValueError(f"tokens skip must be a non-negative integer; received "
+            raise ValueError(f"tokens skip must be a non-negative integer; got "
                              f"skip={self.skip!r}.")
 
     @classmethod
@@ -128,11 +128,11 @@ class TokenGrid:
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - {"grid", "skip"}, key=str)
             if unknown:
-                raise ValueError(f"tokens takes the keys grid and skip; received {unknown}.")
+                raise ValueError(f"tokens takes the keys grid and skip; got {unknown}.")
             grid = value.get("grid")
             return cls(grid=None if grid is None else tuple(grid), skip=value.get("skip"))
         raise ValueError(f"tokens must be None, a TokenGrid or a mapping {{grid: [h, w], "
-                         f"skip: n}}; received {value!r}.")
+                         f"skip: n}}; got {value!r}.")
 
     @property
     def explicit(self) -> bool:

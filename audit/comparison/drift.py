@@ -106,7 +106,7 @@ def flagged_changes(comparison: Comparison, *, min_change: float = DEFAULT_MIN_C
         ``before`` is A's value, ``after`` B's.
     """
     if min_change < 0:
-        raise ValueError(f"min_change must be 0 or more; received min_change={min_change!r}")
+        raise ValueError(f"min_change must be 0 or more; got min_change={min_change!r}")
     changes = [Change(
         figure=row.figure, label=row.label, method=row.method, assessment=row.assessment,
         unit=row.unit, before=row.a, after=row.b, difference=row.difference, ci=row.interval,

@@ -9,20 +9,13 @@ instead of using the chi-squared approximation, which fails for few discordant p
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from scipy.stats import binomtest
 
 from audit.comparison.difference import Difference
+from audit.validation import check_int
 
 __all__ = ["mcnemar_exact", "paired_proportions"]
-
-
-def _check_count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-    return int(value)
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -72,7 +65,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     >>> mcnemar_exact(0, 0)
     1.0
     """
-    b, c = _check_count(b, "b"), _check_count(c, "c")
+    b, c = check_int(b, "b", minimum=0), check_int(c, "c", minimum=0)
     if b + c == 0:
         return 1.0
     return float(min(1.0, binomtest(min(b, c), b + c, 0.5).pvalue))

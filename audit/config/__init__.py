@@ -2,9 +2,9 @@
 
 Every key but ``model.path`` and ``dataset.path`` has a default. Unknown keys are errors
 (a typo must not silently fall back to a default). An error names the file, the key path,
-the value received and what is allowed, for example::
+what is allowed and the value given, for example::
 
-    config.yaml: cams.batch_size: received 0; Input should be greater than or equal to 1
+    config.yaml: cams.batch_size must be greater than or equal to 1; got 0
 
 Relative paths are resolved against the folder of the configuration file. ``model.path`` and
 ``dataset.images_root`` may also be URLs (``gs://bucket/model.keras``), kept as written and read

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from audit.config.audit_config import AuditConfig
 from audit.errors import ConfigError
 from audit.files import is_url
+from audit.validation import echo, must_phrase
 
 _PATH_KEYS = (("model", "path"), ("model", "search_path"), ("dataset", "path"),
               ("dataset", "images_root"), ("report", "out_dir"), ("report", "baseline"),
@@ -50,8 +51,8 @@ def _format_errors(exc: ValidationError, where: str) -> str:
         elif kind == "missing":
             lines.append(f"{where}: {key}: required key is missing.")
         else:
-            message = error["msg"].removeprefix("Value error, ").rstrip(".")
-            lines.append(f"{where}: {key}: received {error.get('input')!r}; {message}.")
+            lines.append(f"{where}: {must_phrase(key, error['msg'])}; got "
+                         f"{echo(error.get('input'))}")
     return "\n".join(lines)
 
 
@@ -72,7 +73,7 @@ def parse_config(data: Any, *, where: str = "config", base_dir: Path | None = No
     """Validate a configuration mapping; relative paths are resolved against ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of keys (run_name, model, dataset, ...); "
-                          f"received {type(data).__name__}.")
+                          f"got {type(data).__name__}.")
     import copy
 
     data = copy.deepcopy(data)

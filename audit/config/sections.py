@@ -47,7 +47,7 @@ class Preprocessing(_Section):
     def _one_kind(self):
         if self.function is not None and "." not in self.function:
             raise ValueError(f"function must be a dotted path like 'keras.applications."
-                             f"mobilenet_v2.preprocess_input'; received {self.function!r}")
+                             f"mobilenet_v2.preprocess_input'; got {self.function!r}")
         return self
 
     def as_block(self) -> dict:
@@ -177,7 +177,7 @@ class ModelSection(_Section):
     def _positive(cls, size):
         if size is not None and min(size) < 1:
             raise ValueError(f"input_size must be two positive integers [height, width]; "
-                             f"received {list(size)}")
+                             f"got {list(size)}")
         return size
 
 

@@ -79,7 +79,7 @@ class Meta(Mapping[str, str]):
         pairs = dict(items)
         for key, value in pairs.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise TypeError(f"metadata keys and values must be strings. Received: "
+                raise TypeError(f"metadata keys and values must be strings; got "
                                 f"{key!r}: {value!r}")
         self._items: tuple[tuple[str, str], ...] = tuple(pairs.items())
 

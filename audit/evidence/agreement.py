@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from audit.evidence._checks import check_same_length, check_vector
+from audit.validation import check_same_length, check_vector
 
 __all__ = ["agreement", "cohens_kappa", "verdict_agreement"]
 

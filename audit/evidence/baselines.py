@@ -14,7 +14,7 @@ from numbers import Real
 import numpy as np
 from scipy import ndimage
 
-from audit.evidence._checks import check_seed, check_shape
+from audit.validation import check_seed, check_shape
 
 __all__ = ["RANDOM_SMOOTH_DIVISOR", "centre_map", "random_map"]
 

@@ -15,7 +15,7 @@ from numbers import Real
 
 import numpy as np
 
-from audit.evidence._checks import _real_array, check_same_length, check_vector
+from audit.validation import check_same_length, check_vector, real_array
 
 __all__ = [
     "background_decision",
@@ -27,8 +27,8 @@ __all__ = [
 
 def _check_predictions(predicted, scores, name: str) -> tuple[np.ndarray, np.ndarray, bool]:
     """``(predicted (N,), scores (N, C), scalar)``; one sample may come as ``(int, (C,))``."""
-    classes = _real_array(predicted, "predicted")
-    values = _real_array(scores, name)
+    classes = real_array(predicted, "predicted")
+    values = real_array(scores, name)
     scalar = classes.ndim == 0
     if scalar:
         classes, values = classes.reshape(1), values.reshape(1, *values.shape)

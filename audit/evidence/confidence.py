@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from audit.evidence._checks import check_float_image, check_map, check_same_length, check_vector
+from audit.validation import check_float_image, check_map, check_same_length, check_vector
 
 __all__ = [
     "average_drop",

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy import ndimage
 
-from audit.evidence._checks import (
+from audit.validation import (
     check_choice,
     check_float_image,
     check_int,

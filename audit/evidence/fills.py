@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage
 
-from audit.evidence._checks import check_choice, check_mask, check_sigma, check_uint8_image
+from audit.validation import check_choice, check_mask, check_sigma, check_uint8_image
 
 __all__ = ["BLUR_DIVISOR", "FILLS", "GRAY", "fill_region", "remove_background", "remove_object"]
 

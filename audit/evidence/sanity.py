@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.errors import ModelError
-from audit.evidence._checks import check_int, check_seed
+from audit.validation import check_int, check_seed
 
 __all__ = [
     "CascadeStep",

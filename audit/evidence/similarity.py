@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import rankdata
 from skimage.metrics import structural_similarity
 
-from audit.evidence._checks import check_map
+from audit.validation import check_map
 
 __all__ = ["SSIM_WINDOW", "spearman", "ssim"]
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from audit.evidence._checks import check_int, check_same_length, check_seed, check_sequence
+from audit.validation import check_int, check_same_length, check_seed, check_sequence
 
 __all__ = ["choose_subset", "stratum_quotas"]
 

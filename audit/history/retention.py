@@ -85,7 +85,7 @@ def plan_retention(rows: Sequence[HistoryRow], out_dir: Path, *, keep_runs: int,
         The rows with those to delete marked ``pruned``, and their folders.
     """
     if keep_runs < 1:
-        raise ValueError(f"keep_runs must be 1 or more; received keep_runs={keep_runs!r}")
+        raise ValueError(f"keep_runs must be 1 or more; got keep_runs={keep_runs!r}")
     rows = list(rows)
     present = [i for i, r in enumerate(rows)
                if (folder := run_folder(out_dir, r)) is not None and folder.is_dir()]

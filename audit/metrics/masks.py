@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
+
+from audit.validation import check_shape
 
 __all__ = ["SNAP_TOLERANCE", "box_to_pixel_bounds", "boxes_to_mask"]
 
 #: Box edges closer than this to a whole number of pixels are snapped to it.
 SNAP_TOLERANCE = 1e-6
-
-
-def _check_shape(shape) -> tuple[int, int]:
-    """``shape`` as ``(height, width)`` of positive ints, or a ValueError."""
-    try:
-        height, width = shape
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"shape must be (height, width), two positive integers; got {shape!r}"
-        ) from None
-    for value in (height, width):
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"shape must be (height, width), two positive integers; got {shape!r}")
-    return int(height), int(width)
 
 
 def _box_coordinates(box) -> tuple[float, float, float, float]:
@@ -137,7 +124,7 @@ def box_to_pixel_bounds(box, shape) -> tuple[int, int, int, int]:
     >>> box_to_pixel_bounds(Box(2.5, 1.2, 5.5, 3.7), (4, 5))
     (1, 2, 4, 5)
     """
-    height, width = _check_shape(shape)
+    height, width = check_shape(shape)
     (coords,) = _as_box_array([box])
     return _pixel_bounds(coords, height, width)
 
@@ -172,7 +159,7 @@ def boxes_to_mask(boxes, shape) -> np.ndarray:
            [0, 1, 1, 1],
            [0, 0, 0, 0]])
     """
-    height, width = _check_shape(shape)
+    height, width = check_shape(shape)
     array = _as_box_array(boxes)
     mask = np.zeros((height, width), dtype=bool)
     for coords in array:

@@ -188,12 +188,12 @@ def _resolve(name: str, target: object, search_path) -> object:
     module_name, _, attribute = target.rpartition(".")
     if not module_name:
         raise ModelError(f"model.custom_objects: {name}: expected a dotted path like "
-                         f"'acme.layers.{name}'; received {target!r}.")
+                         f"'acme.layers.{name}'; got {target!r}.")
     module = _import(module_name, search_path, what=f"model.custom_objects: {name}")
     if not hasattr(module, attribute):
         raise ModelError(f"model.custom_objects: {name}: module '{module_name}' "
                          f"({getattr(module, '__file__', None) or 'built in'}) has no attribute "
-                         f"'{attribute}'; received {target!r}.")
+                         f"'{attribute}'; got {target!r}.")
     return getattr(module, attribute)
 
 

@@ -100,7 +100,7 @@ class Pipeline:
 
 def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, dict]]:
     if not isinstance(data, dict) or not isinstance(data.get("stages"), list):
-        raise PipelineError(f"{where}: expected a mapping with a 'stages' list; received "
+        raise PipelineError(f"{where}: expected a mapping with a 'stages' list; got "
                           f"{type(data).__name__}.")
     unknown_keys = set(data) - {"name", "description", "stages"}
     if unknown_keys:
@@ -113,13 +113,13 @@ def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, 
             (name, values), = entry.items()
             values = values or {}
             if not isinstance(values, dict):
-                raise PipelineError(f"{key}: parameters of '{name}' must be a mapping; received "
+                raise PipelineError(f"{key}: parameters of '{name}' must be a mapping; got "
                                   f"{values!r}.")
         elif isinstance(entry, str):
             name, values = entry, {}
         else:
             raise PipelineError(f"{key}: expected a stage name or {{name: {{parameters}}}}; "
-                              f"received {entry!r}.")
+                              f"got {entry!r}.")
         if name not in table:
             guess = difflib.get_close_matches(str(name), list(table), n=1)
             hint = f" Did you mean '{guess[0]}'?" if guess else ""
@@ -129,7 +129,7 @@ def _entries(data, table: Mapping[str, Stage], where: str) -> list[tuple[Stage, 
         if any(s.name == name for s, _ in entries):
             raise PipelineError(f"{key}: stage '{name}' appears twice.")
         if values and stage.own_section is None:
-            raise PipelineError(f"{key}: stage '{name}' takes no parameters; received "
+            raise PipelineError(f"{key}: stage '{name}' takes no parameters; got "
                               f"{sorted(values)}.")
         entries.append((stage, dict(values)))
     if not entries:

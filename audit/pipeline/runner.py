@@ -141,8 +141,8 @@ class Collector:
     def add(self, index: int, outputs: Mapping[str, Any]) -> None:
         """Record the outputs of item ``index``, which must be the next one."""
         if index != self.done:
-            raise ValueError(f"Items must be collected in order: expected item {self.done}; "
-                             f"received item {index}.")
+            raise ValueError(f"Items must be collected in order: the next item must be "
+                             f"{self.done}; got item {index}")
         for name, row_type in self.row_types.items():
             self.lengths[name] = self.folder.append(name, outputs[name], row_type)
         for name in self.counters:

@@ -39,9 +39,9 @@ class Counts(dict):
 def _names(values, what: str, stage: str) -> tuple[str, ...]:
     names = (values,) if isinstance(values, str) else tuple(values)
     if not all(isinstance(n, str) and n for n in names):
-        raise ValueError(f"Stage '{stage}': {what} must be non-empty names; received {names!r}.")
+        raise ValueError(f"Stage '{stage}': {what} must be non-empty names; got {names!r}.")
     if len(set(names)) != len(names):
-        raise ValueError(f"Stage '{stage}': {what} repeat a name; received {names!r}.")
+        raise ValueError(f"Stage '{stage}': {what} repeat a name; got {names!r}.")
     return names
 
 
@@ -112,14 +112,14 @@ class Stage:
                              f"its outputs {list(self.outputs)}.")
         if self.collect and not self.per_batch:
             raise ValueError(f"Stage '{self.name}': only per-batch stages collect outputs; "
-                             f"received collect={list(self.collect)}.")
+                             f"got collect={list(self.collect)}.")
         for name, kind in self.collect.items():
             if not (kind is Counts or dataclasses.is_dataclass(kind)):
                 raise ValueError(f"Stage '{self.name}': collect['{name}'] must be a dataclass "
-                                 f"(table rows) or Counts; received {kind!r}.")
+                                 f"(table rows) or Counts; got {kind!r}.")
         if self.stream is not None and (self.stream not in self.outputs or self.per_batch):
             raise ValueError(f"Stage '{self.name}': stream must name an output of a stage that "
-                             f"is not per-batch; received stream={self.stream!r}.")
+                             f"is not per-batch; got stream={self.stream!r}.")
 
     @property
     def sections(self) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from audit.errors import AuditError
 from audit.io import atomic_write_json
 from audit.summary.run import RunSummary
 from audit.summary.schema import READABLE_VERSIONS
+from audit.validation import echo, must_phrase
 
 
 def write_summary(path: str | os.PathLike, summary: RunSummary) -> Path:
@@ -37,7 +38,7 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise AuditError(f"{path}: cannot read the run summary: {error}") from None
     if not isinstance(data, dict):
-        raise AuditError(f"{path}: expected a JSON object; received {type(data).__name__}.")
+        raise AuditError(f"{path}: expected a JSON object; got {type(data).__name__}.")
     version = data.get("schema_version", 1)
     if version not in READABLE_VERSIONS:
         raise AuditError(f"{path}: schema_version {version!r} is not one this cam-audit reads "
@@ -47,5 +48,5 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        raise AuditError(f"{path}: {key}: received {first.get('input')!r}; "
-                         f"{first['msg']}.") from None
+        raise AuditError(f"{path}: {must_phrase(key, first['msg'])}; got "
+                         f"{echo(first.get('input'))}") from None

@@ -311,14 +311,14 @@ def test_config_defaults_and_shorthand(tmp_path):
 
 
 @pytest.mark.parametrize("patch,message", [
-    ({"slices": [[]]}, r"slices: received \[\[\]\]; slices\[0\] names no column"),
+    ({"slices": [[]]}, r"slices: slices\[0\] names no column.*; got \[\[\]\]"),
     ({"slices": [["site", "site"]]}, r"slices\[0\] names 'site' more than once"),
     ({"slices": [["site", "device"], ["device", "site"]]},
      r"slices\[1\] \['device', 'site'\] repeats slices\[0\]"),
     ({"slices": [[""]]}, r"slices\[0\] has an empty column name"),
     ({"gates": {"per_slice": True}}, r"gates: .*per_slice is true but the configuration names "
                                      r"no slices"),
-    ({"metrics": {"min_slice_size": 0}}, r"metrics\.min_slice_size: received 0"),
+    ({"metrics": {"min_slice_size": 0}}, r"metrics\.min_slice_size must be .*; got 0"),
 ])
 def test_config_errors(patch, message, tmp_path):
     with pytest.raises(ConfigError, match=message):

@@ -102,7 +102,7 @@ def test_default_registry_does_not_know_a_test_method(batch):
     x, c = batch
     with pytest.raises(ValueError) as info:
         CamExplainer(_small_cnn()).explain(x, c, ("mean-product",))
-    assert str(info.value) == ("Unknown CAM method; received 'mean-product'. Allowed: gradcam, "
+    assert str(info.value) == ("Unknown CAM method; got 'mean-product'. Allowed: gradcam, "
                                "gradcam++, xgradcam, hirescam, layercam, scorecam, eigencam, "
                                "negative.")
 
@@ -112,12 +112,12 @@ def test_method_list_errors(batch):
     ex = CamExplainer(_small_cnn())
     with pytest.raises(ValueError) as info:
         ex.explain(x, c, ())
-    assert str(info.value) == ("methods must name at least one CAM method; received (). "
+    assert str(info.value) == ("methods must name at least one CAM method; got (). "
                                "Allowed: gradcam, gradcam++, xgradcam, hirescam, layercam, "
                                "scorecam, eigencam, negative.")
     with pytest.raises(ValueError) as info:
         ex.explain(x, c, ("gradcam", "negative", "gradcam"))
-    assert str(info.value) == ("methods must not repeat; received ('gradcam', 'negative', "
+    assert str(info.value) == ("methods must not repeat; got ('gradcam', 'negative', "
                                "'gradcam').")
     assert list(ex.explain(x, c, "negative")) == ["negative"]
 
@@ -126,11 +126,11 @@ def test_registry_must_map_names_to_their_methods():
     with pytest.raises(ValueError) as info:
         CamExplainer(_small_cnn(), registry={"toy": MEAN_PRODUCT})
     assert str(info.value) == ("registry must map each name to the CamMethod of that name; "
-                               f"received 'toy' -> {MEAN_PRODUCT!r}.")
+                               f"got 'toy' -> {MEAN_PRODUCT!r}.")
     with pytest.raises(ValueError) as info:
         CamExplainer(_small_cnn(), registry={})
     assert str(info.value) == ("registry must be a non-empty mapping of name -> CamMethod; "
-                               "received dict.")
+                               "got dict.")
 
 
 # ---------------------------------------------------------------------------- mixed precision
@@ -226,4 +226,4 @@ def test_combine_takes_channel_or_element_wise_weights():
     with pytest.raises(ValueError) as info:
         combine(a, w[0])
     assert str(info.value) == ("CAM weights must be channel weights (N, K) or element-wise "
-                               "weights (N, h, w, K); received shape (5,).")
+                               "weights (N, h, w, K); got shape (5,).")

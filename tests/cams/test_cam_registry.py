@@ -70,12 +70,12 @@ def test_get_method_returns_the_registered_method():
 
 
 @pytest.mark.parametrize("name,message,suggestion", [
-    ("gradcam+", "Unknown CAM method; received 'gradcam+'. Did you mean 'gradcam++'? Allowed: "
+    ("gradcam+", "Unknown CAM method; got 'gradcam+'. Did you mean 'gradcam++'? Allowed: "
                  f"{ALLOWED}.", "gradcam++"),
-    ("layer-cam", f"Unknown CAM method; received 'layer-cam'. Did you mean 'layercam'? Allowed: "
+    ("layer-cam", f"Unknown CAM method; got 'layer-cam'. Did you mean 'layercam'? Allowed: "
                   f"{ALLOWED}.", "layercam"),
-    ("lime", f"Unknown CAM method; received 'lime'. Allowed: {ALLOWED}.", None),
-    (["gradcam"], f"Unknown CAM method; received ['gradcam']. Allowed: {ALLOWED}.", None),
+    ("lime", f"Unknown CAM method; got 'lime'. Allowed: {ALLOWED}.", None),
+    (["gradcam"], f"Unknown CAM method; got ['gradcam']. Allowed: {ALLOWED}.", None),
 ])
 def test_get_method_error_names_value_guess_and_allowed(name, message, suggestion):
     with pytest.raises(UnknownMethodError) as info:
@@ -91,7 +91,7 @@ def test_get_method_in_another_registry():
     assert get_method("gradcam", registry=registry) is METHODS["gradcam"]
     with pytest.raises(UnknownMethodError) as info:
         get_method("negative", registry=registry)
-    assert str(info.value) == "Unknown CAM method; received 'negative'. Allowed: gradcam."
+    assert str(info.value) == "Unknown CAM method; got 'negative'. Allowed: gradcam."
 
 
 @pytest.mark.parametrize("names,expected", [
@@ -123,12 +123,12 @@ def test_make_registry_sorts_by_order_and_refuses_repeats():
 def test_cam_method_refuses_unknown_kind_and_missing_weights():
     with pytest.raises(ValueError) as info:
         CamMethod("mine", "Mine", "gradients", gradcam_weights, True, 1)
-    assert str(info.value) == ("CamMethod 'mine': unknown kind; received kind='gradients'. "
+    assert str(info.value) == ("CamMethod 'mine': unknown kind; got kind='gradients'. "
                                "Allowed: gradient, counter-evidence, activation, "
                                "perturbation.")
     with pytest.raises(ValueError) as info:
         CamMethod("mine", "Mine", "gradient", None, True, 1)
-    assert str(info.value) == "CamMethod 'mine': weights must be a function; received NoneType."
+    assert str(info.value) == "CamMethod 'mine': weights must be a function; got NoneType."
 
 
 def test_config_error_uses_the_registry_text():
@@ -137,5 +137,5 @@ def test_config_error_uses_the_registry_text():
     with pytest.raises(ConfigError) as info:
         parse_config(data, where="config.yaml")
     assert str(info.value) == (
-        "config.yaml: cams.methods.1: received 'gradcam+'; unknown CAM method. Did you mean "
-        f"'gradcam++'? Allowed: {ALLOWED}.")
+        "config.yaml: cams.methods.1: unknown CAM method. Did you mean "
+        f"'gradcam++'? Allowed: {ALLOWED}; got 'gradcam+'")

@@ -427,7 +427,7 @@ def test_meta_is_a_frozen_hashable_mapping():
     assert meta == {"a": "1", "b": "2"} == Meta({"a": "1", "b": "2"})
     assert hash(meta) == hash(Meta({"a": "1", "b": "2"}))
     assert pickle.loads(pickle.dumps(meta)) == meta
-    with pytest.raises(TypeError, match="Received: 'n': 3"):
+    with pytest.raises(TypeError, match="; got 'n': 3"):
         Meta({"n": 3})
     with pytest.raises(TypeError):
         meta["c"] = "3"  # type: ignore[index]

@@ -222,13 +222,13 @@ def test_config_model_keys(tmp_path):
     assert parse_config(config.resolved_dump()).model.search_path == tmp_path
     for model, expected in [
         ({"imports": ["acme-layers"]},
-         "c.yaml: model.imports.0: received 'acme-layers'; must be a module name like "
-         "'acme.layers'."),
+         "c.yaml: model.imports.0 must be a module name like 'acme.layers'; got "
+         "'acme-layers'"),
         ({"custom_objects": {"Scale": "Scale"}},
-         "c.yaml: model.custom_objects.Scale: received 'Scale'; must be a dotted path to a "
-         "class or function, like 'acme.layers.Scale'."),
-        ({"safe_mode": "perhaps"}, "c.yaml: model.safe_mode: received 'perhaps'; Input should "
-         "be a valid boolean, unable to interpret input."),
+         "c.yaml: model.custom_objects.Scale must be a dotted path to a class or function, "
+         "like 'acme.layers.Scale'; got 'Scale'"),
+        ({"safe_mode": "perhaps"}, "c.yaml: model.safe_mode must be a valid boolean, unable to "
+         "interpret input; got 'perhaps'"),
     ]:
         with pytest.raises(ConfigError) as info:
             parse_config({**base, "model": {"path": "m.keras", **model}}, where="c.yaml")

@@ -135,16 +135,16 @@ def test_per_batch_stages_need_a_stream():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"inputs": ("a", "a")}, "Stage 's': inputs repeat a name; received ('a', 'a')."),
+    ({"inputs": ("a", "a")}, "Stage 's': inputs repeat a name; got ('a', 'a')."),
     ({"outputs": ("x",), "collect": {"y": Row}, "per_batch": True},
      "Stage 's': collect names ['y'], which are not among its outputs ['x']."),
     ({"outputs": ("x",), "collect": {"x": Row}},
-     "Stage 's': only per-batch stages collect outputs; received collect=['x']."),
+     "Stage 's': only per-batch stages collect outputs; got collect=['x']."),
     ({"outputs": ("x",), "collect": {"x": dict}, "per_batch": True},
-     "Stage 's': collect['x'] must be a dataclass (table rows) or Counts; received "
+     "Stage 's': collect['x'] must be a dataclass (table rows) or Counts; got "
      "<class 'dict'>."),
     ({"outputs": ("x",), "stream": "y"},
-     "Stage 's': stream must name an output of a stage that is not per-batch; received "
+     "Stage 's': stream must name an output of a stage that is not per-batch; got "
      "stream='y'."),
 ])
 def test_bad_stage_definitions(kwargs, message):

@@ -33,7 +33,7 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
                                             or "=" in flags[i - 1])]
     if stray:
         raise PipelineError(f"{where}: {stray[0]!r} is not a flag; write flags as on a command "
-                          f"line, e.g. --runner=DirectRunner. Received: {flags}.")
+                          f"line, e.g. --runner=DirectRunner; got {flags}.")
     captured = io.StringIO()
     try:
         with contextlib.redirect_stderr(captured):
@@ -43,14 +43,13 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
     except SystemExit:  # argparse's way of refusing a value
         message = captured.getvalue().strip().splitlines()
         raise PipelineError(f"{where}: Beam refused the flags: "
-                          f"{message[-1] if message else 'invalid'}. Received: {flags}.") from None
+                          f"{message[-1] if message else 'invalid'}; got {flags}.") from None
     unknown = [name for name in everything if name not in known]
     if unknown:
         guess = difflib.get_close_matches(unknown[0], list(known), n=1)
         hint = f" Did you mean '--{guess[0]}'?" if guess else ""
         raise PipelineError(f"{where}: Beam has no option "
-                          f"{', '.join('--' + name for name in unknown)}.{hint} "
-                          f"Received: {flags}.")
+                            f"{', '.join('--' + name for name in unknown)}; got {flags}.{hint}")
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     try:
         from apache_beam.runners.runner import create_runner
