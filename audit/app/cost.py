@@ -1,11 +1,12 @@
 """What an audit will cost, before it runs: forward passes per image, stage by stage, and a
 time estimate from one timed batch (``cam-audit validate``).
 
-A forward pass of the model is the unit: predicting a batch costs one per image; the gradient
-methods share one forward and one (partial) backward pass per map, counted as one; Score-CAM
-costs one masked pass per weighted channel per map; the evidence stages cost what their
-definitions say (:mod:`audit.stages.behaviour`, :mod:`audit.stages.faithfulness`,
-:mod:`audit.stages.sanity`). Stages that run on a capped subset cost the same whatever the
+A forward pass of the model is the unit: predicting a batch costs one per image; explaining it
+costs one per image too (the predictions, the activations and every target's gradients come
+from the same pass; a backward pass to the explained layer is short and not counted), plus
+Score-CAM's one masked pass per weighted channel per image, which serves every target;
+the evidence stages cost what their definitions say (:mod:`audit.stages.behaviour`,
+:mod:`audit.stages.faithfulness`, :mod:`audit.stages.sanity`). Stages that run on a capped subset cost the same whatever the
 dataset's size, so their share per image falls as the dataset grows.
 """
 
@@ -44,6 +45,17 @@ def _explain_passes(config: AuditConfig, channels: int) -> tuple[float, str]:
     return shared + masked, how
 
 
+def shared_pass(config: AuditConfig) -> float:
+    """1.0 when a method of the configuration uses the shared pass, else 0.0."""
+    return 1.0 if {METHODS[m].kind for m in config.cams.methods} - {"perturbation"} else 0.0
+
+
+def _one_pass(how: str) -> str:
+    """The explain stage's account: one pass (with the predictions), then Score-CAM's."""
+    rest = how.removeprefix("one shared pass").removeprefix(" + ")
+    return "one pass (predictions and every target)" + (f" + {rest}" if rest else "")
+
+
 def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
                 layer_channels: int, error_rate: float) -> list[StageCost]:
     """Forward passes of every stage of ``stages`` over ``n_samples`` samples, of which a
@@ -57,8 +69,8 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
     if "predict" in stages:
         out.append(StageCost("predict", n, "1 per image"))
     if "explain" in stages:
-        out.append(StageCost("explain", n * per_map * maps_per_image,
-                             f"{how}, x {maps_per_image:.2f} maps per image"))
+        out.append(StageCost("explain", n * (1.0 + per_map - shared_pass(config)),
+                             f"{_one_pass(how)}, for {maps_per_image:.2f} maps per image"))
     if "behaviour" in stages:
         out.append(StageCost("behaviour", 2.0 * n, "2 edited copies per image"))
     if "faithfulness" in stages:
@@ -76,8 +88,8 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
                                                "model (as trained, then each step)"))
     if "gallery" in stages:
         shown = min(config.report.gallery_size, n)
-        out.append(StageCost("gallery", 2 * shown * per_map,
-                             f"{shown} samples explained again"))
+        out.append(StageCost("gallery", shown * (1.0 + per_map - shared_pass(config)),
+                             f"{shown} samples explained again (both targets in one pass)"))
     return out
 
 
