@@ -6,8 +6,9 @@ costs one per image too (the predictions, the activations and every target's gra
 from the same pass; a backward pass to the explained layer is short and not counted), plus
 Score-CAM's one masked pass per weighted channel per image, which serves every target;
 the evidence stages cost what their definitions say (:mod:`audit.stages.behaviour`,
-:mod:`audit.stages.faithfulness`, :mod:`audit.stages.sanity`). Stages that run on a capped subset cost the same whatever the
-dataset's size, so their share per image falls as the dataset grows.
+:mod:`audit.stages.faithfulness`, :mod:`audit.stages.sanity`). Stages that run on a capped
+subset cost the same whatever the dataset's size, so their share per image falls as the
+dataset grows.
 """
 
 from __future__ import annotations

@@ -40,8 +40,9 @@ class Kind:
     masked pass serving every target (``classes`` of shape ``(M,)`` gives ``(M,)``). It
     returns weights with a target axis, ``(N, T, K)`` or ``(N, T, h, w, K)`` (or a
     :class:`WeightedActivations` of them); one target's ``(N, K)`` is accepted when T = 1.
-    ``make_masks`` turns maps ``(M, h, w)`` into masks ``(M, H, W, 1)`` inside the graph; the engine runs the masked inputs in chunks (of fixed
-    shape with ``micro_batch``), so they never all sit in memory at once.
+    ``make_masks`` turns maps ``(M, h, w)`` into masks ``(M, H, W, 1)`` inside the graph;
+    the engine runs the masked inputs in chunks (of fixed shape with ``micro_batch``), so
+    they never all sit in memory at once.
 
     Attributes
     ----------

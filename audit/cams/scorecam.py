@@ -8,7 +8,8 @@ that masked input. The engine forms ``ReLU(sum_k w_k A_k)``.
 The masked inputs are batched across channels *and* images: the engine's ``probabilities``
 runs them in fixed-shape chunks. They do not depend on the class (nor does the top-k choice:
 spatial variance), so every target class of an image is weighed from the same masked passes.
-``max_channels`` keeps, per image, only the channels with the largest spatial variance ("Faster Score-CAM").
+``max_channels`` keeps, per image, only the channels with the largest spatial variance
+("Faster Score-CAM").
 """
 
 from __future__ import annotations
