@@ -154,6 +154,7 @@ def write_config(folder: Path, model: Path, manifest: Path, **sections) -> Path:
     }
     for key, value in sections.items():
         config[key] = {**config.get(key, {}), **value}
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

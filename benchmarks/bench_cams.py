@@ -110,7 +110,7 @@ def small_cnn(size):
 
 
 def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, scorecam_k,
-          scorecam_images):
+          scorecam_images, peers=True):
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
@@ -139,6 +139,13 @@ def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, s
         lambda: ex.explain(x, c, GRADIENT_METHODS, upsample=False, normalize=False),
     ], repeats)
     out.update(gradcam_raw_ips=batch / t_grad_raw, gradient_methods_raw_ips=batch / t_gradient_raw)
+    if not peers:
+        out["ratios"] = {
+            "gradcam_over_forward": out["gradcam_ips"] / out["forward_ips"],
+            "default_gradient_time_over_gradcam": out["gradcam_ips"]
+            / out["default_gradient_ips"],
+            "all_gradient_time_over_gradcam": out["gradcam_ips"] / out["all_gradient_ips"]}
+        return out
 
     # tf-keras-vis needs the layer in the model it is given: a nested backbone makes it fail
     # ("Graph disconnected"), so it explains the same network rebuilt flat.
@@ -254,6 +261,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="leave tf-keras-vis and Score-CAM out (the engine's own ratios)")
     args = parser.parse_args(argv)
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
@@ -269,12 +278,13 @@ def main(argv=None):
     model, base = mobilenet(size_m)
     results["runs"].append(bench("MobileNetV2 (weights=None)", model, flat_mobilenet(model, base),
                                  "out_relu", 8 if args.quick else 32, size_m, args.repeats,
-                                 scorecam_k=16, scorecam_images=2 if args.quick else 4))
+                                 scorecam_k=16, scorecam_images=2 if args.quick else 4,
+                                 peers=not args.no_peers))
     results["one_pass"] = one_pass(model, 8 if args.quick else 32, size_m, args.repeats,
                                    scorecam_k=16, scorecam_images=2 if args.quick else 4)
     model, _ = small_cnn(64)
     results["runs"].append(bench("small CNN", model, None, "last_conv", 32, 64, args.repeats,
-                                 scorecam_k=None, scorecam_images=8))
+                                 scorecam_k=None, scorecam_images=8, peers=not args.no_peers))
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
