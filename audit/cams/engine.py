@@ -149,7 +149,6 @@ class CamExplainer:
         self.jit_compile = bool(jit_compile)
         self.registry = METHODS if registry is None else check_registry(registry)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
-        self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._gradient_channels: dict[tuple, dict[str, int]] = {}
         self._masked_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
