@@ -2,22 +2,30 @@
 pipelines against the engine alone, large photos against ordinary ones, and peak memory.
 
     python benchmarks/bench_audit.py [--small N] [--large N] [--repeats N] [--json OUT]
-        [--parts quick photos audit]
+        [--parts quick photos audit] [--models trained untrained] [--audit-n N]
+        [--before DIR]
 
 Everything is generated (no download): ``keras.applications.MobileNetV2(weights=None,
 classes=3)`` at 224 px, trained for eight epochs on generated photos (the class is the shape;
 about 70% accurate on the audit photos) so that its maps are not degenerate, saved as
 ``.keras`` (explained at ``out_relu``, 1,280 channels), preprocessing
 ``keras.applications.mobilenet_v2.preprocess_input``, JPEG photos of mixed sizes (300-640 px)
-with a box each, and sets of 640 x 480 and 4,000 x 3,000 (12 MP) JPEGs. Each audit runs in its
-own process (``python -m audit run``); its wall time includes start-up, which the *marginal*
-cost per image cancels out:
+with a box each, and sets of 640 x 480 and 4,000 x 3,000 (12 MP) JPEGs. The same network
+untrained (seeded) makes about nine errors in ten, so the default audit explains almost two
+maps per image. Each audit runs in its own process (``python -m audit run``); its wall time
+includes start-up, which the *marginal* cost per image cancels out:
 ``(T(large n) - T(small n)) / (large n - small n)``.
+
+The unit is one bare forward pass of the model per image on the audit's batches of 32
+preprocessed images: the faster of a ``tf.function``-compiled model call and
+``predict_on_batch``. ``--before DIR`` (a checkout of earlier code, e.g. ``git archive``)
+runs every audit there too, in the same run, so the two are compared on the same machine.
 
 The ratios compared with targets, measured in one run:
 
-- ``quick`` pipeline, marginal cost per image / engine's predict + Grad-CAM per image: <= 1.15;
-- default ``audit`` pipeline, cost per image / engine per image: <= 40;
+- ``quick`` pipeline, marginal cost per image / one bare forward pass per image: <= 1.35;
+- default ``audit`` pipeline, whole run / as many bare forward passes, trained and untrained
+  model: <= 30;
 - 12 MP photos, marginal cost per image / 640 x 480 photos': <= 1.3; peak RSS grows by at most a
   few hundred MiB;
 - peak RSS flat in dataset size.
@@ -123,6 +131,18 @@ def make_photos(folder: Path, n: int, *, sizes: str, seed: int = 0) -> Path:
     return manifest
 
 
+def make_untrained_model(path: Path) -> Path:
+    """The same MobileNetV2, untrained (seeded weights): about nine errors in ten on the
+    audit photos, so the default audit explains the true class of almost every sample."""
+    if not path.exists():
+        import keras
+
+        keras.utils.set_random_seed(0)
+        keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3),
+                                       classes=3).save(path)
+    return path
+
+
 def write_config(folder: Path, model: Path, manifest: Path, **sections) -> Path:
     config = {
         "run_name": "bench", "seed": 0,
@@ -134,6 +154,7 @@ def write_config(folder: Path, model: Path, manifest: Path, **sections) -> Path:
     }
     for key, value in sections.items():
         config[key] = {**config.get(key, {}), **value}
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -142,8 +163,9 @@ def write_config(folder: Path, model: Path, manifest: Path, **sections) -> Path:
 # ---------------------------------------------------------------------------- measuring
 
 
-def audit(config: Path, *, limit: int, pipeline: str | None = None) -> dict:
-    """Wall time, peak RSS, stage seconds and key figures of one audit in a fresh process."""
+def audit(config: Path, *, limit: int, pipeline: str | None = None, root: Path = ROOT) -> dict:
+    """Wall time, peak RSS, stage seconds and key figures of one audit in a fresh process,
+    with the code checked out at ``root``."""
     import psutil
 
     out = Path(tempfile.mkdtemp(prefix="bench-audit-")) / "run"
@@ -152,7 +174,7 @@ def audit(config: Path, *, limit: int, pipeline: str | None = None) -> dict:
     if pipeline:
         command += ["--pipeline", pipeline]
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL)
     peak, watched = 0, psutil.Process(process.pid)
 
     def watch():
@@ -177,8 +199,11 @@ def audit(config: Path, *, limit: int, pipeline: str | None = None) -> dict:
                for m, f in summary["methods"].items()
                for k in ("energy_in_box", "enrichment", "pointing_accuracy",
                          "localization_accuracy")}
+    seconds = status.get("stage_seconds", {})
     return {"limit": limit, "wall_s": wall, "peak_rss_mib": peak / 2**20,
-            "stage_seconds": status.get("stage_seconds", {}), "figures": figures}
+            "stage_seconds": seconds, "figures": figures,
+            # The model's work per batch: predict + explain before they shared one pass.
+            "predict_explain_s": seconds.get("predict", 0.0) + seconds.get("explain", 0.0)}
 
 
 def engine_per_image(model_path: Path, manifest: Path, n: int) -> float:
@@ -210,12 +235,46 @@ def engine_per_image(model_path: Path, manifest: Path, n: int) -> float:
     return float(np.median(times)) / len(images)
 
 
-def median_audit(config: Path, *, limit: int, repeats: int, pipeline: str | None = None
-                 ) -> dict:
+def bare_forward_per_image(model_path: Path, manifest: Path, n: int, *,
+                           batch_size: int = 32) -> dict:
+    """Seconds per image of one bare forward pass on the audit's batches of ``batch_size``
+    preprocessed images: a ``tf.function``-compiled model call and ``predict_on_batch``
+    (median of 3 each), and the faster of the two (``best``)."""
+    import keras
+    import tensorflow as tf
+
+    from audit.datasets import load_manifest
+    from audit.datasets.stream import batch_specs
+
+    model = keras.models.load_model(model_path)
+    samples = load_manifest("csv", manifest).samples[:n]
+    loader = mobilenet_loader()
+    batches = [loader(spec).images for spec in batch_specs(samples, batch_size=batch_size)]
+    call = tf.function(lambda x: model(x, training=False), input_signature=[
+        tf.TensorSpec((None, *batches[0].shape[1:]), tf.float32)])
+    ways = {"tf_function": lambda b: call(b).numpy(),
+            "predict_on_batch": lambda b: model.predict_on_batch(b)}
+    out = {}
+    for name, way in ways.items():
+        for b in batches[:1]:
+            way(b)  # trace / build
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for b in batches:
+                way(b)
+            times.append(time.perf_counter() - start)
+        out[name] = float(np.median(times)) / len(samples)
+    out["best"] = min(out.values())
+    return out
+
+
+def median_audit(config: Path, *, limit: int, repeats: int, pipeline: str | None = None,
+                 root: Path = ROOT) -> dict:
     """The run of median wall time among ``repeats`` runs (start-up varies by a second or
     two from run to run, as much as the images cost in a short run)."""
-    runs = sorted((audit(config, limit=limit, pipeline=pipeline) for _ in range(repeats)),
-                  key=lambda r: r["wall_s"])
+    runs = sorted((audit(config, limit=limit, pipeline=pipeline, root=root)
+                   for _ in range(repeats)), key=lambda r: r["wall_s"])
     chosen = dict(runs[len(runs) // 2])
     chosen["wall_s_all"] = [r["wall_s"] for r in runs]
     return chosen
@@ -255,6 +314,44 @@ def large_photos(model: Path, count: int, repeats: int) -> dict:
     return result
 
 
+def quick_parts(config: Path, *, sizes: tuple[int, int], repeats: int, forward: float,
+                engine: float, roots: dict[str, Path]) -> dict:
+    """The quick pipeline's marginal cost per image with the code at each of ``roots``,
+    against one bare forward pass and the engine's predict + Grad-CAM. The roots' runs
+    alternate (A, B, A, B, ...), so that load from other work weighs on them alike; each
+    size's run of median wall time is kept."""
+    every: dict = {label: {n: [] for n in sizes} for label in roots}
+    for _ in range(repeats):
+        for n in sizes:
+            for label, root in roots.items():
+                every[label][n].append(audit(config, limit=n, pipeline="quick.yaml",
+                                             root=root))
+    out = {}
+    for label in roots:
+        runs = []
+        for n in sizes:
+            ordered = sorted(every[label][n], key=lambda r: r["wall_s"])
+            runs.append({**ordered[len(ordered) // 2],
+                         "wall_s_all": [r["wall_s"] for r in every[label][n]]})
+        per_image = marginal(*runs)
+        out[label] = {
+            "runs": runs, "marginal_s_per_image": per_image,
+            "ratio_to_bare_forward": per_image / forward, "ratio_to_engine": per_image / engine,
+            "predict_explain_s_per_image": (runs[1]["predict_explain_s"]
+                                            - runs[0]["predict_explain_s"])
+            / (sizes[1] - sizes[0])}
+    return out
+
+
+def audit_part(config: Path, *, n: int, forward: float, root: Path) -> dict:
+    """The default audit of ``n`` images against ``n`` bare forward passes, and its model
+    work per image (predict + explain)."""
+    run = audit(config, limit=n, root=root)
+    return {"run": run, "ratio_to_bare_forward": run["wall_s"] / n / forward,
+            "predict_explain_s_per_image": run["predict_explain_s"] / n,
+            "predict_explain_over_forward": run["predict_explain_s"] / n / forward}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", type=int, default=64)
@@ -265,31 +362,42 @@ def main() -> None:
                         default=["quick", "photos", "audit"],
                         help="what to measure, each against the engine measured in the same "
                              "run (the default audit pipeline is the longest part)")
+    parser.add_argument("--models", nargs="+", choices=["trained", "untrained"],
+                        default=["trained", "untrained"], help="models of the audit part")
+    parser.add_argument("--audit-n", type=int, default=320, help="images of the audit part")
+    parser.add_argument("--before", type=Path, help="a checkout of earlier code to measure "
+                                                    "in the same run")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     CACHE.mkdir(parents=True, exist_ok=True)
     model = make_model(CACHE / "mobilenet_v2_e8.keras",
                        make_photos(CACHE / "train", 480, sizes="mixed", seed=9))
-    mixed = make_photos(CACHE / "mixed", args.large, sizes="mixed")
-    result: dict = {"engine_s_per_image": engine_per_image(model, mixed, 64)}
+    mixed = make_photos(CACHE / "mixed", max(args.large, args.audit_n), sizes="mixed")
+    roots = {"after": ROOT} if args.before is None else {"before": args.before, "after": ROOT}
+    forward = bare_forward_per_image(model, mixed, 64)
+    result: dict = {"bare_forward_s_per_image": forward,
+                    "engine_s_per_image": engine_per_image(model, mixed, 64)}
     engine = result["engine_s_per_image"]
     config = write_config(CACHE / "mixed", model, mixed)
 
     if "quick" in args.parts:
-        quick = [median_audit(config, limit=n, pipeline="quick.yaml", repeats=args.repeats)
-                 for n in (args.small, args.large)]
-        result["quick"] = {"runs": quick, "marginal_s_per_image": marginal(*quick),
-                           "ratio_to_engine": marginal(*quick) / engine}
+        result["quick"] = quick_parts(config, sizes=(args.small, args.large),
+                                      repeats=args.repeats, forward=forward["best"],
+                                      engine=engine, roots=roots)
     if "photos" in args.parts:
         result.update(large_photos(model, args.photos, args.repeats))
     if "audit" in args.parts:
-        runs = [audit(config, limit=n) for n in (args.small, args.large)]
-        result["audit"] = {
-            "runs": runs, "marginal_s_per_image": marginal(*runs),
-            "ratio_to_engine_marginal": marginal(*runs) / engine,
-            "ratio_to_engine_total": runs[1]["wall_s"] / args.large / engine,
-            "peak_rss_ratio_large_to_small": runs[1]["peak_rss_mib"] / runs[0]["peak_rss_mib"]}
+        models = {"trained": model,
+                  "untrained": make_untrained_model(CACHE / "mobilenet_v2_untrained.keras")}
+        result["audit"] = {}
+        for name in args.models:
+            path = models[name]
+            bare = forward if name == "trained" else bare_forward_per_image(path, mixed, 64)
+            cfg = write_config(CACHE / f"mixed-{name}", path, mixed)
+            result["audit"][name] = {"bare_forward_s_per_image": bare, **{
+                label: audit_part(cfg, n=args.audit_n, forward=bare["best"], root=root)
+                for label, root in roots.items()}}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

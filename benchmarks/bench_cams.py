@@ -15,6 +15,13 @@ other work on the machine weighs on all of them alike:
 - Grad-CAM >= 4 x tf-keras-vis' Gradcam (same inputs, same output: upsampled, normalised);
 - Score-CAM >= 2 x tf-keras-vis' Scorecam with the same channels and the same output.
 
+One pass for every target (``CamExplainer.explain_targets``): the predictions and the maps of
+two targets per image (the predicted class and another) against ``predict`` plus one
+``explain`` per target, as the audit did before; and three ways to get two targets' gradients
+from one model: one forward pass with a persistent tape and a backward pass per target (what
+the engine does), one forward pass and a batch Jacobian over the two scores, and the batch
+stacked twice with one backward pass.
+
 tf-keras-vis' Scorecam takes the union of the top-k channels over a whole batch, so for the
 "same channels" comparison it is called one image at a time (its top-k of that image equals
 cam-audit's per-image top-k).
@@ -103,7 +110,7 @@ def small_cnn(size):
 
 
 def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, scorecam_k,
-          scorecam_images):
+          scorecam_images, peers=True):
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
@@ -132,6 +139,13 @@ def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, s
         lambda: ex.explain(x, c, GRADIENT_METHODS, upsample=False, normalize=False),
     ], repeats)
     out.update(gradcam_raw_ips=batch / t_grad_raw, gradient_methods_raw_ips=batch / t_gradient_raw)
+    if not peers:
+        out["ratios"] = {
+            "gradcam_over_forward": out["gradcam_ips"] / out["forward_ips"],
+            "default_gradient_time_over_gradcam": out["gradcam_ips"]
+            / out["default_gradient_ips"],
+            "all_gradient_time_over_gradcam": out["gradcam_ips"] / out["all_gradient_ips"]}
+        return out
 
     # tf-keras-vis needs the layer in the model it is given: a nested backbone makes it fail
     # ("Graph disconnected"), so it explains the same network rebuilt flat.
@@ -170,6 +184,72 @@ def bench(name, model, flat_layer_model, layer_for_tfkv, batch, size, repeats, s
     return out
 
 
+def gradient_ways(ex, x, classes, repeats):
+    """Seconds per batch of three ways to two targets' gradients at the explained layer."""
+    spec = [tf.TensorSpec((None, *x.shape[1:]), tf.float32), tf.TensorSpec((None, 2), tf.int32)]
+
+    def score(logits, c):
+        return tf.gather(logits, c, axis=1, batch_dims=1)
+
+    @tf.function(input_signature=spec)
+    def persistent(images, c):
+        with tf.GradientTape(persistent=True) as tape:
+            a, logits = ex._forward(images, on_activation=tape.watch)
+            scores = [tf.reduce_sum(score(logits, c[:, t])) for t in range(2)]
+        return [tape.gradient(s, a) for s in scores]
+
+    @tf.function(input_signature=spec)
+    def jacobian(images, c):
+        with tf.GradientTape() as tape:
+            a, logits = ex._forward(images, on_activation=tape.watch)
+            scores = tf.stack([score(logits, c[:, t]) for t in range(2)], axis=1)
+        return tape.batch_jacobian(scores, a)
+
+    @tf.function(input_signature=spec)
+    def stacked(images, c):
+        with tf.GradientTape() as tape:
+            a, logits = ex._forward(tf.concat([images, images], 0), on_activation=tape.watch)
+            s = tf.reduce_sum(score(logits, tf.concat([c[:, 0], c[:, 1]], 0)))
+        return tape.gradient(s, a)
+
+    xt, ct = tf.constant(x), tf.constant(classes, tf.int32)
+    times = timed_interleaved([lambda f=f: tf.nest.map_structure(lambda t: t.numpy(), f(xt, ct))
+                               for f in (persistent, jacobian, stacked)], repeats)
+    return dict(zip(("persistent_tape_s", "batch_jacobian_s", "stacked_s"), times, strict=True))
+
+
+def one_pass(model, batch, size, repeats, scorecam_k, scorecam_images):
+    """Predictions and two targets' maps from one pass against predict + one explain per
+    target, for the gradient methods and for Score-CAM."""
+    from audit.cams import PREDICTED  # here: ``bench`` also runs on code from before it
+
+    rng = np.random.default_rng(1)
+    x = rng.random((batch, size, size, 3), dtype=np.float32)
+    n_out = model.outputs[0].shape[-1]
+    other = (np.arange(batch) % n_out).astype(np.int64)
+    ex = CamExplainer(model, scorecam_max_channels=scorecam_k, micro_batch=16)
+    out = {}
+    for label, methods, images in (("gradient", DEFAULT_GRADIENT_PATH, x),
+                                   ("scorecam", ("scorecam",), x[:scorecam_images])):
+        n = len(images)
+        targets = np.stack([np.full(n, PREDICTED), other[:n]], axis=1)
+
+        def before(images=images, methods=methods, n=n):
+            predicted = ex.predict(images).predicted
+            ex.explain(images, predicted, methods, upsample=False, normalize=False)
+            ex.explain(images, other[:n], methods, upsample=False, normalize=False)
+
+        def after(images=images, methods=methods, targets=targets):
+            ex.explain_targets(images, targets, methods, upsample=False, normalize=False)
+
+        t_before, t_after = timed_interleaved([before, after], max(1, repeats // 2))
+        out[label] = {"images": n, "before_s": t_before, "after_s": t_after,
+                      "after_over_before": t_after / t_before}
+    out["gradients"] = gradient_ways(ex, x[:16], np.stack([other[:16], (other[:16] + 1)
+                                                           % n_out], axis=1), repeats)
+    return out
+
+
 def flat_mobilenet(model, base):
     """The same layers as one flat functional graph, for tf-keras-vis."""
     x = base.output
@@ -183,6 +263,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="leave tf-keras-vis and Score-CAM out (the engine's own ratios)")
     args = parser.parse_args(argv)
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
@@ -198,10 +280,13 @@ def main(argv=None):
     model, base = mobilenet(size_m)
     results["runs"].append(bench("MobileNetV2 (weights=None)", model, flat_mobilenet(model, base),
                                  "out_relu", 8 if args.quick else 32, size_m, args.repeats,
-                                 scorecam_k=16, scorecam_images=2 if args.quick else 4))
+                                 scorecam_k=16, scorecam_images=2 if args.quick else 4,
+                                 peers=not args.no_peers))
+    results["one_pass"] = one_pass(model, 8 if args.quick else 32, size_m, args.repeats,
+                                   scorecam_k=16, scorecam_images=2 if args.quick else 4)
     model, _ = small_cnn(64)
     results["runs"].append(bench("small CNN", model, None, "last_conv", 32, 64, args.repeats,
-                                 scorecam_k=None, scorecam_images=8))
+                                 scorecam_k=None, scorecam_images=8, peers=not args.no_peers))
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:

@@ -11,8 +11,8 @@ from audit.cams.methods import (
     make_registry,
     ordered_methods,
 )
-from audit.cams.results import CamMaps, Predictions
+from audit.cams.results import NO_TARGET, PREDICTED, CamMaps, Explanation, Predictions
 
-__all__ = ["DEFAULT_METHODS", "METHODS", "METHOD_NAMES", "CamExplainer", "CamMaps", "CamMethod",
-           "Predictions", "UnknownMethodError", "get_method", "make_registry",
-           "ordered_methods"]
+__all__ = ["DEFAULT_METHODS", "METHODS", "METHOD_NAMES", "NO_TARGET", "PREDICTED", "CamExplainer",
+           "CamMaps", "CamMethod", "Explanation", "Predictions", "UnknownMethodError",
+           "get_method", "make_registry", "ordered_methods"]

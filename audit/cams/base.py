@@ -28,15 +28,21 @@ class Kind:
     It returns channel weights ``(N, K)``, element-wise weights ``(N, h, w, K)`` (the map is
     then ``ReLU(sum_k w_ijk A_ijk)``), or a :class:`WeightedActivations`.
 
-    A perturbation method is called after that pass, as ``weights(activations, images,
-    class_idx, *, probabilities, max_channels)``: ``A`` float32 ``(N, h, w, K)``, the model's
-    input ``(N, H, W, C)``, the target classes int32 ``(N,)``, the channel budget
-    (``CamExplainer(scorecam_max_channels=...)``, None for all), and the engine's masked
-    passes ``probabilities(make_masks, maps, image_index, classes) -> (M,)``: the probability
-    of class ``classes[m]`` for image ``image_index[m]`` multiplied by the mask
-    ``make_masks(maps, (H, W))[m]``. ``make_masks`` turns maps ``(M, h, w)`` into masks
-    ``(M, H, W, 1)`` inside the graph; the engine runs the masked inputs in chunks (of fixed
-    shape with ``micro_batch``), so they never all sit in memory at once.
+    A shared-pass method is called once per target slot of the pass (with that slot's ``g``).
+
+    A perturbation method is called after that pass, once for every target of the batch, as
+    ``weights(activations, images, class_idx, *, probabilities, max_channels)``: ``A`` float32
+    ``(N, h, w, K)``, the model's input ``(N, H, W, C)``, the target classes int32 ``(N, T)``
+    (T targets per image), the channel budget (``CamExplainer(scorecam_max_channels=...)``,
+    None for all), and the engine's masked passes ``probabilities(make_masks, maps,
+    image_index, classes) -> (M, T)``: the probability of each class ``classes[m, t]`` for
+    image ``image_index[m]`` multiplied by the mask ``make_masks(maps, (H, W))[m]``, one
+    masked pass serving every target (``classes`` of shape ``(M,)`` gives ``(M,)``). It
+    returns weights with a target axis, ``(N, T, K)`` or ``(N, T, h, w, K)`` (or a
+    :class:`WeightedActivations` of them); one target's ``(N, K)`` is accepted when T = 1.
+    ``make_masks`` turns maps ``(M, h, w)`` into masks ``(M, H, W, 1)`` inside the graph;
+    the engine runs the masked inputs in chunks (of fixed shape with ``micro_batch``), so
+    they never all sit in memory at once.
 
     Attributes
     ----------

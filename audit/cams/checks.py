@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from audit.cams.base import CamMethod
 from audit.cams.methods import get_method
+from audit.cams.results import NO_TARGET, PREDICTED
 
 
 def check_registry(registry) -> Mapping[str, CamMethod]:
@@ -55,4 +56,28 @@ def check_classes(class_idx, n: int, *, n_classes: int) -> tf.Tensor:
         raise ValueError(f"class_idx must lie in [0, {n_classes - 1}] for a model with "
                          f"{n_classes} classes; got values from {array.min()} to "
                          f"{array.max()}.")
+    return tf.convert_to_tensor(array, dtype=tf.int32)
+
+
+def check_targets(targets, n: int, *, n_classes: int) -> tf.Tensor:
+    """Targets ``(N, T)`` as int32: class indices, ``PREDICTED`` or ``NO_TARGET``; a sequence
+    of per-image lists is padded with ``NO_TARGET`` to the longest."""
+    if (isinstance(targets, Sequence) and len(targets)
+            and all(isinstance(t, Sequence) for t in targets)):
+        width = max(1, max(len(t) for t in targets))
+        array = np.full((len(targets), width), NO_TARGET, np.int64)
+        for i, row in enumerate(targets):
+            array[i, :len(row)] = row
+    else:
+        array = np.asarray(targets)
+    if (array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1
+            or not np.issubdtype(array.dtype, np.integer)):
+        raise ValueError(f"targets must be an int array of shape ({n}, T) with T >= 1, or {n} "
+                         f"lists of classes; received {array.dtype} array of shape "
+                         f"{array.shape}.")
+    bad = (array >= n_classes) | ((array < 0) & (array != PREDICTED) & (array != NO_TARGET))
+    if bad.any():
+        raise ValueError(f"targets must be classes in [0, {n_classes - 1}], PREDICTED "
+                         f"({PREDICTED}) or NO_TARGET ({NO_TARGET}) for a model with "
+                         f"{n_classes} classes; received {array[bad].ravel()[:10].tolist()}.")
     return tf.convert_to_tensor(array, dtype=tf.int32)

@@ -23,20 +23,26 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from audit.cams.base import CamMethod
+from audit.cams.base import CamMethod, WeightedActivations
 from audit.cams.batching import in_chunks
-from audit.cams.checks import check_classes, check_images, check_methods, check_registry
+from audit.cams.checks import (
+    check_classes,
+    check_images,
+    check_methods,
+    check_registry,
+    check_targets,
+)
 from audit.cams.head import Head, find_head, select_output
 from audit.cams.layers import ExplainedLayer, output_shape, resolve_layer
 from audit.cams.methods import DEFAULT_METHODS, METHODS
-from audit.cams.postprocess import finish, spatial_size, weigh
-from audit.cams.results import CamMaps, Predictions
+from audit.cams.postprocess import finish, per_target, spatial_size, weigh
+from audit.cams.results import NO_TARGET, PREDICTED, CamMaps, Explanation, Predictions
 from audit.cams.taps import single, tap
 from audit.cams.token_layer import patch_tokens_reach_score, trailing_token_layers
 from audit.cams.tokens import TokenGrid
 from audit.errors import ModelError
 
-__all__ = ["CamExplainer", "CamMaps", "Predictions"]
+__all__ = ["NO_TARGET", "PREDICTED", "CamExplainer", "CamMaps", "Explanation", "Predictions"]
 
 # Masked inputs per forward call of a perturbation method, as a pixel budget: 64 images of
 # 224 x 224.
@@ -143,7 +149,6 @@ class CamExplainer:
         self.jit_compile = bool(jit_compile)
         self.registry = METHODS if registry is None else check_registry(registry)
         self._image_spec = tf.TensorSpec((None, *self.input_shape), self._dtype)
-        self._class_spec = tf.TensorSpec((None,), tf.int32)
         self._gradient_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
         self._gradient_channels: dict[tuple, dict[str, int]] = {}
         self._masked_fns: dict[tuple, tf.types.experimental.GenericFunction] = {}
@@ -235,48 +240,71 @@ class CamExplainer:
         return tensor if layout is None else layout.to_grid(tensor)
 
     def _make_gradient_graph(self, names: tuple[str, ...], upsample: bool, normalize: bool,
-                             keep_activations: bool):
-        """The shared pass: every shared-pass method in ``names`` from one forward (and, when
-        one of them needs it, one backward) pass."""
+                             keep_activations: bool, n_targets: int):
+        """The shared pass: the logits, the probabilities, the predicted class and every
+        shared-pass method in ``names`` for ``n_targets`` target slots per image, from one
+        forward pass and (when one of the methods needs it) one backward pass per slot."""
         methods = [self.registry[name] for name in names]
         uses_gradients = any(method.uses_gradients for method in methods)
-        channels = self._gradient_channels[(names, upsample, normalize, keep_activations)] = {}
+        channels = self._gradient_channels.setdefault(
+            (names, upsample, normalize, keep_activations), {})
 
-        def graph(images, class_idx):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
+        def graph(images, targets):
+            # One tape for every slot: the forward pass runs once; each slot's score has its
+            # own backward pass (a persistent tape when there are several). That measured
+            # faster than a batch Jacobian over the slots' scores (docs/benchmarks.md).
+            with tf.GradientTape(persistent=n_targets > 1,
+                                 watch_accessed_variables=False) as tape:
                 layer_output, logits = self._forward(images, on_activation=tape.watch)
-                score = tf.reduce_sum(self._class_score(logits, class_idx))
+                probabilities = self._probabilities(logits)
+                predicted = tf.argmax(probabilities, axis=1, output_type=tf.int32)
+                classes = tf.where(targets >= 0, targets, predicted[:, None])
+                scores = [tf.reduce_sum(self._class_score(logits, classes[:, t]))
+                          for t in range(n_targets)]
             # The gradient is taken with respect to the layer's output in its own dtype (float16
             # or bfloat16 under a mixed-precision policy): a float32 copy made after the pass
             # is not on the path to the score. Both are cast to float32 afterwards.
             # A token layer's output and gradient become the grid (N, h, w, C) here: the
             # gradient is taken with respect to the tokens the model computed, then reshaped.
-            grads = None
+            grads = [None] * n_targets
             if uses_gradients:
-                grads = self._to_grid(tf.cast(tape.gradient(score, layer_output), tf.float32))
+                grads = [self._to_grid(tf.cast(tape.gradient(score, layer_output), tf.float32))
+                         for score in scores]
+            del tape
             activations = self._to_grid(tf.cast(layer_output, tf.float32))
             maps, flags = {}, {}
             for method in methods:
-                raw, channels[method.name] = weigh(activations,
-                                                   method.weights(activations, grads))
-                maps[method.name], flags[method.name] = finish(
-                    raw, spatial_size(images), resize=upsample, normalize=normalize)
+                per_slot = []
+                for t in range(n_targets):
+                    if t and not method.uses_gradients:  # the same weights for every slot
+                        per_slot.append(per_slot[0])
+                        continue
+                    raw, channels[method.name] = weigh(activations,
+                                                       method.weights(activations, grads[t]))
+                    per_slot.append(finish(raw, spatial_size(images), resize=upsample,
+                                           normalize=normalize))
+                maps[method.name] = tf.stack([m for m, _ in per_slot], axis=1)
+                flags[method.name] = tf.stack([f for _, f in per_slot], axis=1)
             # Activations leave the graph only when a perturbation method needs them.
-            return (activations if keep_activations else tf.zeros((0,))), maps, flags
+            return (logits, probabilities, classes,
+                    activations if keep_activations else tf.zeros((0,)), maps, flags)
 
-        return tf.function(graph, input_signature=[self._image_spec, self._class_spec],
-                           jit_compile=self.jit_compile)
+        return tf.function(graph, input_signature=[
+            self._image_spec, tf.TensorSpec((None, n_targets), tf.int32)],
+            jit_compile=self.jit_compile)
 
-    def _make_masked_graph(self, make_masks, h: int, w: int):
+    def _make_masked_graph(self, make_masks, h: int, w: int, n_targets: int | None):
         def graph(images, maps, image_index, classes):
             masks = make_masks(maps, spatial_size(images))
             inputs = tf.gather(images, image_index) * tf.cast(masks, images.dtype)
             _, logits = self._forward(inputs)
+            # Every target class's probability from the same masked pass.
             return tf.gather(self._probabilities(logits), classes, axis=1, batch_dims=1)
 
+        classes = (None,) if n_targets is None else (None, n_targets)
         return tf.function(graph, input_signature=[
             self._image_spec, tf.TensorSpec((None, h, w), tf.float32),
-            tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32)],
+            tf.TensorSpec((None,), tf.int32), tf.TensorSpec(classes, tf.int32)],
             jit_compile=self.jit_compile)
 
     def _masked_probabilities(self, images: tf.Tensor):
@@ -284,24 +312,29 @@ class CamExplainer:
 
         def probabilities(make_masks, maps, image_index, classes):
             """Probability of class ``classes[m]`` for image ``image_index[m]`` multiplied by
-            ``make_masks(maps[m:m+1], (H, W))``, for every ``m``: float32 ``(M,)``.
+            ``make_masks(maps[m:m+1], (H, W))``, for every ``m``: float32 ``(M,)``; with
+            ``classes`` of shape ``(M, T)`` (several targets per image), the probability of
+            each, ``(M, T)``, from the same masked passes.
 
             ``make_masks(maps (M, h, w), size) -> (M, H, W, 1)`` runs inside the graph, one
             chunk of masked inputs at a time (a pixel budget per call); with ``micro_batch``
             every chunk has the same shape.
             """
             m, h, w = (int(d) for d in maps.shape)
+            classes = tf.cast(classes, tf.int32)
+            n_targets = None if classes.shape.rank == 1 else int(classes.shape[1])
             if m == 0:
-                return tf.zeros((0,), tf.float32)
-            key = (make_masks, h, w)
+                return tf.zeros((0,) if n_targets is None else (0, n_targets), tf.float32)
+            key = (make_masks, h, w, n_targets)
             fn = self._masked_fns.get(key)
             if fn is None:
-                fn = self._masked_fns[key] = self._make_masked_graph(make_masks, h, w)
+                fn = self._masked_fns[key] = self._make_masked_graph(make_masks, h, w,
+                                                                     n_targets)
             height, width = images.shape[1:3]
             chunk = max(1, min(_MASKED_MAX_CHUNK,
                                _MASKED_PIXEL_BUDGET // max(1, height * width)))
             return in_chunks(lambda mm, ii, cc: fn(images, mm, ii, cc), chunk, m, maps,
-                             tf.cast(image_index, tf.int32), tf.cast(classes, tf.int32),
+                             tf.cast(image_index, tf.int32), classes,
                              pad=self.micro_batch is not None)
 
         return probabilities
@@ -311,8 +344,7 @@ class CamExplainer:
         """Logits and class probabilities for a batch ``(N, H, W, C)``."""
         images = self._check_images(images)
         if int(images.shape[0]) == 0:  # TensorFlow's CPU convolutions refuse empty batches
-            return Predictions(np.zeros((0, self.head.n_units), np.float32),
-                               np.zeros((0, self.n_classes), np.float32))
+            return self._empty_predictions()
         logits, probs = in_chunks(self._predict_fn, self.micro_batch, int(images.shape[0]),
                                   images)
         return Predictions(logits.numpy(), probs.numpy())
@@ -341,44 +373,117 @@ class CamExplainer:
         CamMaps
             ``method -> float32 array (N, H, W)`` (or ``(N, h, w)``), in the order asked, with
             the degenerate flags per method.
+
+        See Also
+        --------
+        explain_targets : several classes per image, and the predictions, from one pass.
         """
         methods = check_methods(methods, self.registry)
         images = self._check_images(images)
         class_idx = check_classes(class_idx, images.shape[0], n_classes=self.n_classes)
         if int(images.shape[0]) == 0:
             return self._empty_maps(methods, upsample)
+        return self._explain(images, class_idx[:, None], methods, upsample=upsample,
+                             normalize=normalize).target(0)
+
+    def explain_targets(self, images, targets, methods: Sequence[str] = DEFAULT_METHODS, *,
+                        upsample: bool = True, normalize: bool = True) -> Explanation:
+        """The predictions and the maps of several target classes per image, all from one
+        forward pass per micro-batch.
+
+        The explained layer's activations, the logits and the probabilities come out of the
+        same call; a :data:`PREDICTED` target is resolved to the class predicted from them;
+        each target's gradient follows from the same tape, and a perturbation method
+        (Score-CAM) runs its masked passes once per image, reading every target class's
+        probability from them. Each map is bit-identical to :meth:`explain` of its class,
+        and the predictions to :meth:`predict`.
+
+        Parameters
+        ----------
+        images : array-like, float, shape (N, H, W, C)
+        targets : array-like of int, shape (N, T), or a sequence of N sequences
+            Per image, the classes to explain: a class index, :data:`PREDICTED` (the class
+            the model predicts) or :data:`NO_TARGET` (no map: pads a shorter list). Ragged
+            lists are padded with :data:`NO_TARGET`.
+        methods, upsample, normalize
+            As in :meth:`explain`.
+
+        Returns
+        -------
+        Explanation
+            ``predictions``, the resolved ``classes (N, T)`` and ``maps``
+            (``method -> (N, T, H, W)``); ``Explanation.target(t, rows)`` gives one slot's
+            maps as :class:`CamMaps`.
+
+        Examples
+        --------
+        >>> out = ex.explain_targets(images, [[PREDICTED, 3], [PREDICTED]])  # doctest: +SKIP
+        >>> out.classes                                                      # doctest: +SKIP
+        array([[ 1,  3],
+               [ 0, -2]])
+        """
+        methods = check_methods(methods, self.registry)
+        images = self._check_images(images)
+        targets = check_targets(targets, images.shape[0], n_classes=self.n_classes)
+        if int(images.shape[0]) == 0:
+            slots = (int(targets.shape[1]),)
+            return Explanation(self._empty_predictions(), np.zeros((0, *slots), np.int64),
+                               self._empty_maps(methods, upsample, slots))
+        return self._explain(images, targets, methods, upsample=upsample, normalize=normalize)
+
+    def _explain(self, images: tf.Tensor, targets: tf.Tensor, methods: tuple[CamMethod, ...],
+                 *, upsample: bool, normalize: bool) -> Explanation:
         shared = tuple(m.name for m in methods if m.shared_pass)
         others = [m for m in methods if not m.shared_pass]
+        n_targets = int(targets.shape[1])
         key = (shared, bool(upsample), bool(normalize), bool(others))
-        fn = self._gradient_fns.get(key)
+        # One graph per set of options, and per number of targets when there are several.
+        graph_key = key if n_targets == 1 else (*key, n_targets)
+        fn = self._gradient_fns.get(graph_key)
         if fn is None:
-            fn = self._gradient_fns[key] = self._make_gradient_graph(*key)
-        activations, maps, flags = in_chunks(fn, self.micro_batch, int(images.shape[0]),
-                                             images, class_idx)
+            fn = self._gradient_fns[graph_key] = self._make_gradient_graph(*key, n_targets)
+        logits, probs, classes, activations, maps, flags = in_chunks(
+            fn, self.micro_batch, int(images.shape[0]), images, targets)
         maps, flags = dict(maps), dict(flags)
         channels = dict(self._gradient_channels[key])
         for method in others:
-            weights = method.weights(activations, images, class_idx,
+            weights = method.weights(activations, images, classes,
                                      probabilities=self._masked_probabilities(images),
                                      max_channels=self.scorecam_max_channels)
-            raw, channels[method.name] = weigh(activations, weights)
-            maps[method.name], flags[method.name] = finish(
-                raw, spatial_size(images), resize=upsample, normalize=normalize)
+            kept, weights = ((weights.activations, weights.weights)
+                             if isinstance(weights, WeightedActivations)
+                             else (activations, weights))
+            weights = per_target(weights, kept, n_targets, method.name)
+            per_slot = []
+            for t in range(n_targets):
+                raw, channels[method.name] = weigh(kept, weights[:, t])
+                per_slot.append(finish(raw, spatial_size(images), resize=upsample,
+                                       normalize=normalize))
+            maps[method.name] = tf.stack([m for m, _ in per_slot], axis=1)
+            flags[method.name] = tf.stack([f for _, f in per_slot], axis=1)
         result = CamMaps(layer_name=self.layer_name,
                          channels={m.name: channels[m.name] for m in methods})
         for method in methods:
             result[method.name] = np.asarray(maps[method.name], dtype=np.float32)
             result.degenerate[method.name] = np.asarray(flags[method.name], dtype=bool)
-        return result
+        resolved = np.asarray(classes, dtype=np.int64)
+        resolved[np.asarray(targets) == NO_TARGET] = NO_TARGET
+        return Explanation(Predictions(logits.numpy(), probs.numpy()), resolved, result)
 
-    def _empty_maps(self, methods: tuple[CamMethod, ...], upsample: bool) -> CamMaps:
-        """The maps of an empty batch: TensorFlow's CPU convolutions refuse one."""
+    def _empty_predictions(self) -> Predictions:
+        return Predictions(np.zeros((0, self.head.n_units), np.float32),
+                           np.zeros((0, self.n_classes), np.float32))
+
+    def _empty_maps(self, methods: tuple[CamMethod, ...], upsample: bool,
+                    slots: tuple = ()) -> CamMaps:
+        """The maps of an empty batch (``(0, *slots, H, W)``): TensorFlow's CPU convolutions
+        refuse one."""
         size = self.input_shape[:2] if upsample else self.layer_grid
-        shape = (0, *(int(v or 0) for v in size))
+        shape = (0, *slots, *(int(v or 0) for v in size))
         result = CamMaps(layer_name=self.layer_name, channels={m.name: None for m in methods})
         for method in methods:
             result[method.name] = np.zeros(shape, np.float32)
-            result.degenerate[method.name] = np.zeros((0,), bool)
+            result.degenerate[method.name] = np.zeros((0, *slots), bool)
         return result
 
     # ------------------------------------------------------------------ input checks

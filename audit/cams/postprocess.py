@@ -34,6 +34,21 @@ def weigh(activations: tf.Tensor, weights) -> tuple[tf.Tensor, int]:
     return combine(activations, weights), int(activations.shape[-1])
 
 
+def per_target(weights, activations, n_targets: int, name: str):
+    """A perturbation method's weights with a target axis: ``(N, T, K)`` or
+    ``(N, T, h, w, K)``. A method that returns one target's weights (``(N, K)`` or
+    ``(N, h, w, K)``) may do so when there is one target."""
+    rank = weights.shape.rank
+    single = 2 if rank in (2, 3) else 4
+    if rank == single + 1 and int(weights.shape[1]) == n_targets:
+        return weights
+    if rank == single and n_targets == 1:
+        return weights[:, None]
+    raise ValueError(f"CAM method '{name}' must return weights (N, T, K) or (N, T, h, w, K) "
+                     f"for T={n_targets} targets (activations {tuple(activations.shape)}); "
+                     f"received shape {tuple(weights.shape)}.")
+
+
 def spatial_size(images):
     """``(H, W)`` of a batch: static ints when known (fast upsampling), else a tensor."""
     h, w = images.shape[1], images.shape[2]

@@ -1,5 +1,6 @@
-"""What the explainer returns: the maps of a batch (:class:`CamMaps`) and the model's output for
-it (:class:`Predictions`)."""
+"""What the explainer returns: the maps of a batch (:class:`CamMaps`), the model's output for
+it (:class:`Predictions`), and both from one forward pass for several targets per image
+(:class:`Explanation`)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,46 @@ class Predictions:
     @property
     def confidence(self) -> np.ndarray:
         return np.max(self.probabilities, axis=1)
+
+
+#: A target entry meaning "the class the model predicts for this image"
+#: (:meth:`CamExplainer.explain_targets`).
+PREDICTED = -1
+#: A target entry meaning "no map in this slot": pads a sample's shorter list of targets.
+NO_TARGET = -2
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The model's output and the maps of every target of a batch, from one forward pass.
+
+    Attributes
+    ----------
+    predictions : Predictions
+        Logits and probabilities ``(N, n_classes)`` of the same pass the maps come from.
+    classes : numpy.ndarray, int64, shape (N, T)
+        The class slot ``t`` of image ``i`` explains (``PREDICTED`` resolved to the predicted
+        class); :data:`NO_TARGET` where the slot is empty.
+    maps : CamMaps
+        ``method -> float32 (N, T, H, W)`` (or ``(N, T, h, w)``); ``degenerate[method]`` is
+        ``(N, T)``. An empty slot's maps are those of the predicted class: ignore them.
+    """
+
+    predictions: Predictions
+    classes: np.ndarray
+    maps: CamMaps
+
+    @property
+    def present(self) -> np.ndarray:
+        """``(N, T)`` bool: the slot has a target."""
+        return self.classes != NO_TARGET
+
+    def target(self, slot: int, rows=None) -> CamMaps:
+        """The maps of target slot ``slot`` for the images ``rows`` (all when ``None``), as
+        ``method -> (len(rows), H, W)``."""
+        rows = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
+        out = CamMaps(layer_name=self.maps.layer_name, channels=dict(self.maps.channels))
+        for method, stack in self.maps.items():
+            out[method] = stack[rows, slot]
+            out.degenerate[method] = self.maps.degenerate[method][rows, slot]
+        return out

@@ -6,8 +6,10 @@ through the model; the channel's weight is the softmax probability of the target
 that masked input. The engine forms ``ReLU(sum_k w_k A_k)``.
 
 The masked inputs are batched across channels *and* images: the engine's ``probabilities``
-runs them in fixed-shape chunks. ``max_channels`` keeps, per image, only the channels with
-the largest spatial variance ("Faster Score-CAM").
+runs them in fixed-shape chunks. They do not depend on the class (nor does the top-k choice:
+spatial variance), so every target class of an image is weighed from the same masked passes.
+``max_channels`` keeps, per image, only the channels with the largest spatial variance
+("Faster Score-CAM").
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ def scorecam_weights(activations: tf.Tensor, images: tf.Tensor, class_idx: tf.Te
     activations : tf.Tensor, float32, shape (N, h, w, K)
     images : tf.Tensor, shape (N, H, W, C)
         The model's input (unused here: the engine masks it).
-    class_idx : tf.Tensor, int32, shape (N,)
+    class_idx : tf.Tensor, int32, shape (N, T)
+        The target classes of each image; their probabilities come from the same passes.
     probabilities : callable, keyword-only
         ``probabilities(make_masks, maps, image_index, classes)``: the engine's masked passes
         (the contract is in :class:`audit.cams.base.Kind`).
@@ -51,7 +54,8 @@ def scorecam_weights(activations: tf.Tensor, images: tf.Tensor, class_idx: tf.Te
     Returns
     -------
     WeightedActivations
-        Weights ``(N, k)`` of the ``k`` kept channels, and those channels ``(N, h, w, k)``.
+        Weights ``(N, T, k)`` of the ``k`` kept channels, and those channels
+        ``(N, h, w, k)``.
     """
     del images
     n, h, w, k = activations.shape
@@ -62,8 +66,9 @@ def scorecam_weights(activations: tf.Tensor, images: tf.Tensor, class_idx: tf.Te
     maps = tf.reshape(tf.transpose(activations, (0, 3, 1, 2)), (n * keep, h, w))
     image_index = tf.repeat(tf.range(n, dtype=tf.int32), keep)
     scores = probabilities(normalized_masks, maps, image_index,
-                           tf.gather(class_idx, image_index))
-    return WeightedActivations(tf.reshape(scores, (n, keep)), activations)
+                           tf.gather(class_idx, image_index))  # (n * keep, T)
+    weights = tf.transpose(tf.reshape(scores, (n, keep, -1)), (0, 2, 1))
+    return WeightedActivations(weights, activations)
 
 
 SCORECAM = CamMethod(

@@ -8,7 +8,6 @@ A pipeline file names stages and may give a stage parameters::
     stages:
       - load_model
       - load_dataset
-      - predict
       - explain: {methods: [gradcam]}
       - score
       - aggregate

@@ -4,8 +4,11 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
+    load_model ─► load_dataset ─► slices ─► [per batch: explain ─► score, behaviour]
                ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
+
+``explain`` makes the predictions and the maps from one forward pass per image; ``predict``
+(its own forward pass) is for pipelines without maps, so a pipeline names one of the two.
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file. ``slices`` and ``drift`` are producers (``auto_add``): a pipeline that
@@ -47,8 +50,8 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           auto_add=True),
     Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
           per_batch=True, cost=predict_cost),
-    Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
-          outputs=("maps",), per_batch=True, cost=explain_cost),
+    Stage("explain", explain, inputs=("params:cams", "explainer", "batch"),
+          outputs=("predictions", "maps"), per_batch=True, cost=explain_cost),
     Stage("score", score,
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,

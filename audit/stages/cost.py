@@ -2,9 +2,10 @@
 that runs the model says, on its ``Stage`` entry (``cost=``), how many forward passes it makes
 over the run, as a function of a :class:`RunShape`.
 
-A forward pass of the model is the unit: predicting a batch costs one per image; the gradient
-methods share one forward and one (partial) backward pass per map, counted as one; Score-CAM
-costs one masked pass per weighted channel per map.
+A forward pass of the model is the unit: predicting a batch costs one per image; explaining it
+costs one per image too (the predictions, the activations and every target's gradients come
+from the same pass; a backward pass to the explained layer is short and not counted), plus
+Score-CAM's one masked pass per weighted channel per image, which serves every target.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class RunShape:
         if masked:
             how += (" + " if how else "") + f"Score-CAM {k} of {channels} channels"
         return shared + masked, how
+
+    @property
+    def shared_pass(self) -> float:
+        """1.0 when a configured method uses the shared gradient pass, else 0.0."""
+        return 1.0 if {METHODS[m].kind for m in self.config.cams.methods} - {"perturbation"} else 0.0
 
     @property
     def per_map(self) -> float:

@@ -12,7 +12,8 @@ two maps that know nothing of the model, a seeded random map and a centred Gauss
   the probability on the input multiplied by the map, against the input's.
 
 Counter-evidence maps (negative evidence) rank the pixels that argue *against* the class; they
-are not put to these tests. All perturbed inputs go through the model in fixed-shape batches;
+are not put to these tests. All perturbed inputs, of every map of a batch together, go through
+the model in fixed-shape batches;
 per map the cost is ``2 (steps - 1)`` forward passes plus one for the map-weighted input (the
 input's score is known, the substrate's is shared by the sample's maps).
 """
@@ -120,21 +121,30 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, seed: int
             continue
         classes = classes_of(batch, decided)
         images = batch.images
-        scores = _probability(explainer, images, classes)
+        n = len(images)
+        if methods:  # the input's scores come from the pass that explains it
+            explained = explainer.explain_targets(images, classes[:, None], methods)
+            scores = explained.predictions.probabilities[np.arange(n), classes]
+            maps = dict(explained.target(0))
+        else:
+            scores, maps = _probability(explainer, images, classes), {}
         blanks = np.stack([substrate(image, kind=faithfulness.substrate) for image in images])
         blank_scores = _probability(explainer, blanks, classes)
-        maps = dict(explainer.explain(images, classes, methods)) if methods else {}
         shape = images.shape[1:3]
         for name in BASELINES:
             maps[name] = np.stack([_baseline(name, shape, s.sample_id, seed)
                                    for s in batch.samples]).astype(np.float32)
-        for name, stack in maps.items():
-            deletion, insertion, masked = map_scores(
-                explainer, images, classes, stack, blanks, steps=faithfulness.steps,
-                scores=scores, substrate_scores=blank_scores)
+        # Every map's perturbed inputs share the model's fixed-shape batches.
+        names, copies = list(maps), len(maps)
+        deletion, insertion, masked = map_scores(
+            explainer, np.concatenate([images] * copies), np.tile(classes, copies),
+            np.concatenate([maps[name] for name in names]),
+            np.concatenate([blanks] * copies), steps=faithfulness.steps,
+            scores=np.tile(scores, copies), substrate_scores=np.tile(blank_scores, copies))
+        for j, name in enumerate(names):
             rows += [FaithfulnessRow(s.sample_id, bool(correct[s.sample_id]), name,
-                                     float(scores[i]), float(deletion[i]), float(insertion[i]),
-                                     float(masked[i]))
+                                     float(scores[i]), float(deletion[j * n + i]),
+                                     float(insertion[j * n + i]), float(masked[j * n + i]))
                      for i, s in enumerate(batch.samples)]
     columns = [f.name for f in FaithfulnessRow.__dataclass_fields__.values()]
     frame = pd.DataFrame([r.__dict__ for r in rows], columns=columns)

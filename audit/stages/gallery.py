@@ -1,8 +1,9 @@
 """Stage ``gallery``: the misclassified samples whose maps sit most on the background, shown
 with their maps.
 
-No map is kept during the run: the chosen few samples are read and explained again here (a
-pure function of model and batch, so the maps are the ones the records were scored on).
+No map is kept during the run: the chosen few samples are read and explained again here, both
+targets in one pass (a pure function of model and batch, so the maps are the ones the records
+were scored on).
 """
 
 from __future__ import annotations
@@ -81,12 +82,12 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     predicted = np.array([int(records.loc[records["sample_id"] == s.sample_id,
                                           "predicted_index"].iloc[0]) for s in batch.samples])
     labels = np.array([s.label for s in batch.samples])
-    # The same call as the explain stage (raw maps at the layer's resolution), so the traced
-    # graph is reused; each map is scaled to [0, 1] for its overlay.
-    maps_pred = _unit(explainer.explain(batch.images, predicted, methods, upsample=False,
-                                        normalize=False))
-    maps_true = _unit(explainer.explain(batch.images, labels, methods, upsample=False,
-                                        normalize=False)) if shown else {}
+    # The same call as the explain stage (raw maps at the layer's resolution, both targets
+    # from one pass), so the traced graph is reused; each map is scaled to [0, 1] for its
+    # overlay.
+    both = explainer.explain_targets(batch.images, np.stack([predicted, labels], axis=1),
+                                     methods, upsample=False, normalize=False)
+    maps_pred, maps_true = _unit(both.target(0)), _unit(both.target(1))
     height, width = model_info.input_size
     size = (PANEL_PX, PANEL_PX)
     items = []
@@ -192,6 +193,8 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
 
 
 def gallery_cost(shape: RunShape) -> tuple[float, str]:
-    """The shown samples explained again (their maps are not kept from the stream)."""
+    """The shown samples explained again, both targets in one pass (their maps are not kept
+    from the stream)."""
     shown = min(shape.config.report.gallery_size, shape.n)
-    return 2 * shown * shape.per_map, f"{shown} samples explained again"
+    return (shown * (1.0 + shape.per_map - shape.shared_pass),
+            f"{shown} samples explained again (both targets in one pass)")

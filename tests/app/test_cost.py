@@ -9,7 +9,7 @@ from audit.app.cost import format_cost, stage_costs
 from audit.config import CamsSection, ModelSection, parse_config
 
 MINIMAL = {"model": {"path": "m.keras"}, "dataset": {"path": "d.csv"}}
-AUDIT = ["load_model", "load_dataset", "predict", "explain", "score", "behaviour",
+AUDIT = ["load_model", "load_dataset", "explain", "score", "behaviour",
          "faithfulness", "sanity", "aggregate", "gate", "gallery", "report"]
 
 
@@ -19,18 +19,18 @@ def test_stage_costs_hand_worked(tmp_path):
                            "report": {"gallery_size": 3}}, base_dir=tmp_path)
     costs = {c.stage: c for c in stage_costs(config, AUDIT, n_samples=100,
                                              layer_channels=1280, error_rate=0.5)}
-    # Default methods: one shared gradient pass + Score-CAM's 32 (of 1,280) channels = 33
-    # passes per map; the true class of the half that is wrong: 1.5 maps per image.
-    assert costs["predict"].passes == 100
-    assert costs["explain"].passes == 100 * 33 * 1.5
-    assert costs["explain"].how == ("one shared pass + Score-CAM 32 of 1280 channels, "
-                                    "x 1.50 maps per image")
+    # Default methods: one pass (the predictions and every target's gradients) + Score-CAM's
+    # 32 (of 1,280) channels = 33 passes per image, whatever the number of maps (1.5 here).
+    assert "predict" not in costs
+    assert costs["explain"].passes == 100 * 33
+    assert costs["explain"].how == ("one pass (predictions and every target) + Score-CAM 32 "
+                                    "of 1280 channels, for 1.50 maps per image")
     assert costs["behaviour"].passes == 200
     # 10 samples x (5 maps (3 methods + 2 baselines) x (2 x 3 + 1) + the input and substrate
     # + the maps themselves).
     assert costs["faithfulness"].passes == 10 * (5 * 7 + 2 + 33)
     assert costs["sanity"].passes == 5 * (2 + 1) * 33  # the original maps, then each step
-    assert costs["gallery"].passes == 2 * 3 * 33
+    assert costs["gallery"].passes == 3 * 33
     every = parse_config({**MINIMAL, "cams": {"scorecam_max_channels": "all"}},
                          base_dir=tmp_path)
     assert stage_costs(every, ["explain"], n_samples=1, layer_channels=1280,
@@ -47,10 +47,10 @@ def test_a_stage_declares_its_own_cost():
 
 
 def test_format_cost_warns_when_long():
-    costs = stage_costs(parse_config(MINIMAL), ["predict", "explain"], n_samples=10,
+    costs = stage_costs(parse_config(MINIMAL), ["explain"], n_samples=10,
                         layer_channels=64, error_rate=0.0)
     lines, costly = format_cost(costs, n_samples=10, seconds_per_pass=0.01)
-    assert lines[0] == "cost: about 34.0 forward passes per image (340 for 10 samples)"
+    assert lines[0] == "cost: about 33.0 forward passes per image (330 for 10 samples)"
     assert lines[-1] == ("one forward pass: 10.0 ms per image (timed on the first batch): "
                          "about 3 s in all")
     assert not costly
@@ -93,6 +93,6 @@ def test_validate_prints_the_cost(demo_small_biased, tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     cost = next(i for i, line in enumerate(out) if line.startswith("cost: about "))
-    assert [line.split()[0] for line in out[cost + 1:cost + 7]] == [
-        "predict", "explain", "behaviour", "faithfulness", "sanity", "gallery"]
-    assert out[cost + 7].startswith("one forward pass: ")
+    assert [line.split()[0] for line in out[cost + 1:cost + 6]] == [
+        "explain", "behaviour", "faithfulness", "sanity", "gallery"]
+    assert out[cost + 6].startswith("one forward pass: ")

@@ -101,7 +101,7 @@ def test_shipped_pipelines_build():
         assert pipeline.name == name
         assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
         evidence = name != "quick"  # quick leaves the evidence stages out
-        assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"] + (
+        assert [s.name for s in pipeline.per_batch] == ["explain", "score"] + (
             ["behaviour"] if evidence else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
@@ -118,7 +118,7 @@ def test_shipped_pipelines_build():
 
 
 def test_stage_order_comes_from_the_data_not_the_file():
-    shuffled = ["report", "gallery", "gate", "score", "aggregate", "explain", "predict",
+    shuffled = ["report", "gallery", "gate", "score", "aggregate", "explain",
                 "load_dataset", "load_model"]
     pipeline = build_pipeline({"name": "p", "stages": shuffled}, table=STAGES,
                               provided=RUN_INPUTS, where="p.yaml")
@@ -129,8 +129,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
     # before the stream).
     assert pipeline.added == ("drift", "slices")
     assert [s.name for s in pipeline.stages] == [
-        "load_model", "load_dataset", "slices", "predict", "explain", "score", "gallery",
-        "aggregate", "drift", "gate", "report"]
+        "load_model", "load_dataset", "slices", "explain", "score", "gallery", "aggregate",
+        "drift", "gate", "report"]
 
 
 @pytest.mark.parametrize("stages,message", [
@@ -141,7 +141,7 @@ def test_stage_order_comes_from_the_data_not_the_file():
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
-    (["load_model", "load_dataset", "predict", "explain", "score", "aggregate", "gate",
+    (["load_model", "load_dataset", "explain", "score", "aggregate", "gate",
       "report"],
      "p.yaml: stage 'report' needs ['gallery', 'behaviour_gallery'], which no stage of the "
      "pipeline makes ('gallery' is made by gallery; 'behaviour_gallery' is made by gallery)."),
@@ -149,6 +149,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
     ([{"predict": {"x": 1}}], "p.yaml: stages[0]: stage 'predict' takes no parameters; "
                               "got ['x']."),
     ([], "p.yaml: the pipeline has no stages."),
+    (["load_model", "load_dataset", "predict", "explain"],
+     "p.yaml: 'predictions' is made by both 'predict' and 'explain'; keep one of them."),
 ])
 def test_bad_pipelines(stages, message):
     with pytest.raises(PipelineError) as error:
@@ -162,7 +164,7 @@ def test_stage_parameters_are_validated_like_config(tmp_path):
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"stages": [
-        "load_model", "load_dataset", "predict", {"explain": {"methods": ["nope"]}}, "score"]}))
+        "load_model", "load_dataset", {"explain": {"methods": ["nope"]}}, "score"]}))
     pipeline = load_audit_pipeline(path)
     with pytest.raises(ConfigError, match=r"stage parameters\): cams\.methods\.0: unknown CAM "
                                           r"method\..*; got 'nope'"):

@@ -136,20 +136,29 @@ def test_explain_batch_targets():
                               keras.layers.Dense(2, activation="softmax")])
     explainer = CamExplainer(model)
     images = np.random.default_rng(0).random((3, 8, 8, 3), dtype=np.float32)
-    out = explain_batch(explainer, images, np.array([0, 1, 1]), np.array([0, 0, 1]),
-                        methods=["gradcam", "negative"], targets=["predicted", "true"])
+    predicted = explainer.predict(images).predicted
+    labels = (predicted + np.array([0, 1, 0])) % 2  # the second sample is misclassified
+    predictions, out = explain_batch(explainer, images, labels,
+                                     methods=["gradcam", "negative"],
+                                     targets=["predicted", "true"])
+    # The predictions come from the same pass, bit for bit those of the predict stage.
+    np.testing.assert_array_equal(predictions.probabilities,
+                                  explainer.predict(images).probabilities)
     assert [(t.target, t.rows.tolist(), t.class_idx.tolist()) for t in out] == [
-        ("predicted", [0, 1, 2], [0, 1, 1]), ("true", [1], [0])]
+        ("predicted", [0, 1, 2], predicted.tolist()), ("true", [1], [labels[1]])]
     # Raw maps at the layer's resolution, the same as explaining those rows directly.
-    direct = explainer.explain(images[[1]], np.array([0]), ("gradcam", "negative"),
+    direct = explainer.explain(images[[1]], labels[[1]], ("gradcam", "negative"),
                                upsample=False, normalize=False)
     true_maps = out[1].maps
     assert true_maps["gradcam"].shape == (1, 6, 6)
     np.testing.assert_array_equal(true_maps["gradcam"], direct["gradcam"])
     np.testing.assert_array_equal(true_maps["negative"], direct["negative"])
-    all_right = explain_batch(explainer, images, np.array([0, 1, 1]), np.array([0, 1, 1]),
-                              methods=["gradcam"], targets=["predicted", "true"])
+    _, all_right = explain_batch(explainer, images, predicted, methods=["gradcam"],
+                                 targets=["predicted", "true"])
     assert [t.target for t in all_right] == ["predicted"]
+    _, only_true = explain_batch(explainer, images, labels, methods=["gradcam"],
+                                 targets=["true"])
+    assert [(t.target, t.rows.tolist()) for t in only_true] == [("true", [1])]
 
 
 def _record(sample_id, method, correct, energy, target="predicted"):
