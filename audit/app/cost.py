@@ -63,11 +63,14 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
         out.append(StageCost("behaviour", 2.0 * n, "2 edited copies per image"))
     if "faithfulness" in stages:
         subset = min(config.faithfulness.max_samples, n)
-        n_maps = len(deciding) + 2  # the random and centre baselines
+        # The centre baseline and K random maps; the cap: a sequential stage may stop at an
+        # earlier look once every method is decided.
+        n_maps = len(deciding) + 1 + config.faithfulness.random_maps
         ladder = 2 * (config.faithfulness.steps - 1) + 1
         passes = subset * (n_maps * ladder + 2 + per_map)
+        early = ", at most" if config.faithfulness.sequential else ""
         out.append(StageCost("faithfulness", passes,
-                             f"{subset} samples x {n_maps} maps x {ladder} passes"))
+                             f"{subset} samples{early} x {n_maps} maps x {ladder} passes"))
     if "sanity" in stages:
         subset = min(config.sanity.samples, n)
         states = config.sanity.steps + 1  # the model as it is, then each randomisation step

@@ -32,7 +32,7 @@ from audit.evidence.paired import mean_interval
 from audit.evidence.signed_rank import signed_rank_p
 
 __all__ = ["CURVES", "OUTCOMES", "CurveTest", "MethodDecision", "carry_forward", "decide",
-           "samples_to_decide"]
+           "decide_sequentially", "samples_to_decide"]
 
 #: The three outcomes, never two.
 OUTCOMES = ("faithful", "not faithful", "undecided")
@@ -183,6 +183,43 @@ def carry_forward(previous: Mapping[str, MethodDecision] | None,
         else:
             out[name] = decision
     return out
+
+
+def decide_sequentially(differences: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
+                        counts, levels, margin: float, seeds: Mapping[str, int],
+                        n_resamples: int = 1000) -> tuple[dict[str, MethodDecision], int]:
+    """The looks of a sequential design on differences already measured in sampling order:
+    at each count, :func:`decide` on the first ``count`` differences at that look's level,
+    :func:`carry_forward`, and stop once every method is decided.
+
+    The faithfulness stage runs the same loop, measuring each look's new samples only when
+    it gets there; this form is for simulations and tests.
+
+    Returns
+    -------
+    decisions : dict of str to MethodDecision
+    n_used : int
+        The count of the look it stopped at.
+
+    Examples
+    --------
+    >>> d = np.linspace(0.1, 0.3, 64)  # all positive: the first look decides
+    >>> out, n = decide_sequentially({"m": (d, d)}, counts=(16, 32, 64),
+    ...                              levels=(0.002, 0.008, 0.04), margin=0.01, seeds={"m": 0})
+    >>> out["m"].outcome, out["m"].decided_at, n
+    ('faithful', 16, 16)
+    """
+    result: dict[str, MethodDecision] | None = None
+    n_used = 0
+    for count, level in zip(counts, levels, strict=True):
+        prefix = {name: (np.asarray(a)[:count], np.asarray(b)[:count])
+                  for name, (a, b) in differences.items()}
+        result = carry_forward(result, decide(prefix, level=level, margin=margin, seeds=seeds,
+                                              n_resamples=n_resamples), n=count)
+        n_used = int(count)
+        if all(d.outcome != "undecided" for d in result.values()):
+            break
+    return result or {}, n_used
 
 
 def samples_to_decide(d_deletion, d_insertion, *, alpha: float, margin: float,

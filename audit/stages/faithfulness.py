@@ -35,7 +35,7 @@ import pandas as pd
 from audit.analysis.aggregate import sub_seed
 from audit.analysis.evidence import method_differences
 from audit.cams import CamExplainer
-from audit.cams.methods import METHODS, ordered_methods
+from audit.cams.methods import ordered_methods
 from audit.config import CamsSection, FaithfulnessSection, MetricsSection
 from audit.datasets import DatasetManifest
 from audit.evidence import (
@@ -199,7 +199,7 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, metrics: 
     rng = np.random.default_rng(sub_seed(seed, "faithfulness.order"))
     order = [chosen[i] for i in rng.permutation(len(chosen))]
     methods = [m for m in ordered_methods(cams.methods)
-               if METHODS[m].kind != "counter-evidence"]
+               if explainer.registry[m].kind != "counter-evidence"]
     correct = decided.set_index("sample_id")["correct"]
     counts = (looks(len(order)) if faithfulness.sequential else (len(order),)) if order else ()
     levels = look_levels(counts, alpha=faithfulness.alpha) if counts else ()
