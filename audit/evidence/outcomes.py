@@ -3,14 +3,17 @@
 Per method, two curves (deletion, insertion), each a vector of paired differences against
 the random maps on the same images (:mod:`audit.evidence.paired`, positive = better):
 
-- **faithful**: both curves beat random, by a one-sided Wilcoxon signed-rank test
+- **faithful**: both curves beat random by more than the margin can explain away, by a
+  one-sided Wilcoxon signed-rank test
   (:mod:`audit.evidence.signed_rank`) combined by *intersection-union* (the larger of the two
   p-values: the method must win on both, so no correction is needed between the curves)
   and corrected by Holm across the run's methods (:mod:`audit.evidence.holm`); adjusted
   p-value at or below the look's level, and both mean differences positive.
 - **not faithful**: shown no better than random: on at least one curve the paired interval
   of the mean difference (seeded bootstrap at the look's level) lies wholly below the
-  equivalence margin: on the wrong side of zero, or within the margin of it.
+  equivalence margin: on the wrong side of zero, or within the margin of it. This is
+  checked first: a win smaller than the margin is no win, however significant (a substrate
+  that leaves every curve flat gives tiny, consistent and meaningless differences).
 - **undecided**: neither; more samples would decide.
 
 A sequential stage calls :func:`decide` at each look with the level that look may spend
@@ -146,10 +149,12 @@ def decide(differences: Mapping[str, tuple[np.ndarray, np.ndarray]], *, level: f
         deletion, insertion = curves[name]
         if not (deletion.n and insertion.n):
             outcome = "undecided"
+        elif deletion.ci_high < margin or insertion.ci_high < margin:
+            # Shown no better than random by more than the margin: wins smaller than the
+            # margin do not make a map faithful, however significant.
+            outcome = "not faithful"
         elif p_adj <= level and deletion.mean > 0 and insertion.mean > 0:
             outcome = "faithful"
-        elif deletion.ci_high < margin or insertion.ci_high < margin:
-            outcome = "not faithful"
         else:
             outcome = "undecided"
         out[name] = MethodDecision(outcome=outcome, deletion=deletion, insertion=insertion,

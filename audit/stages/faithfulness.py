@@ -156,8 +156,8 @@ def _score_batch(batch, decided, correct, methods, explainer, faithfulness, seed
     scores = _probability(explainer, images, classes)
     blanks = np.stack([substrate(image, kind=faithfulness.substrate) for image in images])
     blank_scores = _probability(explainer, blanks, classes)
-    maps = [(name, 0, stack) for name, stack in
-            (explainer.explain(images, classes, methods) if methods else [])]
+    explained = dict(explainer.explain(images, classes, methods)) if methods else {}
+    maps = [(name, 0, stack) for name, stack in explained.items()]
     shape = images.shape[1:3]
     for name in BASELINES:
         for replicate in range(faithfulness.random_maps if name == "random" else 1):
