@@ -11,7 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audit.evidence import cohens_kappa, confidence_drop, confidence_increase, is_faithful
+from audit.evidence import (
+    cohens_kappa,
+    confidence_drop,
+    confidence_increase,
+    mean_interval,
+    paired_differences,
+    samples_to_decide,
+    signed_rank_p,
+)
 from audit.metrics import describe
 from audit.metrics.proportions import describe_proportion
 from audit.metrics.seeds import sub_seed
@@ -21,13 +29,16 @@ from audit.summary import (
     BehaviourSplit,
     Estimate,
     FaithfulnessFigures,
+    FaithfulnessRun,
+    PairedFigure,
+    PairedFigures,
     Proportion,
     SanityFigures,
     Stat,
 )
 
 __all__ = ["behaviour_agreement", "behaviour_figures", "faithfulness_figures",
-           "sanity_figures"]
+           "method_differences", "sanity_figures"]
 
 
 def _estimate(values, *, seed: int, name: str, n_resamples: int, min_n: int,
@@ -115,6 +126,66 @@ def behaviour_figures(samples: pd.DataFrame, *, class_names: list[str], fill: st
     )
 
 
+#: The paired figures: (summary key, row column or derived score, which way is better).
+_PAIRED = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc", "higher"),
+           "average_drop": ("average_drop", "lower"),
+           "increase_in_confidence": ("increase_in_confidence", "higher")}
+
+#: What the summary says about the test that decides.
+TEST = ("Wilcoxon signed-rank, one-sided, on the per-image differences against the mean of "
+        "the random maps (exact for n <= 50 without ties, normal approximation otherwise); "
+        "intersection-union over deletion and insertion; Holm across the run's methods")
+
+
+def _per_map_scores(rows: pd.DataFrame, figure: str) -> pd.Series:
+    """One value per row: an area, or a row's confidence drop / increase."""
+    if figure in ("deletion", "insertion"):
+        return rows[f"{figure}_auc"].astype(np.float64)
+    score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
+    values = (confidence_drop(score, masked) if figure == "average_drop"
+              else confidence_increase(score, masked))
+    return pd.Series(values, index=rows.index)
+
+
+def method_differences(rows: pd.DataFrame, method: str, figure: str) -> np.ndarray:
+    """The paired differences of ``method`` against the random maps for ``figure``
+    (``"deletion"``, ``"insertion"``, ``"average_drop"``, ``"increase_in_confidence"``), one
+    per sample in sample-id order, positive = better than random (see
+    :func:`audit.evidence.paired_differences`); the random side is the mean of the sample's
+    ``K`` random maps (its ``replicate`` rows)."""
+    column, better = _PAIRED[figure]
+    del column
+    own = rows[rows["map"] == method]
+    random = rows[rows["map"] == "random"]
+    mine = pd.Series(_per_map_scores(own, figure).to_numpy(), index=own["sample_id"])
+    table = pd.DataFrame({"sample_id": random["sample_id"].to_numpy(),
+                          "replicate": random["replicate"].to_numpy(),
+                          "value": _per_map_scores(random, figure).to_numpy()})
+    wide = table.pivot(index="sample_id", columns="replicate", values="value")
+    ids = sorted(set(mine.index) & set(wide.index))
+    return paired_differences(mine.reindex(ids).to_numpy(np.float64),
+                              wide.reindex(ids).to_numpy(np.float64), better=better)
+
+
+def _random_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """The random map's rows averaged per sample over its ``K`` maps (the baseline each
+    method is paired with); the other maps' rows unchanged."""
+    random = rows[rows["map"] == "random"]
+    if random.empty or random["replicate"].max() == 0:
+        return rows
+    drop = confidence_drop(_floats(random, "score"), _floats(random, "masked_score"))
+    increase = confidence_increase(_floats(random, "score"), _floats(random, "masked_score"))
+    means = (random.assign(_drop=drop, _increase=increase)
+             .groupby("sample_id", sort=True)
+             .agg(correct=("correct", "first"), score=("score", "first"),
+                  deletion_auc=("deletion_auc", "mean"), insertion_auc=("insertion_auc", "mean"),
+                  _drop=("_drop", "mean"), _increase=("_increase", "mean"))
+             .reset_index())
+    means["map"] = "random"
+    means["replicate"] = 0
+    return pd.concat([rows[rows["map"] != "random"], means], ignore_index=True)
+
+
 def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
                   min_n: int) -> FaithfulnessFigures:
     def stat(values, figure):
@@ -122,37 +193,86 @@ def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
                                seed=sub_seed(seed, f"faithfulness.{name}.{figure}"),
                                n_resamples=n_resamples, min_n=min_n))
 
-    score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
+    if "_drop" in rows:  # the random map's per-sample means over its K maps
+        drop, increase = _floats(rows, "_drop"), _floats(rows, "_increase")
+    else:
+        score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
+        drop, increase = confidence_drop(score, masked), confidence_increase(score, masked)
+    if np.isin(increase[~np.isnan(increase)], (0.0, 1.0)).all():
+        proportion = Proportion(**describe_proportion(increase, min_n=min_n))
+    else:  # the random map's share over its K maps per sample: a mean, bootstrapped
+        proportion = Proportion(**stat(increase, "increase_in_confidence").model_dump())
     return FaithfulnessFigures(
         n=len(rows),
         deletion_auc=stat(_floats(rows, "deletion_auc"), "deletion_auc"),
         insertion_auc=stat(_floats(rows, "insertion_auc"), "insertion_auc"),
-        average_drop=stat(confidence_drop(score, masked), "average_drop"),
-        increase_in_confidence=Proportion(**describe_proportion(
-            confidence_increase(score, masked), min_n=min_n)))
+        average_drop=stat(drop, "average_drop"),
+        increase_in_confidence=proportion)
 
 
-def faithfulness_figures(rows: pd.DataFrame, *, baselines: tuple[str, ...], seed: int,
-                         n_resamples: int, min_n: int = 1
-                         ) -> tuple[dict[str, FaithfulnessFigures], dict[str, FaithfulnessFigures]]:
-    """``(methods, baselines)``: the faithfulness figures of every map kind in ``rows``; a
-    method is ``faithful`` when its deletion interval lies below the random map's and its
-    insertion interval above (see :func:`audit.evidence.is_faithful`)."""
+def _paired(rows: pd.DataFrame, method: str, *, seed: int, n_resamples: int) -> PairedFigures:
+    out = {}
+    for figure, (key, _) in _PAIRED.items():
+        d = method_differences(rows, method, figure)
+        mean, low, high, n = mean_interval(
+            d, seed=sub_seed(seed, f"faithfulness.{method}.paired.{key}"),
+            n_resamples=n_resamples)
+        out[key] = PairedFigure(n=n, mean=None if n == 0 else mean,
+                                ci=None if n < 2 else (low, high),
+                                p_value=signed_rank_p(d) if n else None)
+    return PairedFigures(**out)
+
+
+def faithfulness_figures(result, *, baselines: tuple[str, ...], seed: int, n_resamples: int,
+                         min_n: int = 1) -> tuple[dict[str, FaithfulnessFigures],
+                                                  dict[str, FaithfulnessFigures],
+                                                  FaithfulnessRun]:
+    """``(methods, baselines, run)`` from the faithfulness stage's result
+    (:class:`~audit.stages.faithfulness.FaithfulnessResult`): the figures of every map kind
+    in its rows (the random map's: per-sample means of its ``K`` maps), each method's paired
+    figures against random over the samples used and the stage's decision (its one
+    producer), and how the run decided (:class:`~audit.summary.FaithfulnessRun`)."""
+    rows = result.rows
+    averaged = _random_means(rows)
     figures = {name: _faithfulness(part, name, seed=seed, n_resamples=n_resamples, min_n=min_n)
-               for name, part in rows.groupby("map", sort=False)}
+               for name, part in averaged.groupby("map", sort=False)}
     kept = {name: f for name, f in figures.items() if name in baselines}
-    random = kept.get("random")
+    decisions = result.decisions
+    n_methods = len(decisions)
+    final_level = result.levels[-1] if result.levels else result.alpha
     methods = {}
     for name, f in figures.items():
         if name in baselines:
             continue
-        faithful = None
-        if random is not None:
-            faithful = is_faithful(f.deletion_auc.ci, f.insertion_auc.ci,
-                                   random_deletion_ci=random.deletion_auc.ci,
-                                   random_insertion_ci=random.insertion_auc.ci)
-        methods[name] = f.model_copy(update={"faithful": faithful})
-    return methods, kept
+        decision = decisions.get(name)
+        update: dict = {"paired": _paired(rows, name, seed=seed, n_resamples=n_resamples)
+                        if "random" in kept else None}
+        if decision is not None:
+            needed = None
+            if decision.outcome == "undecided":
+                needed = samples_to_decide(method_differences(rows, name, "deletion"),
+                                           method_differences(rows, name, "insertion"),
+                                           alpha=final_level, margin=result.margin,
+                                           n_methods=n_methods)
+            update.update(outcome=decision.outcome, p_value=_finite(decision.p_value),
+                          p_adjusted=_finite(decision.p_adjusted), level=decision.level,
+                          decided_at=decision.decided_at, samples_to_decide=needed)
+        methods[name] = f.model_copy(update=update)
+    outcomes = [m.outcome for m in methods.values()]
+    undecided = [m.samples_to_decide for m in methods.values() if m.outcome == "undecided"]
+    run = FaithfulnessRun(
+        test=TEST, alpha=result.alpha, margin=result.margin, random_maps=result.random_maps,
+        sequential=result.sequential, stopping_rule=result.stopping_rule,
+        looks=list(result.looks), levels=list(result.levels), n_available=result.n_available,
+        n_used=result.n_used, stopped_early=result.stopped_early,
+        n_faithful=outcomes.count("faithful"), n_not_faithful=outcomes.count("not faithful"),
+        n_undecided=outcomes.count("undecided"),
+        samples_to_decide=max((n for n in undecided if n is not None), default=None))
+    return methods, kept, run
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
 
 
 def sanity_figures(result, *, max_similarity: float) -> dict[str, SanityFigures]:

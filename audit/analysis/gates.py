@@ -77,6 +77,20 @@ def fixation_methods(summary: Summary, gates: GatesSection) -> list[str]:
     return [m for m in deciding if m in gates.fixation_methods]
 
 
+def _untrusted_reason(summary: Summary) -> str:
+    """Why no method is trusted, counting the faithfulness outcomes: an undecided method is
+    not a faithful one, but more samples might make it one."""
+    reason = ("no method is both faithful and sane on this run, so no explainer's fixation "
+              "rate can be trusted")
+    run = summary.faithfulness
+    if run is None or not run.n_undecided:
+        return reason
+    more = (f"; faithfulness.max_samples: {run.samples_to_decide} would likely decide "
+            f"{'it' if run.n_undecided == 1 else 'them'}" if run.samples_to_decide else "")
+    return (f"{reason} ({run.n_undecided} undecided on {run.n_used} samples, not shown "
+            f"unfaithful{more})")
+
+
 def _size(change: Change) -> str:
     if change.unit == "pct":
         return f"{100 * abs(change.difference):.1f} percentage points"
@@ -173,8 +187,7 @@ def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str
         out["max_background_fixation_rate[trusted]"] = Gate(
             value=None, threshold=gates.max_background_fixation_rate, passed=False,
             outcome="fail",
-            reason="no method is both faithful and sane on this run, so no explainer's "
-                   "fixation rate can be trusted")
+            reason=_untrusted_reason(summary))
     for method in sorted(summary.methods):
         if not METHODS[method].fixation:
             continue  # counter-evidence: where a map *should* avoid the object; not gated

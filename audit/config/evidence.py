@@ -26,12 +26,29 @@ class FaithfulnessSection(_Section):
     # Defaults sized so the default audit of a MobileNetV2-size model stays within 40x the
     # engine's predict + Grad-CAM per image (docs/benchmarks.md); README says what more buys.
     max_samples: int = Field(default=40, ge=1, le=100_000, description=(
-        "Samples the curves are measured on (seeded, stratified correct / misclassified): "
-        "more narrows the intervals that decide 'faithful'."))
+        "The most samples the curves are measured on (seeded, stratified correct / "
+        "misclassified); with sequential: true the stage stops at an earlier look (16, 32, "
+        "64, ...) once every method is decided."))
     steps: int = Field(default=6, ge=2, le=1024, description=(
         "Deletion / insertion steps: 2 (steps - 1) + 1 forward passes per map; more gives "
         "finer curves (RISE's reference code takes 224 steps at 224 px)."))
     substrate: Literal["blur", "mean", "zero"] = "blur"
+    random_maps: int = Field(default=4, ge=1, le=64, description=(
+        "Seeded random maps per sample; each method is paired with their mean on the same "
+        "image. More make the baseline per image steadier, each costing a method's passes."))
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description=(
+        "The family-wise error rate of the 'faithful' calls (Holm across the methods, "
+        "spent over the looks)."))
+    # 0.01 of AUC (one percentage point of the class probability, averaged along the curve):
+    # far below the gaps a useful map shows on a curve (README: the demo's Grad-CAM beats
+    # random by 0.1 to 0.3) and below the spread of the demo's random-against-random
+    # differences from run to run, so "within the margin" means "no better than random".
+    margin: float = Field(default=0.01, ge=0.0, le=1.0, description=(
+        "Equivalence margin in AUC units: a method whose paired interval on a curve lies "
+        "wholly below it is 'not faithful' (shown no better than random)."))
+    sequential: bool = Field(default=True, description=(
+        "Look at 16, 32, 64, ... samples and stop once every method is decided (alpha "
+        "spending across the looks); false: one look at max_samples."))
 
 
 class SanitySection(_Section):

@@ -10,7 +10,11 @@ options, inputs checked first, NaN for undefined), for three kinds of evidence (
 - faithfulness of each CAM method: :mod:`~audit.evidence.faithfulness` (deletion and
   insertion), :mod:`~audit.evidence.confidence` (Average Drop, Increase in Confidence),
   :mod:`~audit.evidence.baselines` (random and centre maps) and
-  :mod:`~audit.evidence.subset` (the samples they are measured on);
+  :mod:`~audit.evidence.subset` (the samples they are measured on); deciding it against
+  random: :mod:`~audit.evidence.paired` (per-image differences, their interval),
+  :mod:`~audit.evidence.signed_rank` (the one-sided test), :mod:`~audit.evidence.holm`
+  (across methods), :mod:`~audit.evidence.outcomes` (faithful, not faithful, undecided) and
+  :mod:`~audit.evidence.sequential` (when the sampling may stop);
 - sanity: :mod:`~audit.evidence.sanity` (cascading randomisation of a model copy) and
   :mod:`~audit.evidence.similarity` (Spearman, SSIM).
 
@@ -37,7 +41,6 @@ from audit.evidence.faithfulness import (
     MODES,
     SUBSTRATES,
     auc,
-    is_faithful,
     ladder_batches,
     perturbation_ladder,
     pixel_order,
@@ -45,6 +48,16 @@ from audit.evidence.faithfulness import (
     substrate,
 )
 from audit.evidence.fills import FILLS, fill_region, remove_background, remove_object
+from audit.evidence.holm import holm
+from audit.evidence.outcomes import (
+    OUTCOMES,
+    CurveTest,
+    MethodDecision,
+    carry_forward,
+    decide,
+    samples_to_decide,
+)
+from audit.evidence.paired import mean_interval, paired_differences
 from audit.evidence.sanity import (
     CascadeStep,
     cascade_groups,
@@ -53,14 +66,28 @@ from audit.evidence.sanity import (
     reinitialize_layer,
     weighted_layers,
 )
+from audit.evidence.sequential import look_levels, looks
+from audit.evidence.signed_rank import signed_rank_p
 from audit.evidence.similarity import spearman, ssim
 from audit.evidence.subset import choose_subset, stratum_quotas
 
 __all__ = [
+    "signed_rank_p",
+    "samples_to_decide",
+    "paired_differences",
+    "mean_interval",
+    "looks",
+    "look_levels",
+    "holm",
+    "decide",
+    "carry_forward",
     "FILLS",
     "MODES",
+    "OUTCOMES",
     "SUBSTRATES",
     "CascadeStep",
+    "CurveTest",
+    "MethodDecision",
     "agreement",
     "auc",
     "average_drop",
@@ -77,7 +104,6 @@ __all__ = [
     "explanation_map_input",
     "fill_region",
     "increase_in_confidence",
-    "is_faithful",
     "keeps",
     "ladder_batches",
     "perturbation_ladder",

@@ -1,8 +1,8 @@
 """Maps that explain nothing, to score the methods against: a random map and a centre prior.
 
 A deletion or insertion area means little alone: it depends on the model, the substrate and
-the data. :func:`audit.evidence.faithfulness.is_faithful` asks whether a method beats
-:func:`random_map` on the same samples; :func:`centre_map` shows how far "the object is in
+the data. :mod:`audit.evidence.outcomes` asks whether a method beats :func:`random_map` on
+the same samples, image by image; :func:`centre_map` shows how far "the object is in
 the middle" goes on its own.
 """
 

@@ -1,4 +1,3 @@
-# One module past 400 lines: substrate, ladder, batches, AUC and verdict are one metric (RISE).
 """Deletion and insertion: does removing what a map ranks first change the decision first?
 
 RISE (Petsiuk et al., arXiv 1806.07421, section 4.2): rank the input's pixels by the map,
@@ -6,7 +5,7 @@ then delete them, most salient first, in ``N`` equal steps (or insert them into 
 substrate), scoring the explained class's probability at every step. A faithful map makes
 the deletion curve fall fast (low area) and the insertion curve rise fast (high area). The
 areas mean little alone; compare them with a random map's on the same samples
-(:func:`is_faithful`, :mod:`audit.evidence.baselines`).
+(:mod:`audit.evidence.baselines`), paired image by image (:mod:`audit.evidence.outcomes`).
 
 Everything here works on the *model input* (the preprocessed float image) and a map at input
 resolution. Cost: the two ladders of a map hold ``2 (N + 1)`` images, ``2 N + 1`` forward
@@ -40,7 +39,6 @@ __all__ = [
     "MODES",
     "SUBSTRATES",
     "auc",
-    "is_faithful",
     "ladder_batches",
     "perturbation_ladder",
     "pixel_order",
@@ -356,70 +354,3 @@ def auc(scores):
     n = values.shape[-1] - 1
     area = (values.sum(axis=-1) - values[..., 0] / 2 - values[..., -1] / 2) / n
     return float(area) if values.ndim == 1 else area
-
-
-def _check_interval(interval, name: str) -> tuple[float, float] | None:
-    if interval is None:
-        return None
-    try:
-        low, high = (float(v) for v in interval)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{name} must be None or (low, high), two numbers; got {name}={interval!r}"
-        ) from None
-    if not (np.isfinite(low) and np.isfinite(high)) or low > high:
-        if np.isnan(low) and np.isnan(high):
-            return None
-        raise ValueError(
-            f"{name} must be finite with low <= high (or None); got {name}={interval!r}"
-        )
-    return low, high
-
-
-def is_faithful(
-    deletion_ci, insertion_ci, *, random_deletion_ci, random_insertion_ci
-) -> bool | None:
-    """Whether a method beats the random map on both curves, beyond the bootstrap's doubt.
-
-    Parameters
-    ----------
-    deletion_ci, insertion_ci : (float, float) or None
-        95% intervals of the mean deletion and insertion AUC of the method, over the
-        samples; the ``"ci"`` of :func:`audit.metrics.bootstrap.describe`.
-    random_deletion_ci, random_insertion_ci : (float, float) or None
-        The same for the random baseline map, on the same samples.
-
-    Returns
-    -------
-    faithful : bool or None
-        True when the method's deletion interval lies entirely below the random map's and
-        its insertion interval entirely above (intervals that touch overlap); False
-        otherwise; None when an interval is undefined (None or NaN: no sample). As each
-        interval holds its mean, True implies the means are ordered the same way.
-
-    Notes
-    -----
-    Separate intervals are a conservative test of a paired difference; the rule is kept
-    simple so that the report can show the four intervals it was read from.
-
-    Examples
-    --------
-    >>> is_faithful((0.10, 0.15), (0.60, 0.70),
-    ...             random_deletion_ci=(0.20, 0.30), random_insertion_ci=(0.40, 0.50))
-    True
-    >>> is_faithful((0.10, 0.25), (0.60, 0.70),
-    ...             random_deletion_ci=(0.20, 0.30), random_insertion_ci=(0.40, 0.50))
-    False
-    >>> is_faithful(None, (0.60, 0.70),
-    ...             random_deletion_ci=(0.20, 0.30), random_insertion_ci=(0.40, 0.50))
-    """
-    intervals = [
-        _check_interval(deletion_ci, "deletion_ci"),
-        _check_interval(insertion_ci, "insertion_ci"),
-        _check_interval(random_deletion_ci, "random_deletion_ci"),
-        _check_interval(random_insertion_ci, "random_insertion_ci"),
-    ]
-    if any(interval is None for interval in intervals):
-        return None
-    deletion, insertion, random_deletion, random_insertion = intervals
-    return deletion[1] < random_deletion[0] and insertion[0] > random_insertion[1]

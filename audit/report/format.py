@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 __all__ = [
     "NA",
+    "OUTCOME_BADGE",
     "fmt_ci",
     "fmt_count",
     "fmt_delta",
@@ -28,6 +29,10 @@ __all__ = [
     "fmt_value",
     "is_number",
 ]
+
+#: The badge class of each faithfulness outcome: only "not faithful" is shown as a failure;
+#: "undecided" is neutral (the data did not decide, which is not a finding against the map).
+OUTCOME_BADGE = {"faithful": "pass", "not faithful": "fail", "undecided": "info"}
 
 #: What an undefined figure shows as.
 NA = "n/a"

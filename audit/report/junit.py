@@ -10,9 +10,12 @@ from audit.io import atomic_write_bytes
 from audit.report.format import fmt_figure, is_number
 from audit.summary import RunSummary
 
-__all__ = ["CLASSNAME", "write_junit"]
+__all__ = ["CLASSNAME", "FAITHFULNESS_CLASSNAME", "write_junit"]
 
 CLASSNAME = "cam-audit.analysis.gates"
+
+#: The class name of the faithfulness cases (a suite of their own, after the gates').
+FAITHFULNESS_CLASSNAME = "cam-audit.evidence.faithfulness"
 
 # Characters XML 1.0 cannot hold at all, even escaped.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -83,6 +86,44 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
             kind = "NotEnoughSamples" if too_few else "GateFailed"
             failure = ET.SubElement(case, "failure", message=message, type=kind)
             failure.text = f"gate {name} failed\n{message}"
+    _faithfulness_suite(suites, summary, run_id=run_id)
     ET.indent(suites)
     data = ET.tostring(suites, encoding="utf-8", xml_declaration=True) + b"\n"
     return atomic_write_bytes(Path(run_dir) / "junit.xml", data)
+
+
+def _faithfulness_suite(suites: ET.Element, summary: RunSummary, *, run_id: str) -> None:
+    """One ``faithfulness[<method>]`` case per method the faithfulness stage decided, in a
+    suite ``cam-audit.evidence.faithfulness``: ``faithful`` passes; ``undecided`` and ``not
+    faithful`` are ``<skipped>`` with the outcome first in the message. These cases report
+    evidence and never fail: only gates decide the run (``gates.fixation_methods: trusted``
+    is how a method that is not faithful fails one)."""
+    decided = [(m, f.faithfulness) for m, f in sorted(summary.methods.items())
+               if f.faithfulness is not None and f.faithfulness.outcome is not None]
+    if not decided:
+        return
+    skipped = sum(f.outcome != "faithful" for _, f in decided)
+    suite = ET.SubElement(suites, "testsuite", name=FAITHFULNESS_CLASSNAME, id=run_id,
+                          tests=str(len(decided)), failures="0", errors="0",
+                          skipped=str(skipped), time="0")
+    for method, figures in decided:
+        case = ET.SubElement(suite, "testcase", classname=FAITHFULNESS_CLASSNAME,
+                             name=_clean(f"faithfulness[{method}]"), time="0")
+        paired = figures.paired
+        detail = []
+        if paired is not None:
+            for key, title in (("deletion_auc", "deletion"), ("insertion_auc", "insertion")):
+                figure = getattr(paired, key)
+                if figure.mean is not None:
+                    detail.append(f"{title} {figure.mean:+.3f} vs random "
+                                  f"(p {fmt_figure(figure.p_value)})")
+        if figures.p_adjusted is not None:
+            detail.append(f"Holm-adjusted p {fmt_figure(figures.p_adjusted)}")
+        detail.append(f"n {figures.n}")
+        if figures.outcome == "undecided" and figures.samples_to_decide:
+            detail.append(f"about {figures.samples_to_decide} samples would decide")
+        message = _clean(f"{figures.outcome}: {', '.join(detail)}")
+        if figures.outcome == "faithful":
+            ET.SubElement(case, "system-out").text = message
+        else:
+            ET.SubElement(case, "skipped", message=message)

@@ -18,7 +18,7 @@ from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
 from audit.errors import DatasetError
 from audit.pipeline import Counts
-from audit.stages.faithfulness import BASELINES
+from audit.stages.faithfulness import BASELINES, FaithfulnessResult
 from audit.stages.sanity import SanityResult
 from audit.summary import Summary
 
@@ -27,7 +27,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                     sanity_params: SanitySection, records: pd.DataFrame,
                     skipped: pd.DataFrame, manifest: DatasetManifest,
                     batch_counts: Counts, class_names: list[str], samples: pd.DataFrame | None,
-                    faithfulness: pd.DataFrame | None, sanity: SanityResult | None,
+                    faithfulness: FaithfulnessResult | None, sanity: SanityResult | None,
                     slice_keys: SliceKeys) -> Summary:
     """Accuracy, per-method localisation and fixation figures with their intervals (none below
     ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
@@ -65,9 +65,11 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
         for method, figures in behaviour_agreement(records, samples).items():
             per_method[method]["behaviour_agreement"] = figures
     if faithfulness is not None:
-        methods, baselines = faithfulness_figures(faithfulness, baselines=BASELINES, seed=seed,
-                                                  n_resamples=n_resamples, min_n=metrics.min_n)
+        methods, baselines, run = faithfulness_figures(
+            faithfulness, baselines=BASELINES, seed=seed, n_resamples=n_resamples,
+            min_n=metrics.min_n)
         update["baselines"] = baselines
+        update["faithfulness"] = run
         for method, figures in methods.items():
             per_method[method]["faithfulness"] = figures
     if sanity is not None:

@@ -59,7 +59,8 @@ class RunShape:
     @property
     def shared_pass(self) -> float:
         """1.0 when a configured method uses the shared gradient pass, else 0.0."""
-        return 1.0 if {METHODS[m].kind for m in self.config.cams.methods} - {"perturbation"} else 0.0
+        kinds = {METHODS[m].kind for m in self.config.cams.methods}
+        return 1.0 if kinds - {"perturbation"} else 0.0
 
     @property
     def per_map(self) -> float:

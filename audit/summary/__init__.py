@@ -40,6 +40,10 @@ from audit.summary.evidence import (
     BehaviourSplit,
     Estimate,
     FaithfulnessFigures,
+    FaithfulnessOutcome,
+    FaithfulnessRun,
+    PairedFigure,
+    PairedFigures,
     SanityFigures,
 )
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures, TrueClassFigures
@@ -61,6 +65,10 @@ __all__ = [
     "Change",
     "Estimate",
     "FaithfulnessFigures",
+    "FaithfulnessOutcome",
+    "FaithfulnessRun",
+    "PairedFigure",
+    "PairedFigures",
     "SanityFigures",
     "ClassFigures",
     "SliceFigures",

@@ -43,8 +43,9 @@ class MethodFigures(_Model):
 
     @property
     def trusted(self) -> bool:
-        """Faithful and sane on this run (both checks ran and passed)."""
-        return bool(self.faithfulness and self.faithfulness.faithful
+        """Faithful and sane on this run: both checks ran, the faithfulness outcome is
+        ``faithful`` (not ``undecided``, not ``not faithful``) and the sanity check passed."""
+        return bool(self.faithfulness and self.faithfulness.outcome == "faithful"
                     and self.sanity and self.sanity.passed)
 
     def score(self, name: str) -> Split:

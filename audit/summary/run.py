@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import ConfigDict
 
 from audit.summary.changes import Change
-from audit.summary.evidence import BehaviourFigures, FaithfulnessFigures
+from audit.summary.evidence import BehaviourFigures, FaithfulnessFigures, FaithfulnessRun
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures
 from audit.summary.schema import SCHEMA_VERSION, Interval, _Model
 from audit.summary.slices import SliceFigures
@@ -38,6 +38,7 @@ class Summary(_Model):
     methods: dict[str, MethodFigures] = {}
     behaviour: BehaviourFigures | None = None
     baselines: dict[str, FaithfulnessFigures] = {}
+    faithfulness: FaithfulnessRun | None = None
     n_skipped: int = 0
     n_boxes_clipped: int = 0
     n_duplicates: int = 0

@@ -26,9 +26,9 @@ def test_stage_costs_hand_worked(tmp_path):
     assert costs["explain"].how == ("one pass (predictions and every target) + Score-CAM 32 "
                                     "of 1280 channels, for 1.50 maps per image")
     assert costs["behaviour"].passes == 200
-    # 10 samples x (5 maps (3 methods + 2 baselines) x (2 x 3 + 1) + the input and substrate
-    # + the maps themselves).
-    assert costs["faithfulness"].passes == 10 * (5 * 7 + 2 + 33)
+    # At most 10 samples x (8 maps (3 methods + the centre + 4 random maps) x (2 x 3 + 1) +
+    # the input and substrate + the maps themselves).
+    assert costs["faithfulness"].passes == 10 * (8 * 7 + 2 + 33)
     assert costs["sanity"].passes == 5 * (2 + 1) * 33  # the original maps, then each step
     assert costs["gallery"].passes == 3 * 33
     every = parse_config({**MINIMAL, "cams": {"scorecam_max_channels": "all"}},

@@ -21,14 +21,14 @@ from audit.evidence.confidence import (
 )
 from audit.evidence.faithfulness import (
     auc,
-    is_faithful,
     ladder_batches,
     perturbation_ladder,
     pixel_order,
     step_counts,
     substrate,
 )
-from audit.metrics.bootstrap import describe
+from audit.evidence.outcomes import decide
+from audit.evidence.paired import paired_differences
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -295,35 +295,7 @@ class TestAuc:
 # ------------------------------------------------------------------- faithful or not
 
 
-RANDOM = {"random_deletion_ci": (0.20, 0.30), "random_insertion_ci": (0.40, 0.50)}
-
-
-class TestIsFaithful:
-    def test_beats_random_on_both(self):
-        assert is_faithful((0.10, 0.15), (0.60, 0.70), **RANDOM) is True
-
-    def test_touching_intervals_overlap(self):
-        assert is_faithful((0.10, 0.20), (0.60, 0.70), **RANDOM) is False
-        assert is_faithful((0.10, 0.15), (0.50, 0.70), **RANDOM) is False
-
-    def test_one_curve_is_not_enough(self):
-        assert is_faithful((0.10, 0.15), (0.45, 0.55), **RANDOM) is False
-        assert is_faithful((0.25, 0.35), (0.60, 0.70), **RANDOM) is False
-
-    def test_undefined(self):
-        assert is_faithful(None, (0.60, 0.70), **RANDOM) is None
-        assert is_faithful((NAN, NAN), (0.60, 0.70), **RANDOM) is None
-        assert is_faithful((0.1, 0.2), (0.6, 0.7), random_deletion_ci=None,
-                           random_insertion_ci=(0.4, 0.5)) is None
-
-    def test_errors(self):
-        with pytest.raises(ValueError, match=r"deletion_ci must be finite with low <= high"):
-            is_faithful((0.3, 0.1), (0.6, 0.7), **RANDOM)
-        with pytest.raises(ValueError, match=r"insertion_ci must be None or \(low, high\)"):
-            is_faithful((0.1, 0.2), 0.6, **RANDOM)
-        with pytest.raises(TypeError):
-            is_faithful((0.1, 0.2), (0.6, 0.7), (0.2, 0.3), (0.4, 0.5))
-
+class TestDecidedOnAToyModel:
     def test_from_describe_on_a_toy_model(self):
         # The toy model's score is the mean of the top-left 4 x 4 quadrant of an 8 x 8 image
         # of ones. A map on that quadrant deletes it in the first quarter of the steps;
@@ -343,14 +315,20 @@ class TestIsFaithful:
                 for rows, batch in ladder_batches(images, maps, blanks, steps=16, mode=mode,
                                                   batch_size=32):
                     table[rows[:, 0], rows[:, 1]] = score(batch)
-                areas[name, mode] = describe(auc(table), seed=0)
+                areas[name, mode] = auc(table)
         # The quadrant's 16 pixels go in the first 4 steps (4 pixels each): deletion scores
         # 1, 3/4, 1/2, 1/4, 0, 0, ... -> AUC (2.5 - 0.5) / 16 = 0.125.
-        assert areas["cam", "deletion"]["mean"] == pytest.approx(0.125)
-        assert areas["cam", "insertion"]["mean"] == pytest.approx(1 - 0.125)
-        assert is_faithful(areas["cam", "deletion"]["ci"], areas["cam", "insertion"]["ci"],
-                           random_deletion_ci=areas["random", "deletion"]["ci"],
-                           random_insertion_ci=areas["random", "insertion"]["ci"]) is True
+        assert areas["cam", "deletion"] == pytest.approx(np.full(12, 0.125))
+        assert areas["cam", "insertion"] == pytest.approx(np.full(12, 1 - 0.125))
+        # Paired image by image against the random map: better on all 12 images, on both
+        # curves, so the exact one-sided signed-rank p-value is 1 / 2**12 on each.
+        d_del = paired_differences(areas["cam", "deletion"], areas["random", "deletion"],
+                                   better="lower")
+        d_ins = paired_differences(areas["cam", "insertion"], areas["random", "insertion"],
+                                   better="higher")
+        decision = decide({"cam": (d_del, d_ins)}, level=0.05, margin=0.01, seeds={"cam": 0})
+        assert decision["cam"].outcome == "faithful"
+        assert decision["cam"].p_value == pytest.approx(2.0**-12)
 
 
 # ------------------------------------------------------- Average Drop / Increase in Confidence

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from audit.metrics.sample_size import TOO_FEW_TEXT
-from audit.report.format import fmt_ci, fmt_count, fmt_pct
+from audit.report.format import OUTCOME_BADGE, fmt_ci, fmt_count, fmt_pct
 from audit.report.methods import is_counter_evidence, method_title
 from audit.summary import MethodFigures, RunSummary, Stat
 
@@ -51,7 +51,10 @@ def _row(method: str, figures: MethodFigures, centre: Stat,
         "localization": fmt_pct(figures.localization_accuracy),
         "degenerate": f"{fmt_count(figures.n_degenerate)} of {fmt_count(figures.n_maps)}",
         "degenerate_any": figures.n_degenerate > 0,
-        "faithful": figures.faithfulness.faithful if figures.faithfulness else None,
+        # The faithfulness outcome: "faithful", "not faithful", "undecided" (None: not run).
+        "faithful": figures.faithfulness.outcome if figures.faithfulness else None,
+        "faithful_badge": OUTCOME_BADGE.get(
+            figures.faithfulness.outcome if figures.faithfulness else None),
         "sane": figures.sanity.passed if figures.sanity else None,
     }
 

@@ -4,10 +4,25 @@ method against model-free maps, the sanity check, and which method agrees with b
 from __future__ import annotations
 
 from audit.report import plots
-from audit.report.format import fmt_ci, fmt_count, fmt_num, fmt_pct
+from audit.report.format import (
+    OUTCOME_BADGE,
+    fmt_ci,
+    fmt_count,
+    fmt_delta,
+    fmt_num,
+    fmt_p,
+    fmt_pct,
+)
 from audit.report.images import data_uri
 from audit.report.methods import is_counter_evidence, method_title
-from audit.summary import BehaviourSplit, Estimate, FaithfulnessFigures, RunSummary, Stat
+from audit.summary import (
+    BehaviourSplit,
+    Estimate,
+    FaithfulnessFigures,
+    PairedFigure,
+    RunSummary,
+    Stat,
+)
 
 __all__ = ["disagreement", "trust_view"]
 
@@ -59,11 +74,30 @@ def _stat(stat: Stat) -> dict:
     return {"mean": fmt_num(stat.mean, 3), "ci": fmt_ci(stat.ci, "num"), "n": fmt_count(stat.n)}
 
 
+def _paired(figure: PairedFigure | None) -> dict | None:
+    if figure is None or figure.mean is None:
+        return None
+    return {"mean": fmt_delta(figure.mean), "ci": fmt_ci(figure.ci, "num"),
+            "p": fmt_p(figure.p_value)}
+
+
 def _faithfulness_row(title: str, figures: FaithfulnessFigures, *, baseline: bool) -> dict:
+    paired = figures.paired
     return {"title": title, "baseline": baseline, "n": fmt_count(figures.n),
             "deletion": _stat(figures.deletion_auc), "insertion": _stat(figures.insertion_auc),
             "drop": _stat(figures.average_drop),
-            "increase": _stat(figures.increase_in_confidence), "faithful": figures.faithful}
+            "increase": _stat(figures.increase_in_confidence),
+            # Against the random map, image by image (positive = better than random).
+            "vs_random": None if paired is None else {
+                "deletion": _paired(paired.deletion_auc),
+                "insertion": _paired(paired.insertion_auc),
+                "drop": _paired(paired.average_drop),
+                "increase": _paired(paired.increase_in_confidence)},
+            "outcome": figures.outcome, "badge": OUTCOME_BADGE.get(figures.outcome),
+            "p_adjusted": fmt_p(figures.p_adjusted) if figures.p_adjusted is not None else "",
+            "decided_at": fmt_count(figures.decided_at) if figures.decided_at else "",
+            "samples_to_decide": (fmt_count(figures.samples_to_decide)
+                                  if figures.samples_to_decide else "")}
 
 
 def _faithfulness(summary: RunSummary, methods: list[str]) -> list[dict]:
@@ -73,6 +107,21 @@ def _faithfulness(summary: RunSummary, methods: list[str]) -> list[dict]:
     rows += [_faithfulness_row(titles.get(name, name), figures, baseline=True)
              for name, figures in summary.baselines.items()]
     return rows
+
+
+def _faithfulness_run(summary: RunSummary) -> dict | None:
+    run = summary.faithfulness
+    if run is None:
+        return None
+    if run.stopped_early:
+        used = (f"{fmt_count(run.n_used)} of {fmt_count(run.n_available)} samples: every "
+                "method was decided at that look, so the stage stopped")
+    else:
+        used = f"{fmt_count(run.n_used)} samples (all it could take)"
+    return {"used": used, "alpha": fmt_num(run.alpha, 2), "margin": fmt_num(run.margin, 3),
+            "random_maps": fmt_count(run.random_maps),
+            "looks": ", ".join(fmt_count(n) for n in run.looks),
+            "sequential": bool(run.sequential)}
 
 
 def _sanity(summary: RunSummary, methods: list[str], threshold: float) -> dict | None:
@@ -128,12 +177,14 @@ def trust_view(summary: RunSummary, methods: list[str], *, max_similarity: float
                  for m in methods if (f := summary.methods[m]).behaviour_agreement is not None]
     behaviour = _behaviour(summary)
     faithfulness = _faithfulness(summary, methods)
+    faithfulness_run = _faithfulness_run(summary) if faithfulness else None
     sanity = _sanity(summary, methods, max_similarity)
     return {
         "ran": bool(behaviour or faithfulness or sanity),
         "substrate": _SUBSTRATES.get(substrate, substrate),
         "behaviour": behaviour,
         "faithfulness": faithfulness,
+        "faithfulness_run": faithfulness_run,
         "sanity": sanity,
         "agreement": agreement,
         "disagreement": disagreement(summary, methods),

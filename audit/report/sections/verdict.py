@@ -44,7 +44,40 @@ def verdict_view(summary: RunSummary) -> dict:
         line += (f" {len(few)} had not enough samples to judge ({counted} as gates.on_too_few "
                  "says).")
     return {"state": state, "label": label, "line": line, "gates": rows,
-            "disagreement": _disagreement(summary)}
+            "disagreement": _disagreement(summary),
+            "faithfulness": faithfulness_sentence(summary)}
+
+
+def faithfulness_sentence(summary: RunSummary) -> str | None:
+    """One sentence on the faithfulness outcomes, naming how many methods are undecided and
+    about what ``faithfulness.max_samples`` would likely decide them; None without the stage.
+
+    >>> from audit.summary import FaithfulnessRun
+    >>> first, second = faithfulness_sentence(RunSummary(faithfulness=FaithfulnessRun(
+    ...     n_faithful=1, n_undecided=2, n_used=40, samples_to_decide=180))).split("; ")
+    >>> first
+    'Faithfulness on 40 samples: 1 method faithful, 2 undecided'
+    >>> second
+    'faithfulness.max_samples: 180 would likely decide them (normal approximation, 80% power).'
+    """
+    run = summary.faithfulness
+    if run is None:
+        return None
+    parts = [f"{n} method{'s' if n != 1 else ''} {word}" if i == 0 else f"{n} {word}"
+             for i, (n, word) in enumerate(
+                 (n, w) for n, w in ((run.n_faithful, "faithful"),
+                                     (run.n_not_faithful, "not faithful"),
+                                     (run.n_undecided, "undecided")) if n)]
+    if not parts:
+        return None
+    line = f"Faithfulness on {run.n_used} samples: {', '.join(parts)}"
+    if run.n_undecided and run.samples_to_decide:
+        them = "it" if run.n_undecided == 1 else "them"
+        line += (f"; faithfulness.max_samples: {run.samples_to_decide} would likely decide "
+                 f"{them} (normal approximation, 80% power)")
+    elif run.n_undecided:
+        line += "; these samples cannot say how many more would decide"
+    return line + "."
 
 
 def _disagreement(summary: RunSummary) -> str | None:
