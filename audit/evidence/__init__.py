@@ -55,6 +55,13 @@ from audit.evidence.sanity import (
 )
 from audit.evidence.similarity import spearman, ssim
 from audit.evidence.subset import choose_subset, stratum_quotas
+from audit.evidence.swap import (
+    choose_donors,
+    paste_object,
+    swap_background,
+    swap_decision,
+    tile_hole,
+)
 
 __all__ = [
     "FILLS",
@@ -69,6 +76,7 @@ __all__ = [
     "cascade_groups",
     "cascading_randomization",
     "centre_map",
+    "choose_donors",
     "choose_subset",
     "class_probability",
     "cohens_kappa",
@@ -80,6 +88,7 @@ __all__ = [
     "is_faithful",
     "keeps",
     "ladder_batches",
+    "paste_object",
     "perturbation_ladder",
     "pixel_order",
     "random_map",
@@ -92,6 +101,9 @@ __all__ = [
     "step_counts",
     "stratum_quotas",
     "substrate",
+    "swap_background",
+    "swap_decision",
+    "tile_hole",
     "verdict_agreement",
     "weighted_layers",
 ]

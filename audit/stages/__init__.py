@@ -4,7 +4,7 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
+    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, background_swap, behaviour]
                ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
@@ -19,6 +19,7 @@ from audit.datasets import SkippedSample
 from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Stage
 from audit.stages.aggregate import aggregate_stage
+from audit.stages.background_swap import background_swap
 from audit.stages.behaviour import SampleRow, behaviour
 from audit.stages.drift import drift
 from audit.stages.explain import explain
@@ -50,10 +51,14 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
           collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("background_swap", background_swap,
+          inputs=("params:seed", "explainer", "batch", "model_info", "manifest"),
+          outputs=("swaps",), per_batch=True),
     Stage("behaviour", behaviour,
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
-                  "model_info"),
-          outputs=("samples",), per_batch=True, collect={"samples": SampleRow}),
+                  "model_info", "swaps"),
+          outputs=("samples",), per_batch=True, collect={"samples": SampleRow},
+          optional=("swaps",)),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:seed", "records", "manifest",
                   "explainer", "model_info"),

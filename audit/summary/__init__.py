@@ -41,6 +41,7 @@ from audit.summary.evidence import (
     Estimate,
     FaithfulnessFigures,
     SanityFigures,
+    SwapSplit,
 )
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures, TrueClassFigures
 from audit.summary.io import read_summary, write_summary
@@ -62,6 +63,7 @@ __all__ = [
     "Estimate",
     "FaithfulnessFigures",
     "SanityFigures",
+    "SwapSplit",
     "ClassFigures",
     "SliceFigures",
     "SliceMethodFigures",
