@@ -167,6 +167,7 @@ def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str
             out["max_background_reliance"] = _gate(
                 reliance.value, reliance.n, gates.max_background_reliance, minimum=False,
                 what=what, **options)
+    out.update(_swap_gates(summary, gates, options))
     fixated = fixation_methods(summary, gates)
     if (gates.max_background_fixation_rate is not None and gates.fixation_methods == "trusted"
             and not fixated):
@@ -201,6 +202,32 @@ def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str
             out[f"max_degenerate_fraction[{method}]"] = _gate(
                 fraction, n_maps, gates.max_degenerate_fraction, minimum=False,
                 what=f"{method} share of degenerate maps", **options)
+    return out
+
+
+def _swap_gates(summary: Summary, gates: GatesSection, options: dict) -> dict[str, Gate]:
+    """``max_bg_gap`` and ``max_background_follow_rate``: the background swap's figures
+    (explainer-free). Without the swap's figures (no ``behaviour`` or ``background_swap``
+    stage) a configured gate fails and says what to add."""
+    out: dict[str, Gate] = {}
+    swap = summary.behaviour.swap if summary.behaviour is not None else None
+    for name, threshold, figure, what in (
+            ("max_bg_gap", gates.max_bg_gap, "bg_gap",
+             "BG-Gap (accuracy Mixed-Same - Mixed-Rand, background swap, no explainer)"),
+            ("max_background_follow_rate", gates.max_background_follow_rate,
+             "background_follow_rate",
+             "share of Mixed-Rand decisions that follow the background's class")):
+        if threshold is None:
+            continue
+        if swap is None:
+            out[name] = Gate(value=None, threshold=threshold, passed=False, outcome="fail",
+                             reason="the pipeline has no background swap (stages "
+                                    "background_swap and behaviour), so there is no "
+                                    f"{figure} to judge; add the stages or switch the gate off")
+            continue
+        estimate = getattr(swap, figure)
+        out[name] = _gate(estimate.value, estimate.n, threshold, minimum=False, what=what,
+                          **options)
     return out
 
 

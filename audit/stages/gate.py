@@ -22,7 +22,8 @@ def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary,
     ``max_skipped_fraction`` gate, listed first, and makes the verdict's exit code 2 (the
     input, not the model, failed); any other failing gate makes it 1. ``changes`` (the
     ``drift`` stage's, None when the pipeline has no such stage) is what
-    ``gates.max_regression`` judges.
+    ``gates.max_regression`` judges. With no gate configured (and the input's gate not
+    failing) there is no verdict: ``passed`` None, status ``no_verdict``, exit code 0.
     """
     results = evaluate_gates(summary, gates, drift=changes)
     passed = all(g.passed for g in results.values())
@@ -31,4 +32,7 @@ def gate(gates: GatesSection, dataset: DatasetSection, summary: Summary,
     if skipped is not None:
         results = {"max_skipped_fraction": skipped, **results}
         passed, exit_code = False, ExitCode.BAD_INPUT
-    return Verdict(gates=results, passed=passed, exit_code=exit_code)
+    if not results:
+        return Verdict(gates={}, passed=None, status="no_verdict", exit_code=ExitCode.PASSED)
+    return Verdict(gates=results, passed=passed, status="passed" if passed else "failed",
+                   exit_code=exit_code)

@@ -52,7 +52,7 @@ from audit.summary.schema import Interval as Interval
 from audit.summary.slices import SliceFigures, SliceMethodFigures
 from audit.summary.stats import FixationFigure as FixationFigure
 from audit.summary.stats import Proportion, ProportionSplit, Split, Stat
-from audit.summary.verdict import Gate, GateOutcome, Verdict
+from audit.summary.verdict import Gate, GateOutcome, Verdict, VerdictStatus
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -82,6 +82,7 @@ __all__ = [
     "Summary",
     "TrueClassFigures",
     "Verdict",
+    "VerdictStatus",
     "read_summary",
     "write_summary",
 ]

@@ -104,6 +104,7 @@ def test_verdict_view_lists_every_gate():
              "passed": True, "too_few": False, "reason": ""},
         ],
         "disagreement": None,  # one method: nothing to disagree with
+        "first": [],
     }
 
 
@@ -117,9 +118,9 @@ def test_verdict_view_counts_gates_with_too_few_samples():
 
 
 def test_verdict_view_without_gates_or_verdict():
-    assert verdict_view(RunSummary()) == {"state": "none", "label": "NO VERDICT",
-                                          "line": "No gates configured.", "gates": [],
-                                          "disagreement": None}
+    view = verdict_view(RunSummary())
+    assert (view["state"], view["label"], view["gates"]) == ("none", "NO VERDICT", [])
+    assert view["line"].startswith("No verdict: no gates configured.")
     assert verdict_view(summary())["line"] == "All 1 gate passed."
 
 
