@@ -4,8 +4,9 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, background_swap, behaviour]
-               ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
+    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score,
+               background_swap ─► behaviour] ─► faithfulness, sanity ─► aggregate ─► drift
+               ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file.
@@ -74,7 +75,8 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",)),
-    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),
+    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes",
+                                "params:report"),
           outputs=("verdict",), optional=("changes",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",

@@ -29,6 +29,11 @@ class Gate(_Model):
     reason: str = ""
     outcome: GateOutcome | None = None
     n: int | None = None
+    #: Per-slice gates under ``report.fdr``: the one-sided p-value that the figure truly lies
+    #: beyond the threshold, and its Benjamini-Hochberg adjusted value across the slices'
+    #: gates (None elsewhere).
+    p_value: float | None = None
+    p_adjusted: float | None = None
 
 
 class Verdict(_Model):

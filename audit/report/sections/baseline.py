@@ -9,6 +9,7 @@ import pandas as pd
 
 from audit.analysis.drift import DEFAULT_MIN_CHANGE, Drift, flagged_changes, is_flagged
 from audit.comparison import overall_answer
+from audit.metrics.fdr import DEFAULT_FDR
 from audit.report.changes import change_view, changes_sentence, min_change_text
 from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows, compare_summaries
 from audit.report.format import fmt_delta, fmt_text, fmt_time
@@ -37,7 +38,7 @@ def baseline_view(summary: RunSummary, baseline: RunSummary | None = None, *,
         if baseline is None:
             return None
         comparison = compare_summaries(baseline, summary, records_a=baseline_records,
-                                       records_b=records)
+                                       records_b=records, fdr=DEFAULT_FDR)
         drift = Drift(baseline=baseline, comparison=comparison, min_change=min_change,
                       changes=tuple(flagged_changes(comparison, min_change=min_change)))
     if drift.comparison is None or drift.baseline is None:
@@ -64,6 +65,11 @@ def baseline_view(summary: RunSummary, baseline: RunSummary | None = None, *,
     if n_small:
         sentence += (f" {n_small} significant change{'s' if n_small != 1 else ''} no larger "
                      f"than report.min_change {'is' if n_small == 1 else 'are'} not flagged.")
+    n_tested = sum(f.significant is not None for f in comparison.figures)
+    if comparison.fdr is not None and n_tested > 1:
+        sentence += (f" Significance is controlled for the false-discovery rate across the "
+                     f"{n_tested} figures tested (Benjamini-Hochberg, report.fdr "
+                     f"{comparison.fdr:g}).")
     theirs, ours = baseline.provenance, summary.provenance
     return {
         "note": "",

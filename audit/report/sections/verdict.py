@@ -18,7 +18,8 @@ def verdict_state(passed: bool | None) -> tuple[str, str]:
 
 def verdict_view(summary: RunSummary) -> dict:
     """``state`` (``"passed"``, ``"failed"`` or ``"none"`` without a verdict), ``label``, a
-    one-line ``line``, ``first`` (without gates: :func:`first_figures`) and one row per gate (``name``, ``value``, ``threshold``, ``passed``,
+    one-line ``line``, ``first`` (without gates: :func:`first_figures`) and one row per gate
+    (``name``, ``value``, ``threshold``, ``passed``,
     ``too_few`` for a gate whose figure had not enough samples, ``reason``), in the order the
     gates were evaluated."""
     rows = [{
@@ -45,6 +46,10 @@ def verdict_view(summary: RunSummary) -> dict:
         counted = "failed" if not few[0]["passed"] else "passed"
         line += (f" {len(few)} had not enough samples to judge ({counted} as gates.on_too_few "
                  "says).")
+    controlled = [g for g in summary.gates.values() if g.p_adjusted is not None]
+    if controlled:
+        line += (f" The {len(controlled)} per-slice gates are judged with the false-discovery "
+                 "rate across them controlled (Benjamini-Hochberg, report.fdr).")
     return {"state": state, "label": label, "line": line, "gates": rows,
             "disagreement": _disagreement(summary),
             "first": first_figures(summary) if not rows else []}
