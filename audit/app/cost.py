@@ -4,7 +4,8 @@ time estimate from one timed batch (``cam-audit validate``).
 A forward pass of the model is the unit: predicting a batch costs one per image; the gradient
 methods share one forward and one (partial) backward pass per map, counted as one; Score-CAM
 costs one masked pass per weighted channel per map; the evidence stages cost what their
-definitions say (:mod:`audit.stages.behaviour`, :mod:`audit.stages.faithfulness`,
+definitions say (:mod:`audit.stages.behaviour`, :mod:`audit.stages.background_swap`,
+:mod:`audit.stages.faithfulness`,
 :mod:`audit.stages.sanity`). Stages that run on a capped subset cost the same whatever the
 dataset's size, so their share per image falls as the dataset grows.
 """
@@ -61,6 +62,10 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
                              f"{how}, x {maps_per_image:.2f} maps per image"))
     if "behaviour" in stages:
         out.append(StageCost("behaviour", 2.0 * n, "2 edited copies per image"))
+    if "background_swap" in stages:
+        out.append(StageCost("background_swap", 3.0 * n,
+                             "Mixed-Same, Mixed-Rand and the donor's background per image "
+                             "(+ 2 image reads)"))
     if "faithfulness" in stages:
         subset = min(config.faithfulness.max_samples, n)
         n_maps = len(deciding) + 2  # the random and centre baselines

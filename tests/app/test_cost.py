@@ -9,7 +9,8 @@ from audit.app.cost import format_cost, stage_costs
 from audit.config import CamsSection, ModelSection, parse_config
 
 MINIMAL = {"model": {"path": "m.keras"}, "dataset": {"path": "d.csv"}}
-AUDIT = ["load_model", "load_dataset", "predict", "explain", "score", "behaviour",
+AUDIT = ["load_model", "load_dataset", "predict", "explain", "score", "background_swap",
+         "behaviour",
          "faithfulness", "sanity", "aggregate", "gate", "gallery", "report"]
 
 
@@ -26,6 +27,7 @@ def test_stage_costs_hand_worked(tmp_path):
     assert costs["explain"].how == ("one shared pass + Score-CAM 32 of 1280 channels, "
                                     "x 1.50 maps per image")
     assert costs["behaviour"].passes == 200
+    assert costs["background_swap"].passes == 300  # Mixed-Same, Mixed-Rand, donor background
     # 10 samples x (5 maps (3 methods + 2 baselines) x (2 x 3 + 1) + the input and substrate
     # + the maps themselves).
     assert costs["faithfulness"].passes == 10 * (5 * 7 + 2 + 33)
@@ -84,6 +86,7 @@ def test_validate_prints_the_cost(demo_small_biased, tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     cost = next(i for i, line in enumerate(out) if line.startswith("cost: about "))
-    assert [line.split()[0] for line in out[cost + 1:cost + 7]] == [
-        "predict", "explain", "behaviour", "faithfulness", "sanity", "gallery"]
-    assert out[cost + 7].startswith("one forward pass: ")
+    assert [line.split()[0] for line in out[cost + 1:cost + 8]] == [
+        "predict", "explain", "behaviour", "background_swap", "faithfulness", "sanity",
+        "gallery"]
+    assert out[cost + 8].startswith("one forward pass: ")
