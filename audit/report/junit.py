@@ -58,6 +58,7 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
         suite.set("hostname", _clean(host))
     properties = ET.SubElement(suite, "properties")
     verdict = summary.verdict or (
+        "no_verdict" if not cases and summary.passed is not False else
         None if summary.passed is None else "passed" if summary.passed else "failed")
     for key, value in (
         ("run_id", run_id),

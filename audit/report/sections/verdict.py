@@ -30,7 +30,8 @@ def verdict_view(summary: RunSummary) -> dict:
         "too_few": gate.outcome == "not_enough_samples",
         "reason": gate.reason,
     } for name, gate in summary.gates.items()]
-    state, label = verdict_state(summary.passed)
+    # No gate, no verdict, whatever an older summary.json's "passed" says.
+    state, label = verdict_state(summary.passed if rows else None)
     n_failed = sum(not r["passed"] for r in rows)
     plural = "s" if len(rows) != 1 else ""
     if not rows:
