@@ -65,21 +65,22 @@ def has_swap(samples: pd.DataFrame) -> bool:
 def swap_split(rows: pd.DataFrame, *, seed: int, name: str, n_resamples: int,
                min_n: int) -> SwapSplit:
     """The background swap's figures over ``rows`` (``samples.csv`` rows): see
-    :class:`~audit.summary.SwapSplit`. Accuracy on the originals is over the samples that got
-    at least one swap, so the three accuracies describe the same objects."""
+    :class:`~audit.summary.SwapSplit`. The three accuracies and BG-Gap are over the samples
+    with both a Mixed-Same and a Mixed-Rand image, so they describe the same objects and
+    ``bg_gap`` is the difference of the two Mixed accuracies (as in ImageNet-9, where every
+    image has every variant); the follow rate over the samples where it is defined."""
     same, rand = _floats(rows, "correct_mixed_same"), _floats(rows, "correct_mixed_rand")
-    swapped = ~np.isnan(same) | ~np.isnan(rand)
     both = ~np.isnan(same) & ~np.isnan(rand)
     follows = _floats(rows, "follows_background")
     options = dict(seed=seed, n_resamples=n_resamples, min_n=min_n)
     return SwapSplit(
-        n=int(swapped.sum()),
-        accuracy_original=_estimate(rows["correct"].to_numpy(dtype=float)[swapped],
+        n=int(both.sum()),
+        accuracy_original=_estimate(rows["correct"].to_numpy(dtype=float)[both],
                                     name=f"{name}.accuracy_original", **options),
-        accuracy_mixed_same=_estimate(same[~np.isnan(same)],
-                                      name=f"{name}.accuracy_mixed_same", **options),
-        accuracy_mixed_rand=_estimate(rand[~np.isnan(rand)],
-                                      name=f"{name}.accuracy_mixed_rand", **options),
+        accuracy_mixed_same=_estimate(same[both], name=f"{name}.accuracy_mixed_same",
+                                      **options),
+        accuracy_mixed_rand=_estimate(rand[both], name=f"{name}.accuracy_mixed_rand",
+                                      **options),
         bg_gap=_estimate(same[both] - rand[both], name=f"{name}.bg_gap", share=False,
                          **options),
         background_follow_rate=_estimate(follows[~np.isnan(follows)],

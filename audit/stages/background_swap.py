@@ -34,6 +34,10 @@ from audit.stages.load_model import ModelInfo
 
 __all__ = ["SwapResult", "background_swap"]
 
+#: How many times a sample's donor that cannot be used (unreadable, or all object) is drawn
+#: again before the sample goes without that swap.
+_REDRAWS = 3
+
 
 @dataclass(frozen=True)
 class SwapResult:
@@ -65,7 +69,8 @@ def background_swap(seed: int, explainer: CamExplainer, batch: Batch, model_info
     one donor that could be read (a pure function of model, batch, manifest and seed).
 
     A donor whose image cannot be read, or whose region leaves no background to tile from,
-    gives no swap: that sample's Mixed figure is left undefined (NaN in ``samples.csv``).
+    is drawn again (up to three times) for the samples that drew it; a sample still without a
+    donor has that Mixed figure undefined (NaN in ``samples.csv``).
     """
     samples = manifest.samples
     index = {s.sample_id: i for i, s in enumerate(samples)}
@@ -74,29 +79,48 @@ def background_swap(seed: int, explainer: CamExplainer, batch: Batch, model_info
             if regions[i].any() and s.sample_id in index]
     if not rows:
         return {}
-    same, rand = choose_donors(
-        [s.sample_id for s in samples], [s.label for s in samples], seed=seed,
-        candidates=[i for i, s in enumerate(samples) if _has_region(s)],
-        positions=[index[batch.samples[i].sample_id] for i in rows])
-    wanted = sorted({int(d) for d in np.concatenate([same, rand]) if d >= 0})
+    ids, labels = [s.sample_id for s in samples], [s.label for s in samples]
+    pool = [i for i, s in enumerate(samples) if _has_region(s)]
+    positions = [index[batch.samples[i].sample_id] for i in rows]
+    same, rand = choose_donors(ids, labels, seed=seed, candidates=pool, positions=positions)
     load = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor)
-    donors = load(BatchSpec(0, tuple(samples[d] for d in wanted)))
-    donor_regions = dict(zip((s.sample_id for s in donors.samples), _regions(donors),
-                             strict=True))
-    donor_pixels = {s.sample_id: donors.display[k] for k, s in enumerate(donors.samples)}
+    usable: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # donor -> (pixels, region)
+    tried: set[int] = set()
+    excluded: list[set[int]] = [set() for _ in rows]
+    for attempt in range(_REDRAWS + 1):
+        wanted = sorted({int(d) for d in np.concatenate([same, rand]) if d >= 0} - tried)
+        if wanted:
+            tried.update(wanted)
+            donors = load(BatchSpec(0, tuple(samples[d] for d in wanted)))
+            for k, (sample, region) in enumerate(zip(donors.samples, _regions(donors),
+                                                     strict=True)):
+                if not region.all():  # a donor with no background to tile from is unusable
+                    usable[index[sample.sample_id]] = (donors.display[k], region)
+        # A donor that could not be read (or has no background) is replaced by a new draw
+        # for the samples that drew it, from their own candidates less the donors they lost:
+        # each sample's donors still depend only on the seed, its id and the data.
+        lost = [j for j in range(len(rows))
+                if any(d >= 0 and d not in usable for d in (same[j], rand[j]))]
+        if not lost or attempt == _REDRAWS:
+            break
+        for j in lost:
+            excluded[j].update(int(d) for d in (same[j], rand[j]) if d >= 0 and d not in usable)
+            again = choose_donors(ids, labels, seed=seed, positions=[positions[j]],
+                                  candidates=[p for p in pool if p not in excluded[j]])
+            for kind, drawn in zip((same, rand), again, strict=True):
+                if kind[j] >= 0 and kind[j] not in usable:
+                    kind[j] = drawn[0]
 
     images, where = [], []  # where: (row, "same" | "rand" | "background")
     for j, i in enumerate(rows):
         for kind, donor in (("same", same[j]), ("rand", rand[j])):
-            donor_id = samples[donor].sample_id if donor >= 0 else None
-            region = donor_regions.get(donor_id)
-            if region is None or region.all():
+            if donor not in usable:
                 continue
-            images.append(swap_background(batch.display[i], regions[i],
-                                          donor_pixels[donor_id], region))
+            pixels, region = usable[donor]
+            images.append(swap_background(batch.display[i], regions[i], pixels, region))
             where.append((j, kind))
             if kind == "rand":  # the class the model reads into the donor's background
-                images.append(tile_hole(donor_pixels[donor_id], region))
+                images.append(tile_hole(pixels, region))
                 where.append((j, "background"))
     predicted: dict[tuple[int, str], int] = {}
     if images:

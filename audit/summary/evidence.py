@@ -56,9 +56,10 @@ class AgreementFigures(_Model):
 
 class SwapSplit(_Model):
     """The background swap (ImageNet-9's Mixed-Same / Mixed-Rand) on one group of samples:
-    accuracy on the original images, on each object pasted onto a background of its own class
-    and of another class (Wilson intervals), ``bg_gap`` = acc(Mixed-Same) - acc(Mixed-Rand)
-    over the samples with both (bootstrap interval of the per-sample differences), and
+    over the ``n`` samples with both swaps, accuracy on the original images and on each object
+    pasted onto a background of its own class and of another class (Wilson intervals),
+    ``bg_gap`` = acc(Mixed-Same) - acc(Mixed-Rand) (bootstrap interval of the per-sample
+    differences), and
     ``background_follow_rate``: the share of Mixed-Rand decisions that are the donor
     background's class."""
 
