@@ -8,6 +8,8 @@ engine's ``predict`` timed on the same images in this process, after the run.
 The targets are ratios, so they hold on any machine:
 
 - ``behaviour`` <= 2.3 x ``predict`` (two edited copies per sample, plus the fills);
+- ``background_swap``: three forward passes and two image reads per sample (reported, no
+  target);
 - ``faithfulness`` per map <= 1.2 x (2 steps + 1) forward passes, a forward pass costing what
   ``predict`` costs per image in the same run.
 """

@@ -8,7 +8,10 @@ figure is compared by :func:`audit.comparison.compare_summaries`, the one compar
 runs (McNemar's exact test or a paired bootstrap when both runs audited the same samples,
 Newcombe's interval or combined intervals otherwise), and a change is **flagged** when
 
-1. its test is significant (p < 0.05, or the 95% interval of the difference excludes 0),
+1. its test is significant (p < 0.05, or the 95% interval of the difference excludes 0) and
+   stays so after the false-discovery rate across all compared figures is controlled at
+   ``report.fdr`` (default 0.05, Benjamini-Hochberg; an interval test's p-value is recovered
+   from its interval),
 2. its size ``|difference|`` exceeds ``report.min_change`` (default 0.02), and
 3. the figure has a better direction, so the change is a regression or an improvement (the
    counter-evidence map's figures have none: a change of them is shown, never flagged).
@@ -49,12 +52,14 @@ __all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "flagged_changes", "is_
 
 def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
                   baseline_dir: str | Path | None,
-                  min_change: float = DEFAULT_MIN_CHANGE) -> Drift:
+                  min_change: float = DEFAULT_MIN_CHANGE, fdr: float | None = None) -> Drift:
     """Compare this run (``summary`` and its ``records``) with the run in ``baseline_dir``.
 
     The baseline's ``records.csv``, when readable, pairs the tests sample by sample. An
     unreadable baseline ``summary.json`` leaves the run without a comparison, and ``note``
     says why: a scheduled run must not be lost because an old run folder was damaged.
+    ``fdr`` (``report.fdr``) controls the false-discovery rate across the compared figures
+    (Benjamini-Hochberg) before anything is flagged.
     """
     if baseline_dir is None:
         return Drift(min_change=min_change)
@@ -66,7 +71,7 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
                      note=f"The baseline run could not be read, so nothing was compared: "
                           f"{error}")
     comparison = compare_summaries(baseline, summary, records_a=load_records(baseline_dir),
-                                   records_b=records)
+                                   records_b=records, fdr=fdr)
     return Drift(baseline_dir=baseline_dir, baseline=baseline, comparison=comparison,
                  changes=tuple(flagged_changes(comparison, min_change=min_change)),
                  min_change=min_change)

@@ -35,10 +35,11 @@ from audit.summary import (
     Proportion,
     SanityFigures,
     Stat,
+    SwapSplit,
 )
 
-__all__ = ["behaviour_agreement", "behaviour_figures", "faithfulness_figures",
-           "method_differences", "sanity_figures"]
+__all__ = ["SWAP_COLUMNS", "behaviour_agreement", "behaviour_figures", "faithfulness_figures",
+           "has_swap", "method_differences", "sanity_figures", "swap_split"]
 
 
 def _estimate(values, *, seed: int, name: str, n_resamples: int, min_n: int,
@@ -61,8 +62,44 @@ def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
+#: The ``samples.csv`` columns of the background swap.
+SWAP_COLUMNS = ("correct_mixed_same", "correct_mixed_rand", "follows_background")
+
+
+def has_swap(samples: pd.DataFrame) -> bool:
+    """Whether any row of ``samples`` has a Mixed-Same or Mixed-Rand decision (the
+    ``background_swap`` stage ran and could draw a donor)."""
+    return all(c in samples.columns for c in SWAP_COLUMNS) and bool(
+        samples[list(SWAP_COLUMNS[:2])].notna().to_numpy().any())
+
+
+def swap_split(rows: pd.DataFrame, *, seed: int, name: str, n_resamples: int,
+               min_n: int) -> SwapSplit:
+    """The background swap's figures over ``rows`` (``samples.csv`` rows): see
+    :class:`~audit.summary.SwapSplit`. The three accuracies and BG-Gap are over the samples
+    with both a Mixed-Same and a Mixed-Rand image, so they describe the same objects and
+    ``bg_gap`` is the difference of the two Mixed accuracies (as in ImageNet-9, where every
+    image has every variant); the follow rate over the samples where it is defined."""
+    same, rand = _floats(rows, "correct_mixed_same"), _floats(rows, "correct_mixed_rand")
+    both = ~np.isnan(same) & ~np.isnan(rand)
+    follows = _floats(rows, "follows_background")
+    options = dict(seed=seed, n_resamples=n_resamples, min_n=min_n)
+    return SwapSplit(
+        n=int(both.sum()),
+        accuracy_original=_estimate(rows["correct"].to_numpy(dtype=float)[both],
+                                    name=f"{name}.accuracy_original", **options),
+        accuracy_mixed_same=_estimate(same[both], name=f"{name}.accuracy_mixed_same",
+                                      **options),
+        accuracy_mixed_rand=_estimate(rand[both], name=f"{name}.accuracy_mixed_rand",
+                                      **options),
+        bg_gap=_estimate(same[both] - rand[both], name=f"{name}.bg_gap", share=False,
+                         **options),
+        background_follow_rate=_estimate(follows[~np.isnan(follows)],
+                                         name=f"{name}.background_follow_rate", **options))
+
+
 def _split(rows: pd.DataFrame, *, seed: int, name: str, n_resamples: int,
-           min_n: int) -> BehaviourSplit:
+           min_n: int, swap: bool = False) -> BehaviourSplit:
     defined = rows[rows["keeps_without_object"].notna() & rows["keeps_without_background"].notna()]
     difference = _floats(defined, "keeps_without_object") - _floats(
         defined, "keeps_without_background")
@@ -76,7 +113,9 @@ def _split(rows: pd.DataFrame, *, seed: int, name: str, n_resamples: int,
                                            n_resamples=n_resamples, min_n=min_n),
         background_reliance=_estimate(difference, seed=seed,
                                       name=f"{name}.background_reliance",
-                                      n_resamples=n_resamples, min_n=min_n, share=False))
+                                      n_resamples=n_resamples, min_n=min_n, share=False),
+        swap=swap_split(rows, seed=seed, name=f"{name}.swap", n_resamples=n_resamples,
+                        min_n=min_n) if swap else None)
 
 
 def behaviour_figures(samples: pd.DataFrame, *, class_names: list[str], fill: str, seed: int,
@@ -88,23 +127,29 @@ def behaviour_figures(samples: pd.DataFrame, *, class_names: list[str], fill: st
     ``accuracy_object_only`` is the accuracy on the background-removed images (only the object
     left, ImageNet-9's Only-FG) and ``accuracy_background_only`` on the object-removed ones
     (Only-BG); ``background_decision_rate`` is the share of misclassified samples whose
-    decision survives the object's removal but not the background's.
+    decision survives the object's removal but not the background's (or, where the
+    ``background_swap`` stage made a Mixed-Rand image, whose decision followed the donor
+    background's class: the strongest evidence per sample, ``background_evidence``).
+    With swap columns, every split also has its :class:`~audit.summary.SwapSplit`
+    (``swap``): Mixed-Same / Mixed-Rand accuracy, ``bg_gap`` and the background-follow rate.
     """
     samples = samples.sort_values("sample_id", kind="mergesort")
     correct = samples["correct"].to_numpy(dtype=bool)
-    whole = _split(samples, seed=seed, name="behaviour", n_resamples=n_resamples, min_n=min_n)
+    swap = has_swap(samples)
+    whole = _split(samples, seed=seed, name="behaviour", n_resamples=n_resamples, min_n=min_n,
+                   swap=swap)
     edited = samples[samples["keeps_without_object"].notna()]
     per_class = {}
     for name in class_names:
         rows = samples[samples["label"] == name]
         per_class[name] = _split(rows, seed=seed, name=f"behaviour.per_class.{name}",
-                                 n_resamples=n_resamples, min_n=min_n)
+                                 n_resamples=n_resamples, min_n=min_n, swap=swap)
     return BehaviourFigures(
         **dict(whole), fill=fill,
         correct=_split(samples[correct], seed=seed, name="behaviour.correct",
-                       n_resamples=n_resamples, min_n=min_n),
+                       n_resamples=n_resamples, min_n=min_n, swap=swap),
         misclassified=_split(samples[~correct], seed=seed, name="behaviour.misclassified",
-                             n_resamples=n_resamples, min_n=min_n),
+                             n_resamples=n_resamples, min_n=min_n, swap=swap),
         per_class=per_class,
         accuracy_object_only=_estimate(
             (edited["predicted_without_background"] == edited["label"]).to_numpy(float),
@@ -123,6 +168,7 @@ def behaviour_figures(samples: pd.DataFrame, *, class_names: list[str], fill: st
             (_floats(edited, "background_decision") == 1.0).astype(float), seed=seed,
             name="behaviour.background_decision_per_sample", n_resamples=n_resamples,
             min_n=min_n),
+        decision_evidence=_evidence_counts(samples[~correct]),
     )
 
 
@@ -184,6 +230,15 @@ def _random_means(rows: pd.DataFrame) -> pd.DataFrame:
     means["map"] = "random"
     means["replicate"] = 0
     return pd.concat([rows[rows["map"] != "random"], means], ignore_index=True)
+
+
+def _evidence_counts(misclassified: pd.DataFrame) -> dict[str, int]:
+    """``{"swap": n, "fill": n}``: the misclassified samples whose ``background_decision``
+    rests on each kind of evidence (``samples.csv`` files written before the swap: all fill)."""
+    if "background_evidence" not in misclassified.columns:
+        return {"fill": int(misclassified["background_decision"].notna().sum())}
+    kinds = misclassified["background_evidence"].fillna("").astype(str)
+    return {kind: int((kinds == kind).sum()) for kind in ("swap", "fill")}
 
 
 def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
@@ -290,7 +345,9 @@ def sanity_figures(result, *, max_similarity: float) -> dict[str, SanityFigures]
 def behaviour_agreement(records: pd.DataFrame, samples: pd.DataFrame) -> dict[str,
                                                                                 AgreementFigures]:
     """Per method, how often its fixation flag equals ``background_decision`` on the
-    misclassified samples where both are defined, and Cohen's kappa."""
+    misclassified samples where both are defined, and Cohen's kappa. ``background_decision``
+    is the strongest behavioural evidence per sample: the background swap's where it was
+    made, the fill test's otherwise."""
     decisions = samples.set_index("sample_id")["background_decision"]
     rows = records[(records["target"] == "predicted") & records["background_fixation"].notna()]
     out = {}

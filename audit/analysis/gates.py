@@ -26,18 +26,21 @@ threshold, and is ``undefined`` (passes) for a run without a baseline.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from audit.cams.methods import METHODS
 from audit.comparison import figure_title
 from audit.config import GatesSection
+from audit.metrics.fdr import benjamini_hochberg, p_above
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
 from audit.summary import Change, Gate, Summary
 
 if TYPE_CHECKING:
     from audit.analysis.drift import Drift
 
-__all__ = ["evaluate_gates", "fixation_methods", "regression_gate", "skipped_fraction_gate"]
+__all__ = ["control_slice_gates", "evaluate_gates", "fixation_methods", "regression_gate",
+           "skipped_fraction_gate"]
 
 
 def _fmt(value) -> str:
@@ -45,7 +48,7 @@ def _fmt(value) -> str:
 
 
 def _gate(value, n: int, threshold, *, minimum: bool, what: str, min_n: int,
-          on_too_few: str) -> Gate:
+          on_too_few: str, count: int | None = None, ci=None, with_p: bool = False) -> Gate:
     if value is None:
         return Gate(value=None, threshold=threshold, passed=True, outcome="undefined", n=n,
                     reason=f"{what} is undefined on this dataset; nothing to hold against it")
@@ -60,8 +63,11 @@ def _gate(value, n: int, threshold, *, minimum: bool, what: str, min_n: int,
     relation = ("at or above" if passed else "below") if minimum else (
         "at or below" if passed else "above")
     bound = "minimum" if minimum else "maximum"
+    p = (p_above(value, threshold, n=n, count=count, interval=ci, higher=not minimum)
+         if with_p else math.nan)
     return Gate(value=value, threshold=threshold, passed=bool(passed),
                 outcome="pass" if passed else "fail", n=n,
+                p_value=None if math.isnan(p) else p,
                 reason=f"{what} {_fmt(value)} is {relation} the {bound} {_fmt(threshold)}")
 
 
@@ -131,7 +137,7 @@ def regression_gate(drift: Drift | None, threshold: float) -> Gate:
 
 
 def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None,
-                   drift: Drift | None = None) -> dict[str, Gate]:
+                   drift: Drift | None = None, fdr: float | None = None) -> dict[str, Gate]:
     """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
     Per-method gates come method by method, in sorted method order. ``min_n`` defaults to
@@ -143,6 +149,11 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
     the question was asked and no explainer can answer it (the explainer-free
     ``max_background_reliance`` still can). ``drift`` is the run against its baseline run
     (the ``drift`` stage), for ``max_regression`` (:func:`regression_gate`).
+
+    ``fdr`` (``report.fdr``) controls the false-discovery rate across the per-slice gates
+    (:func:`control_slice_gates`): many slices, each gated at its own threshold, would
+    otherwise fail a run by chance. The whole run's gates are each one figure and are not
+    adjusted.
     """
     if min_n is None:
         min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
@@ -151,23 +162,62 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
     if gates.max_regression is not None:  # the run against its baseline: not per slice
         out["max_regression"] = regression_gate(drift, gates.max_regression)
     if gates.per_slice:
+        per_slice: dict[str, Gate] = {}
         for key, figures in summary.slices.items():
             if not figures.scored:
                 continue
-            for name, result in _run_gates(summary.slice_view(key), gates, min_n=min_n).items():
-                out[f"{name}[{key}]"] = result.model_copy(
+            for name, result in _run_gates(summary.slice_view(key), gates, min_n=min_n,
+                                           with_p=fdr is not None).items():
+                per_slice[f"{name}[{key}]"] = result.model_copy(
                     update={"reason": f"slice {key}: {result.reason}"})
+        if fdr is not None:
+            per_slice = control_slice_gates(per_slice, fdr=fdr)
+        out.update(per_slice)
     return out
 
 
-def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str, Gate]:
-    """The configured gates on one summary (the whole run's, or a slice's)."""
-    options = dict(min_n=min_n, on_too_few=gates.on_too_few)
+def control_slice_gates(results: dict[str, Gate], *, fdr: float) -> dict[str, Gate]:
+    """The per-slice gates with the false-discovery rate controlled at ``fdr``.
+
+    Each judged gate has the one-sided p-value that its slice's figure truly lies beyond the
+    threshold (an exact binomial tail for a share, the normal approximation of its interval
+    for a mean; :func:`audit.metrics.fdr.p_above`). Benjamini-Hochberg runs across all of
+    them; a gate whose figure is beyond its threshold but whose adjusted p-value exceeds
+    ``fdr`` passes, and its reason says so: that slice's miss is within what chance gives
+    among this many slices. Gates without a p-value (undefined, too few samples) are left
+    as they are.
+    """
+    names = [n for n, g in results.items() if g.p_value is not None
+             and g.outcome in ("pass", "fail")]
+    if not names:
+        return results
+    rejected, adjusted = benjamini_hochberg([results[n].p_value for n in names], q=fdr)
+    out = dict(results)
+    for name, keep, p_adj in zip(names, rejected, adjusted, strict=True):
+        gate = results[name]
+        update: dict = {"p_adjusted": float(p_adj)}
+        if gate.outcome == "fail" and not keep:
+            update.update(
+                passed=True, outcome="pass",
+                reason=f"{gate.reason}, but not significantly once the false-discovery rate "
+                       f"across the {len(names)} per-slice gates is controlled "
+                       f"(Benjamini-Hochberg, report.fdr {fdr:g}: adjusted p "
+                       f"{float(p_adj):.3g}); the gate passes")
+        out[name] = gate.model_copy(update=update)
+    return out
+
+
+def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int,
+               with_p: bool = False) -> dict[str, Gate]:
+    """The configured gates on one summary (the whole run's, or a slice's; ``with_p``: each
+    judged gate with its one-sided p-value, for the per-slice control of the FDR)."""
+    options = dict(min_n=min_n, on_too_few=gates.on_too_few, with_p=with_p)
     out: dict[str, Gate] = {}
     if gates.min_accuracy is not None:
         n = summary.correct.n or summary.n_samples
         out["min_accuracy"] = _gate(summary.accuracy, n, gates.min_accuracy, minimum=True,
-                                    what="accuracy", **options)
+                                    what="accuracy", count=summary.correct.count or None,
+                                    **options)
     if gates.max_background_reliance is not None:
         what = "background reliance (behavioural test, no explainer)"
         if summary.behaviour is None:
@@ -180,7 +230,8 @@ def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str
             reliance = summary.behaviour.background_reliance
             out["max_background_reliance"] = _gate(
                 reliance.value, reliance.n, gates.max_background_reliance, minimum=False,
-                what=what, **options)
+                what=what, ci=_interval(reliance), **options)
+    out.update(_swap_gates(summary, gates, options))
     fixated = fixation_methods(summary, gates)
     if (gates.max_background_fixation_rate is not None and gates.fixation_methods == "trusted"
             and not fixated):
@@ -197,23 +248,57 @@ def _run_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str
                 figures.background_fixation_rate, figures.background_fixation.n,
                 gates.max_background_fixation_rate, minimum=False,
                 what=f"{method} background-fixation rate among misclassified samples",
-                **options)
+                count=figures.background_fixation.count, **options)
         if gates.min_pointing_accuracy is not None:
             out[f"min_pointing_accuracy[{method}]"] = _gate(
                 figures.pointing_accuracy, figures.pointing_hit.all.n,
                 gates.min_pointing_accuracy, minimum=True, what=f"{method} pointing accuracy",
-                **options)
+                count=figures.pointing_hit.all.count, **options)
         if gates.min_energy_in_box is not None:
             out[f"min_energy_in_box[{method}]"] = _gate(
                 figures.energy_in_box.all.mean, figures.energy_in_box.all.n,
                 gates.min_energy_in_box, minimum=True, what=f"{method} mean energy in box",
-                **options)
+                ci=figures.energy_in_box.all.ci, **options)
         if gates.max_degenerate_fraction is not None:
             n_maps = figures.n_maps or summary.n_samples
             fraction = figures.n_degenerate / n_maps if n_maps else None
             out[f"max_degenerate_fraction[{method}]"] = _gate(
                 fraction, n_maps, gates.max_degenerate_fraction, minimum=False,
-                what=f"{method} share of degenerate maps", **options)
+                what=f"{method} share of degenerate maps", count=figures.n_degenerate,
+                **options)
+    return out
+
+
+def _interval(estimate) -> tuple[float, float] | None:
+    """An :class:`~audit.summary.Estimate`'s interval, None without one."""
+    if estimate.ci_low is None or estimate.ci_high is None:
+        return None
+    return estimate.ci_low, estimate.ci_high
+
+
+def _swap_gates(summary: Summary, gates: GatesSection, options: dict) -> dict[str, Gate]:
+    """``max_bg_gap`` and ``max_background_follow_rate``: the background swap's figures
+    (explainer-free). Without the swap's figures (no ``behaviour`` or ``background_swap``
+    stage) a configured gate fails and says what to add."""
+    out: dict[str, Gate] = {}
+    swap = summary.behaviour.swap if summary.behaviour is not None else None
+    for name, threshold, figure, what in (
+            ("max_bg_gap", gates.max_bg_gap, "bg_gap",
+             "BG-Gap (accuracy Mixed-Same - Mixed-Rand, background swap, no explainer)"),
+            ("max_background_follow_rate", gates.max_background_follow_rate,
+             "background_follow_rate",
+             "share of Mixed-Rand decisions that follow the background's class")):
+        if threshold is None:
+            continue
+        if swap is None:
+            out[name] = Gate(value=None, threshold=threshold, passed=False, outcome="fail",
+                             reason="the pipeline has no background swap (stages "
+                                    "background_swap and behaviour), so there is no "
+                                    f"{figure} to judge; add the stages or switch the gate off")
+            continue
+        estimate = getattr(swap, figure)
+        out[name] = _gate(estimate.value, estimate.n, threshold, minimum=False, what=what,
+                          count=estimate.count, ci=_interval(estimate), **options)
     return out
 
 

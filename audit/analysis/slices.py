@@ -295,6 +295,7 @@ def _scored(member: np.ndarray, correct: np.ndarray, by_method: dict, behaviour:
                                     seed=seed, n_resamples=n_resamples, min_n=min_n)
         split = BehaviourSplit(n=figures.n, keeps_without_object=figures.keeps_without_object,
                                keeps_without_background=figures.keeps_without_background,
-                               background_reliance=figures.background_reliance)
+                               background_reliance=figures.background_reliance,
+                               swap=figures.swap)
     return {"accuracy": describe_proportion(correct.astype(np.float64), min_n=min_n),
             "methods": methods, "behaviour": split}

@@ -112,7 +112,8 @@ def _print_summary(result) -> None:
     if summary is None:
         print(f"run folder: {result.run_dir} (the pipeline writes no summary)")
         return
-    verdict = "PASSED" if summary.passed else "FAILED"
+    verdict = ("NO VERDICT (no gates configured)" if summary.passed is None
+               else "PASSED" if summary.passed else "FAILED")
     print(f"{verdict}: {summary.n_samples} samples, accuracy {_pct(summary.accuracy)}, "
           f"{summary.n_skipped} skipped")
     for name, figures in summary.methods.items():

@@ -34,6 +34,7 @@ from audit.comparison.mcnemar import paired_proportions
 from audit.comparison.overall import METHODS_RULE, OVERALL_RULE, Overall, overall_answer
 from audit.comparison.paired_bootstrap import paired_bootstrap
 from audit.comparison.unpaired import combined_intervals, two_proportions
+from audit.metrics.fdr import benjamini_hochberg, p_from_interval
 from audit.metrics.sample_size import DEFAULT_MIN_N, TOO_FEW_TEXT, check_min_n
 from audit.metrics.seeds import sub_seed
 from audit.summary import Proportion, Stat, Summary
@@ -91,6 +92,9 @@ class FigureComparison(BaseModel):
     significant: bool | None = None
     assessment: Assessment
     note: str = ""
+    #: The Benjamini-Hochberg adjusted p-value across the comparison's tested figures (with
+    #: ``fdr``; the p-value of an interval test recovered from its interval).
+    p_adjusted: float | None = None
 
 
 class Pairing(BaseModel):
@@ -125,6 +129,9 @@ class Comparison(BaseModel):
     n_pairs: int | None = None
     min_n: int
     confidence: float
+    #: The false-discovery rate the figures' significance was controlled at (None: each
+    #: figure tested on its own).
+    fdr: float | None = None
     figures: list[FigureComparison]
     overall: str
     sentence: str
@@ -239,7 +246,7 @@ def _from_records(figure: FigureValue, outcomes: pd.Series | None, stat: Stat | 
 def compare_summaries(
     a: Summary, b: Summary, *, records_a: pd.DataFrame | None = None,
     records_b: pd.DataFrame | None = None, min_n: int | None = None, confidence: float = 0.95,
-    seed: int = 0, n_resamples: int = 1000,
+    seed: int = 0, n_resamples: int = 1000, fdr: float | None = None,
 ) -> Comparison:
     """Compare run A (baseline, production) with run B (this run, candidate), figure by figure.
 
@@ -262,6 +269,12 @@ def compare_summaries(
         :func:`audit.analysis.aggregate.sub_seed` of ``"compare.<figure>"``).
     n_resamples : int, optional
         Resamples of each paired bootstrap.
+    fdr : float, optional
+        Control the false-discovery rate across the tested figures at this level
+        (Benjamini-Hochberg, :func:`audit.metrics.fdr.benjamini_hochberg`): a change is
+        significant only when its adjusted p-value is at most ``fdr``; the p-value of an
+        interval test is recovered from its interval
+        (:func:`audit.metrics.fdr.p_from_interval`). None: each figure on its own.
 
     Returns
     -------
@@ -310,11 +323,13 @@ def compare_summaries(
             min_n=min_n, confidence=confidence, seed=seed, n_resamples=n_resamples)
 
     figures = list(rows.values())
+    if fdr is not None:
+        figures = control_fdr(figures, fdr=fdr, confidence=confidence)
     answer = overall_answer(figures)
     return Comparison(
         a=getattr(a, "run_id", None), b=getattr(b, "run_id", None),
         paired=paired.paired, pairing=paired.reason, n_pairs=paired.n_samples, min_n=min_n,
-        confidence=confidence, figures=figures, overall=answer.overall,
+        confidence=confidence, fdr=fdr, figures=figures, overall=answer.overall,
         sentence=answer.sentence, regressions=answer.regressions,
         improvements=answer.improvements)
 
@@ -361,6 +376,29 @@ def _compare_one(figure: FigureValue, a: Stat | None, b: Stat | None, outcomes_a
         # The interval is of the mean per-sample difference; keep it beside b - a.
         row["difference"] = difference.difference
     return FigureComparison(**row, **fields, assessment=_assess(difference, figure.better))
+
+
+def control_fdr(figures: list[FigureComparison], *, fdr: float, confidence: float
+                ) -> list[FigureComparison]:
+    """``figures`` with their significance controlled at false-discovery rate ``fdr``
+    across the tested ones (Benjamini-Hochberg): a figure significant on its own but not after
+    the control becomes ``no_significant_change`` and its note says so."""
+    tested = [i for i, f in enumerate(figures) if f.significant is not None]
+    p = [f.p_value if f.p_value is not None else
+         p_from_interval(f.difference, f.interval, confidence=confidence)
+         for f in (figures[i] for i in tested)]
+    rejected, adjusted = benjamini_hochberg(p, q=fdr)
+    out = list(figures)
+    for k, i in enumerate(tested):
+        row = figures[i]
+        update: dict = {"p_adjusted": None if np.isnan(adjusted[k]) else float(adjusted[k])}
+        if row.significant and not rejected[k]:
+            update.update(significant=False, assessment="no_significant_change",
+                          note=(f"{row.note}; " if row.note else "") +
+                          f"significant alone, not after false-discovery-rate control "
+                          f"(Benjamini-Hochberg, q={fdr:g}, {len(tested)} figures)")
+        out[i] = row.model_copy(update=update)
+    return out
 
 
 def _not_comparable(condition: str, conditioning: FigureComparison) -> str:

@@ -26,9 +26,10 @@ OVERALL_RULE = (
     "when at least one improved and none regressed; mixed when some of each; otherwise no "
     "significant change. Figures too small to judge, not comparable between the runs, "
     "undefined in either run, or of counter-evidence maps (no better direction) are not "
-    "weighed. Each figure is tested on its own at the 5% level, without a correction for "
-    "testing several: between two equivalent models about one figure in twenty may be "
-    "flagged by chance, so read a single flag with its p-value or interval."
+    "weighed. Each figure is tested at the 5% level, and the false-discovery rate across the "
+    "tested figures is controlled at 5% (Benjamini-Hochberg; report.fdr for a run's drift "
+    "flags; an interval test's p-value recovered from its interval): a figure significant "
+    "alone but not after the control is no significant change, and its note says so."
 )
 
 #: How each change is tested, as the comparison page prints it.

@@ -23,6 +23,15 @@ class GatesSection(_Section):
     max_background_reliance: float | None = Field(default=None, ge=-1.0, le=1.0, description=(
         "Explainer-free: keeps_without_object - keeps_without_background of the behavioural "
         "test."))
+    max_bg_gap: float | None = Field(default=None, ge=-1.0, le=1.0, description=(
+        "Explainer-free, background swap (ImageNet-9): accuracy with the object on a "
+        "background of its own class minus on one of another class (Mixed-Same - Mixed-Rand); "
+        "0.05 = 5 points. Needs the background_swap stage."))
+    max_background_follow_rate: float | None = Field(default=None, ge=0.0, le=1.0,
+                                                     description=(
+        "Explainer-free, background swap: the share of objects pasted on another class's "
+        "background (Mixed-Rand) that are given the background's class. Needs the "
+        "background_swap stage."))
     fixation_methods: Literal["all", "trusted"] | list[str] = Field(default="all", description=(
         "The methods the background-fixation gate applies to: all, trusted (faithful and sane "
         "on this run), or a list of method names."))

@@ -273,6 +273,10 @@ class ReportSection(_Section):
         "regression or an improvement, in the figure's units: 0.02 is 2 percentage points of "
         "a share or of energy in box, 0.02 of background reliance. A change is flagged when its "
         "test is significant and its size exceeds this."))
+    fdr: float | None = Field(default=0.05, gt=0.0, lt=1.0, description=(
+        "False-discovery rate of the run's many flags at once (Benjamini-Hochberg): the "
+        "drift flags against the baseline run, the per-slice gates (gates.per_slice) and "
+        "cam-audit compare's flags. null tests each figure on its own."))
     keep_runs: int | None = Field(default=None, ge=1, description=(
         "Keep the newest N run folders in out_dir (and the baseline of each of them); older "
         "ones are deleted after a successful run. Their line in the history stays. null keeps "

@@ -70,6 +70,13 @@ from audit.evidence.sequential import look_levels, looks
 from audit.evidence.signed_rank import signed_rank_p
 from audit.evidence.similarity import spearman, ssim
 from audit.evidence.subset import choose_subset, stratum_quotas
+from audit.evidence.swap import (
+    choose_donors,
+    paste_object,
+    swap_background,
+    swap_decision,
+    tile_hole,
+)
 
 __all__ = [
     "signed_rank_p",
@@ -96,6 +103,7 @@ __all__ = [
     "cascade_groups",
     "cascading_randomization",
     "centre_map",
+    "choose_donors",
     "choose_subset",
     "class_probability",
     "cohens_kappa",
@@ -106,6 +114,7 @@ __all__ = [
     "increase_in_confidence",
     "keeps",
     "ladder_batches",
+    "paste_object",
     "perturbation_ladder",
     "pixel_order",
     "random_map",
@@ -118,6 +127,9 @@ __all__ = [
     "step_counts",
     "stratum_quotas",
     "substrate",
+    "swap_background",
+    "swap_decision",
+    "tile_hole",
     "verdict_agreement",
     "weighted_layers",
 ]

@@ -24,6 +24,7 @@ from audit.cams.methods import ordered_methods
 from audit.comparison import Comparison, compare_summaries
 from audit.history.runs import load_records
 from audit.io import atomic_write_json, atomic_write_text
+from audit.metrics.fdr import DEFAULT_FDR
 from audit.report.figures import METHODS_RULE, OVERALL_RULE, change_rows
 from audit.report.format import NA, fmt_pct, fmt_time
 from audit.report.methods import is_counter_evidence
@@ -190,7 +191,7 @@ def compare_runs(run_a, run_b, *, out_path=None, json_path=None) -> tuple[str, s
 
     records_a, records_b = load_records(run_a), load_records(run_b)
     comparison = compare_summaries(summary_a, summary_b, records_a=records_a,
-                                   records_b=records_b)
+                                   records_b=records_b, fdr=DEFAULT_FDR)
     figure_rows = change_rows(comparison)
 
     per_sample = None

@@ -60,7 +60,9 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     if host:
         suite.set("hostname", _clean(host))
     properties = ET.SubElement(suite, "properties")
-    verdict = None if summary.passed is None else "passed" if summary.passed else "failed"
+    verdict = summary.verdict or (
+        "no_verdict" if not cases and summary.passed is not False else
+        None if summary.passed is None else "passed" if summary.passed else "failed")
     for key, value in (
         ("run_id", run_id),
         ("run_name", summary.run_name),
@@ -72,8 +74,11 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
             ET.SubElement(properties, "property", name=key, value=_clean(value))
 
     if not cases:
-        ET.SubElement(suite, "testcase", classname=CLASSNAME, name="no gates configured",
-                      time="0")
+        case = ET.SubElement(suite, "testcase", classname=CLASSNAME, name="no gates configured",
+                             time="0")
+        ET.SubElement(case, "system-out").text = (
+            "No verdict: no gates configured; nothing was judged (exit code 0). Add "
+            "thresholds under gates: to make the run pass or fail.")
     for name, passed, value, threshold, reason, too_few in cases:
         case = ET.SubElement(suite, "testcase", classname=CLASSNAME, name=name, time="0")
         text = f"value {value}, threshold {threshold}"

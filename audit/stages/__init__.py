@@ -4,8 +4,9 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: explain ─► score, behaviour]
-               ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
+    load_model ─► load_dataset ─► slices ─► [per batch: explain ─► score,
+               background_swap ─► behaviour] ─► faithfulness, sanity ─► aggregate ─► drift
+               ─► gate ─► gallery ─► report
 
 ``explain`` makes the predictions and the maps from one forward pass per image; ``predict``
 (its own forward pass) is for pipelines without maps, so a pipeline names one of the two.
@@ -24,6 +25,7 @@ from audit.datasets import SkippedSample
 from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Stage
 from audit.stages.aggregate import aggregate_stage
+from audit.stages.background_swap import background_swap, background_swap_cost
 from audit.stages.behaviour import SampleRow, behaviour, behaviour_cost
 from audit.stages.drift import drift
 from audit.stages.explain import explain, explain_cost
@@ -56,11 +58,14 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
           collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("background_swap", background_swap,
+          inputs=("params:seed", "explainer", "batch", "model_info", "manifest"),
+          outputs=("swaps",), per_batch=True, cost=background_swap_cost),
     Stage("behaviour", behaviour,
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
-                  "model_info"),
+                  "model_info", "swaps"),
           outputs=("samples",), per_batch=True, collect={"samples": SampleRow},
-          cost=behaviour_cost),
+          optional=("swaps",), cost=behaviour_cost),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:metrics", "params:seed",
                   "records", "manifest",
@@ -77,7 +82,8 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",), auto_add=True),
-    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),
+    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes",
+                                "params:report"),
           outputs=("verdict",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",

@@ -21,4 +21,4 @@ def drift(report: ReportSection, run: RunInfo, summary: Summary, records: pd.Dat
     dataset in ``report.out_dir``; flag the significant changes larger than
     ``report.min_change``."""
     return measure_drift(summary, records, baseline_dir=baseline_of(run, report),
-                         min_change=report.min_change)
+                         min_change=report.min_change, fdr=report.fdr)

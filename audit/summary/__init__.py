@@ -45,6 +45,7 @@ from audit.summary.evidence import (
     PairedFigure,
     PairedFigures,
     SanityFigures,
+    SwapSplit,
 )
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures, TrueClassFigures
 from audit.summary.io import read_summary, write_summary
@@ -55,7 +56,7 @@ from audit.summary.schema import Interval as Interval
 from audit.summary.slices import SliceFigures, SliceMethodFigures
 from audit.summary.stats import FixationFigure as FixationFigure
 from audit.summary.stats import Proportion, ProportionSplit, Split, Stat
-from audit.summary.verdict import Gate, GateOutcome, Verdict
+from audit.summary.verdict import Gate, GateOutcome, Verdict, VerdictStatus
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -70,6 +71,7 @@ __all__ = [
     "PairedFigure",
     "PairedFigures",
     "SanityFigures",
+    "SwapSplit",
     "ClassFigures",
     "SliceFigures",
     "SliceMethodFigures",
@@ -88,6 +90,7 @@ __all__ = [
     "Summary",
     "TrueClassFigures",
     "Verdict",
+    "VerdictStatus",
     "read_summary",
     "write_summary",
 ]

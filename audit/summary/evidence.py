@@ -132,13 +132,32 @@ class AgreementFigures(_Model):
     kappa: float | None = None
 
 
+class SwapSplit(_Model):
+    """The background swap (ImageNet-9's Mixed-Same / Mixed-Rand) on one group of samples:
+    over the ``n`` samples with both swaps, accuracy on the original images and on each object
+    pasted onto a background of its own class and of another class (Wilson intervals),
+    ``bg_gap`` = acc(Mixed-Same) - acc(Mixed-Rand) (bootstrap interval of the per-sample
+    differences), and
+    ``background_follow_rate``: the share of Mixed-Rand decisions that are the donor
+    background's class."""
+
+    n: int = 0
+    accuracy_original: Estimate = Estimate()
+    accuracy_mixed_same: Estimate = Estimate()
+    accuracy_mixed_rand: Estimate = Estimate()
+    bg_gap: Estimate = Estimate()
+    background_follow_rate: Estimate = Estimate()
+
+
 class BehaviourSplit(_Model):
-    """The behavioural rates of one group of samples."""
+    """The behavioural rates of one group of samples; ``swap`` is None without the
+    ``background_swap`` stage."""
 
     n: int = 0
     keeps_without_object: Estimate = Estimate()
     keeps_without_background: Estimate = Estimate()
     background_reliance: Estimate = Estimate()
+    swap: SwapSplit | None = None
 
 
 class BehaviourFigures(BehaviourSplit):
@@ -153,3 +172,6 @@ class BehaviourFigures(BehaviourSplit):
     accuracy_background_only: Estimate = Estimate()
     background_decision_rate: Estimate = Estimate()
     background_decision_per_sample: Estimate = Estimate()
+    #: How many samples' ``background_decision`` rests on each kind of evidence
+    #: (``{"swap": n, "fill": n}``): the swap where it could be made, the fill otherwise.
+    decision_evidence: dict[str, int] = {}

@@ -11,7 +11,7 @@ from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures
 from audit.summary.schema import SCHEMA_VERSION, Interval, _Model
 from audit.summary.slices import SliceFigures
 from audit.summary.stats import Proportion, ProportionSplit, Split
-from audit.summary.verdict import Gate, Verdict
+from audit.summary.verdict import Gate, Verdict, VerdictStatus
 
 
 class Summary(_Model):
@@ -121,6 +121,9 @@ class RunSummary(Summary):
     run_name: str | None = None
     gates: dict[str, Gate] = {}
     passed: bool | None = None
+    #: ``passed``, ``failed`` or ``no_verdict`` (no gate configured); None in files written
+    #: before it was recorded (read ``passed`` there).
+    verdict: VerdictStatus | None = None
     provenance: Provenance = Provenance()
     baseline_run_id: str | None = None
     changes: list[Change] = []
@@ -133,5 +136,6 @@ class RunSummary(Summary):
         return cls(**{**dict(summary), "schema_version": SCHEMA_VERSION,
                       "run_id": provenance.run_id, "run_name": provenance.run_name,
                       "gates": verdict.gates, "passed": verdict.passed,
+                      "verdict": verdict.status,
                       "provenance": provenance, "baseline_run_id": baseline_run_id,
                       "changes": list(changes)})

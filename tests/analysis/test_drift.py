@@ -114,6 +114,7 @@ def test_max_regression_gate():
     with_baseline = Drift(baseline=baseline, comparison=comparison, min_change=0.02)
     assert regression_gate(None, 0.05).model_dump() == {
         "value": None, "threshold": 0.05, "passed": False, "outcome": "fail", "n": None,
+        "p_value": None, "p_adjusted": None,
         "reason": "the pipeline has no drift stage, so there is no change against a baseline "
                   "run to judge; add the stage or switch the gate off"}
     first = regression_gate(Drift(), 0.05)

@@ -20,7 +20,13 @@ from audit.analysis.aggregate import aggregate, sub_seed
 from audit.analysis.gates import evaluate_gates
 from audit.analysis.slices import MISSING, extract_slice_keys, slice_figures, slice_key
 from audit.app.cli import main
-from audit.config import DatasetSection, GatesSection, MetricsSection, parse_config
+from audit.config import (
+    DatasetSection,
+    GatesSection,
+    MetricsSection,
+    ReportSection,
+    parse_config,
+)
 from audit.datasets import load_manifest
 from audit.errors import ConfigError, ExitCode
 from audit.metrics import describe, wilson_interval
@@ -416,9 +422,10 @@ def test_slice_view_keeps_the_runs_trust_and_refuses_small_slices(manifest):
 
 def test_gate_stage_fails_on_a_slice_and_junit_has_a_case_each(manifest, tmp_path):
     summary = _stage(manifest, build_records(), min_slice_size=4)
-    # Accuracy: the run 5 of 8, site=A 3 of 4, device=Y 4 of 5.
+    # Accuracy: the run 5 of 8, site=A 3 of 4, device=Y 4 of 5. Each slice on its own
+    # (report.fdr null): the false-discovery-rate control is the next test's.
     verdict = gate(GatesSection(min_accuracy=0.78, per_slice=True),
-                   DatasetSection(path="d.csv"), summary)
+                   DatasetSection(path="d.csv"), summary, report=ReportSection(fdr=None))
     assert [n for n, g in verdict.gates.items() if not g.passed] == [
         "min_accuracy", "min_accuracy[site=A]"]
     assert verdict.exit_code == ExitCode.GATE_FAILED
@@ -427,6 +434,21 @@ def test_gate_stage_fails_on_a_slice_and_junit_has_a_case_each(manifest, tmp_pat
     names = {c.get("name"): c.find("failure") is not None for c in cases}
     assert names == {"min_accuracy": True, "min_accuracy[site=A]": True,
                      "min_accuracy[device=Y]": False}
+
+
+def test_slice_gates_control_the_false_discovery_rate(manifest):
+    summary = _stage(manifest, build_records(), min_slice_size=4)
+    verdict = gate(GatesSection(min_accuracy=0.78, per_slice=True),
+                   DatasetSection(path="d.csv"), summary)  # report.fdr: 0.05
+    site_a = verdict.gates["min_accuracy[site=A]"]
+    # 3 of 4 below 0.78 is no evidence: P(X <= 3 | 4, 0.78) = 1 - 0.78**4 = 0.63; with
+    # device=Y's P(X <= 4 | 5, 0.78) = 1 - 0.78**5 = 0.711, BH adjusts 0.63 to 0.711.
+    assert site_a.passed and site_a.outcome == "pass"
+    assert site_a.p_value == pytest.approx(1 - 0.78 ** 4)
+    assert site_a.p_adjusted == pytest.approx(1 - 0.78 ** 5)
+    assert "false-discovery rate across the 2 per-slice gates" in site_a.reason
+    assert not verdict.gates["min_accuracy"].passed  # the whole run's gate is not adjusted
+    assert verdict.gates["min_accuracy"].p_value is None
 
 
 def test_whole_run_figures_unchanged_by_slicing(manifest):

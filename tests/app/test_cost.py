@@ -9,7 +9,7 @@ from audit.app.cost import format_cost, stage_costs
 from audit.config import CamsSection, ModelSection, parse_config
 
 MINIMAL = {"model": {"path": "m.keras"}, "dataset": {"path": "d.csv"}}
-AUDIT = ["load_model", "load_dataset", "explain", "score", "behaviour",
+AUDIT = ["load_model", "load_dataset", "explain", "score", "background_swap", "behaviour",
          "faithfulness", "sanity", "aggregate", "gate", "gallery", "report"]
 
 
@@ -26,6 +26,7 @@ def test_stage_costs_hand_worked(tmp_path):
     assert costs["explain"].how == ("one pass (predictions and every target) + Score-CAM 32 "
                                     "of 1280 channels, for 1.50 maps per image")
     assert costs["behaviour"].passes == 200
+    assert costs["background_swap"].passes == 300  # Mixed-Same, Mixed-Rand, donor background
     # At most 10 samples x (8 maps (3 methods + the centre + 4 random maps) x (2 x 3 + 1) +
     # the input and substrate + the maps themselves).
     assert costs["faithfulness"].passes == 10 * (8 * 7 + 2 + 33)
@@ -93,6 +94,6 @@ def test_validate_prints_the_cost(demo_small_biased, tmp_path, capsys):
     assert main(["validate", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     cost = next(i for i, line in enumerate(out) if line.startswith("cost: about "))
-    assert [line.split()[0] for line in out[cost + 1:cost + 6]] == [
-        "explain", "behaviour", "faithfulness", "sanity", "gallery"]
-    assert out[cost + 6].startswith("one forward pass: ")
+    assert [line.split()[0] for line in out[cost + 1:cost + 7]] == [
+        "explain", "behaviour", "background_swap", "faithfulness", "sanity", "gallery"]
+    assert out[cost + 7].startswith("one forward pass: ")

@@ -425,3 +425,35 @@ def test_compare_cli_of_identical_runs(tmp_path):
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+def _row(figure, p, significant, difference=-0.1, interval=None):
+    from audit.comparison.compare import FigureComparison
+
+    return FigureComparison(figure=figure, label=figure, method=None, kind="proportion",
+                            unit="pct", better="higher", a=0.9, b=0.8, difference=difference,
+                            p_value=p, interval=interval, significant=significant,
+                            assessment="regression" if significant else
+                            "no_significant_change")
+
+
+def test_false_discovery_rate_across_the_compared_figures():
+    from audit.comparison.compare import control_fdr
+
+    # m = 4 tested: p 0.01, 0.04, 0.03 and an interval test (d = 0.1, 95% interval touching
+    # 0: p = 0.05). Lines k q / m: 0.0125, 0.025, 0.0375, 0.05; sorted 0.01, 0.03, 0.04, 0.05:
+    # only 0.05 <= 0.05 at k = 4, so step-up keeps all four significant.
+    rows = [_row("a", 0.01, True), _row("b", 0.04, True), _row("c", 0.03, True),
+            _row("d", None, True, difference=0.1, interval=(0.0, 0.2)),
+            _row("untested", None, None)]
+    kept = control_fdr(rows, fdr=0.05, confidence=0.95)
+    assert [r.significant for r in kept] == [True, True, True, True, None]
+    # Make the last one p ~ 0.32 (d = 0.1, interval -0.096 .. 0.296): k = 1 now
+    # (0.03 > 0.025, 0.04 > 0.0375), so b and c lose their significance, with a note.
+    rows[3] = _row("d", None, False, difference=0.1, interval=(-0.096, 0.296))
+    kept = control_fdr(rows, fdr=0.05, confidence=0.95)
+    assert [r.significant for r in kept] == [True, False, False, False, None]
+    assert kept[1].assessment == "no_significant_change"
+    assert "not after false-discovery-rate control" in kept[1].note
+    assert kept[0].p_adjusted == pytest.approx(0.04)  # 0.01 x 4 / 1
+    assert kept[4].p_adjusted is None

@@ -102,7 +102,7 @@ def test_shipped_pipelines_build():
         assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
         evidence = name != "quick"  # quick leaves the evidence stages out
         assert [s.name for s in pipeline.per_batch] == ["explain", "score"] + (
-            ["behaviour"] if evidence else [])
+            ["background_swap", "behaviour"] if evidence else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
             "aggregate", "drift", "gate", "gallery", "report"]
@@ -136,8 +136,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, slices, predict, explain, score, behaviour, faithfulness, sanity, "
-     "aggregate, drift, gate, gallery, report."),
+     "load_dataset, slices, predict, explain, score, background_swap, behaviour, faithfulness, "
+     "sanity, aggregate, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),

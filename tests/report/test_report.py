@@ -144,8 +144,9 @@ def test_report_edge_cases_do_not_crash(tmp_path):
     path = write_report(tmp_path / "a", summary=summary, records=records_to_frame(records),
                         skipped=NO_SKIPPED, gallery=[], config=CONFIG)
     text = path.read_text()
-    assert '<div class="verdict-word">PASSED</div>' in text
-    assert '<div class="verdict-line">No gates configured.</div>' in text
+    # No gate configured: no verdict (a neutral banner), even where the summary says passed.
+    assert '<div class="verdict-word">NO VERDICT</div>' in text
+    assert '<div class="verdict-line">No verdict: no gates configured.' in text
     assert "No sample was misclassified" in text
     assert "No sample has a usable ground-truth box" in text
     assert '<td class="n"><b>n/a</b></td>' in text  # the fixation rates

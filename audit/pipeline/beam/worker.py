@@ -85,7 +85,8 @@ def _work(pipeline: Pipeline, catalog: Mapping[str, Any], maker: str, load) -> _
 
     for stage in pipeline.per_batch:
         for name in stage.inputs:
-            if name not in made_in_stream:
+            absent = name in stage.optional and name not in makers and name not in catalog
+            if name not in made_in_stream and not absent:  # an absent optional input: None
                 need(name)
     return _Work(per_batch=pipeline.per_batch, rebuild=tuple(rebuild), shipped=shipped,
                  stream=pipeline.stream, maker=maker, load=load,

@@ -52,6 +52,11 @@ def baseline_view(summary: RunSummary, drift: Drift | None = None) -> dict | Non
     if n_small:
         sentence += (f" {n_small} significant change{'s' if n_small != 1 else ''} no larger "
                      f"than report.min_change {'is' if n_small == 1 else 'are'} not flagged.")
+    n_tested = sum(f.significant is not None for f in comparison.figures)
+    if comparison.fdr is not None and n_tested > 1:
+        sentence += (f" Significance is controlled for the false-discovery rate across the "
+                     f"{n_tested} figures tested (Benjamini-Hochberg, report.fdr "
+                     f"{comparison.fdr:g}).")
     theirs, ours = baseline.provenance, summary.provenance
     return {
         "note": "",

@@ -22,6 +22,7 @@ from audit.summary import (
     PairedFigure,
     RunSummary,
     Stat,
+    SwapSplit,
 )
 
 __all__ = ["disagreement", "trust_view"]
@@ -43,6 +44,53 @@ def _split_row(name: str, split: BehaviourSplit) -> dict:
             "reliance": _estimate(split.background_reliance, "num")}
 
 
+#: Why the fill is what it is, said next to the behavioural test's figures.
+FILL_NOTES = {
+    "gray": "gray (128) owes nothing to the image, so a background's colour cannot survive "
+            "its removal",
+    "black": "black owes nothing to the image, so a background's colour cannot survive its "
+             "removal",
+    "mean": "the image's mean colour is a poor choice: where the background fills most of "
+            "the image it is the background's own colour, so a model cued by that colour "
+            "keeps its decision 'without' the background (reliance reads 0 for such a model)",
+    "blur": "a blur keeps the colour of whatever covers most of the image: a background's "
+            "colour can survive its removal",
+}
+
+
+def _swap_row(name: str, swap: SwapSplit | None) -> dict | None:
+    if swap is None:
+        return None
+    return {"name": name, "n": fmt_count(swap.n),
+            "original": _estimate(swap.accuracy_original),
+            "same": _estimate(swap.accuracy_mixed_same),
+            "rand": _estimate(swap.accuracy_mixed_rand),
+            "gap": _gap(swap.bg_gap),
+            "follow": _estimate(swap.background_follow_rate)}
+
+
+def _gap(estimate: Estimate) -> dict:
+    ci = (estimate.ci_low, estimate.ci_high) if estimate.ci_low is not None else None
+    return {"value": fmt_delta(estimate.value, "pct"), "ci": fmt_ci(ci, "pct"),
+            "n": fmt_count(estimate.n)}
+
+
+def _swap(figures) -> dict | None:
+    """The background swap's table (None without the ``background_swap`` stage)."""
+    if figures.swap is None:
+        return None
+    rows = [_swap_row("all samples", figures.swap),
+            _swap_row("correct", figures.correct.swap),
+            _swap_row("misclassified", figures.misclassified.swap)]
+    rows += [_swap_row(f"true class {name}", split.swap)
+             for name, split in figures.per_class.items()]
+    return {"rows": [r for r in rows if r is not None],
+            "gap": _gap(figures.swap.bg_gap),
+            "follow": _estimate(figures.swap.background_follow_rate),
+            "by_swap": figures.decision_evidence.get("swap", 0),
+            "by_fill": figures.decision_evidence.get("fill", 0)}
+
+
 def _behaviour(summary: RunSummary) -> dict | None:
     figures = summary.behaviour
     if figures is None:
@@ -56,6 +104,8 @@ def _behaviour(summary: RunSummary) -> dict | None:
     reliance = figures.background_reliance.value
     return {
         "fill": figures.fill,
+        "fill_note": FILL_NOTES.get(figures.fill or "", ""),
+        "swap": _swap(figures),
         "rows": rows,
         "reliance": fmt_num(reliance, 2),
         "leans": None if reliance is None else (

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from audit.report.format import fmt_figure
-from audit.summary import RunSummary
+from audit.report.format import fmt_ci, fmt_delta, fmt_figure, fmt_num, fmt_pct
+from audit.summary import Estimate, RunSummary
 
-__all__ = ["verdict_state", "verdict_view"]
+__all__ = ["first_figures", "verdict_state", "verdict_view"]
 
 
 def verdict_state(passed: bool | None) -> tuple[str, str]:
@@ -18,7 +18,8 @@ def verdict_state(passed: bool | None) -> tuple[str, str]:
 
 def verdict_view(summary: RunSummary) -> dict:
     """``state`` (``"passed"``, ``"failed"`` or ``"none"`` without a verdict), ``label``, a
-    one-line ``line`` and one row per gate (``name``, ``value``, ``threshold``, ``passed``,
+    one-line ``line``, ``first`` (without gates: :func:`first_figures`) and one row per gate
+    (``name``, ``value``, ``threshold``, ``passed``,
     ``too_few`` for a gate whose figure had not enough samples, ``reason``), in the order the
     gates were evaluated."""
     rows = [{
@@ -29,11 +30,14 @@ def verdict_view(summary: RunSummary) -> dict:
         "too_few": gate.outcome == "not_enough_samples",
         "reason": gate.reason,
     } for name, gate in summary.gates.items()]
-    state, label = verdict_state(summary.passed)
+    # No gate, no verdict, whatever an older summary.json's "passed" says.
+    state, label = verdict_state(summary.passed if rows else None)
     n_failed = sum(not r["passed"] for r in rows)
     plural = "s" if len(rows) != 1 else ""
     if not rows:
-        line = "No gates configured."
+        line = ("No verdict: no gates configured. Nothing was judged (exit code 0); read "
+                "these figures first, and set thresholds under gates: to make the run pass "
+                "or fail.")
     elif n_failed:
         line = f"{n_failed} of {len(rows)} gate{plural} failed."
     else:
@@ -43,9 +47,14 @@ def verdict_view(summary: RunSummary) -> dict:
         counted = "failed" if not few[0]["passed"] else "passed"
         line += (f" {len(few)} had not enough samples to judge ({counted} as gates.on_too_few "
                  "says).")
+    controlled = [g for g in summary.gates.values() if g.p_adjusted is not None]
+    if controlled:
+        line += (f" The {len(controlled)} per-slice gates are judged with the false-discovery "
+                 "rate across them controlled (Benjamini-Hochberg, report.fdr).")
     return {"state": state, "label": label, "line": line, "gates": rows,
             "disagreement": _disagreement(summary),
-            "faithfulness": faithfulness_sentence(summary)}
+            "faithfulness": faithfulness_sentence(summary),
+            "first": first_figures(summary) if not rows else []}
 
 
 def faithfulness_sentence(summary: RunSummary) -> str | None:
@@ -78,6 +87,44 @@ def faithfulness_sentence(summary: RunSummary) -> str | None:
     elif run.n_undecided:
         line += "; these samples cannot say how many more would decide"
     return line + "."
+
+
+def _interval(estimate: Estimate, kind: str) -> str:
+    ci = fmt_ci((estimate.ci_low, estimate.ci_high), kind)
+    return f"95% CI {ci}, n={estimate.n}" if ci else f"n={estimate.n}"
+
+
+def first_figures(summary: RunSummary) -> list[dict]:
+    """The two or three figures a reader of a run without gates should look at first
+    (``name``, ``value``, ``note``): accuracy, then the explainer-free evidence of background
+    reliance (the swap's BG-Gap and background-follow rate when the run has them, else the
+    fill test's reliance), else the highest background-fixation rate of a method."""
+    out = []
+    if summary.accuracy is not None:
+        out.append({"name": "accuracy", "value": fmt_pct(summary.accuracy),
+                    "note": f"{summary.n_samples} samples"})
+    behaviour = summary.behaviour
+    swap = behaviour.swap if behaviour is not None else None
+    if swap is not None and swap.n:
+        out.append({"name": "BG-Gap (Mixed-Same - Mixed-Rand)",
+                    "value": fmt_delta(swap.bg_gap.value, "pct"),
+                    "note": f"{_interval(swap.bg_gap, 'pct')}; ImageNet-9's ResNet-50: "
+                            "+7.3 pp"})
+        out.append({"name": "decisions that follow the background (Mixed-Rand)",
+                    "value": fmt_pct(swap.background_follow_rate.value),
+                    "note": _interval(swap.background_follow_rate, "pct")})
+    elif behaviour is not None and behaviour.background_reliance.n:
+        out.append({"name": f"background reliance ({behaviour.fill} fill)",
+                    "value": fmt_num(behaviour.background_reliance.value, 2),
+                    "note": _interval(behaviour.background_reliance, "num")})
+    else:
+        rates = [(m.background_fixation_rate, name) for name, m in summary.methods.items()
+                 if m.background_fixation_rate is not None]
+        if rates:
+            rate, name = max(rates)
+            out.append({"name": f"background fixation among errors ({name})",
+                        "value": fmt_pct(rate), "note": "the highest of the methods"})
+    return out
 
 
 def _disagreement(summary: RunSummary) -> str | None:
