@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from audit.app.engines import make_engine
 from audit.app.provenance import start_provenance
 from audit.config import AuditConfig, load_config, parse_config
@@ -26,6 +24,7 @@ from audit.history.run_info import RunInfo
 from audit.io import atomic_write_text
 from audit.pipeline import Pipeline, RunFolder, load_pipeline, run_pipeline
 from audit.pipeline.run_folder import now_iso
+from audit.safe_yaml import dump_yaml
 from audit.stages import STAGES
 from audit.summary import RunSummary, Verdict
 
@@ -105,6 +104,9 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     else:
         run_dir = Path(out_dir)
         run_id = run_dir.name
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--out must name a folder (new or empty); got '{run_dir}', "
+                              "which is a file")
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError(f"Output folder '{run_dir}' is not empty; choose another or "
                               "remove it.")
@@ -113,7 +115,7 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     folder = RunFolder(run_dir)
     dump = config.resolved_dump()
     dump["pipeline"] = str(pipeline.path)
-    atomic_write_text(folder.path / "config.yaml", yaml.safe_dump(dump, sort_keys=False))
+    atomic_write_text(folder.path / "config.yaml", dump_yaml(dump, sort_keys=False))
     folder.write_status(status="running", run_id=run_id, started_at=now_iso(),
                         pipeline_path=str(pipeline.path),
                         history_dir=str(history_dir) if history_dir else None,

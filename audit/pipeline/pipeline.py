@@ -37,10 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
-
 from audit.errors import ConfigError
 from audit.pipeline.stage import Stage
+from audit.safe_yaml import read_yaml
 
 __all__ = ["Pipeline", "build_pipeline", "builtin_pipelines_dir", "load_pipeline",
            "resolve_pipeline_path"]
@@ -278,9 +277,6 @@ def load_pipeline(path: str | os.PathLike, *, table: Mapping[str, Stage],
                   provided: Iterable[str]) -> Pipeline:
     """Read, check and build a pipeline file (a shipped one is found by its file name)."""
     path = resolve_pipeline_path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the pipeline: {exc}") from None
+    data = read_yaml(path, what="pipeline file")  # no aliases, no key given twice, capped
     pipeline = build_pipeline(data, table=table, provided=provided, where=str(path))
     return dataclasses.replace(pipeline, path=path)
