@@ -227,4 +227,5 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         _failed(folder, exc)
         raise
     folder.write_status(status="complete", passed=verdict.passed)
+    folder.write_manifest()  # last: SHA256SUMS of every file, for `cam-audit verify`
     return RunResult(folder.path, catalog.get("results"), verdict.exit_code)
