@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from audit import __version__
+from audit.app.terminal import EscapingStream, escape_controls
 from audit.errors import AuditError, ExitCode
 from audit.pipeline import PipelineError, StageError
 
@@ -81,7 +82,21 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", metavar="FILE", dest="json_out",
                          help="write the comparison as JSON here: every figure with its test "
                               "and assessment, and the overall answer")
+    verify = sub.add_parser("verify", help="check an archived run folder against its SHA256SUMS "
+                                           "(exit 0 intact, 1 modified, 2 not a run folder)")
+    verify.add_argument("run_dir", metavar="RUN_DIR")
     return parser
+
+
+def _verify(args) -> int:
+    from audit.app.verify import verify_run
+
+    code, problems = verify_run(args.run_dir)
+    for problem in problems:
+        print(f"{args.run_dir}: {problem}")
+    if not problems:
+        print(f"{args.run_dir}: intact (every file matches SHA256SUMS)")
+    return code
 
 
 def _run(args) -> int:
@@ -165,6 +180,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return ExitCode.BAD_INPUT
+    # What is printed comes partly from manifests: control characters are escaped.
+    stdout, sys.stdout = sys.stdout, EscapingStream(sys.stdout)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(args) -> int:
+    if args.command == "verify":
+        try:
+            return _verify(args)
+        except AuditError as exc:
+            print(f"cam-audit: error: {escape_controls(str(exc))}", file=sys.stderr)
+            return ExitCode.BAD_INPUT
     _quiet_tensorflow()
     try:
         if args.command == "run":
@@ -173,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         return _compare(args)
     except (AuditError, PipelineError) as exc:  # bad input, the audit's or the pipeline's
-        print(f"cam-audit: error: {exc}", file=sys.stderr)
+        print(f"cam-audit: error: {escape_controls(str(exc))}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except StageError as exc:
-        print(f"cam-audit: internal error: {exc} (traceback in the run folder's error.log)",
-              file=sys.stderr)
+        print(f"cam-audit: internal error: {escape_controls(str(exc))} (traceback in the run "
+              "folder's error.log)", file=sys.stderr)
         return ExitCode.INTERNAL_ERROR
     except KeyboardInterrupt:
         print("cam-audit: interrupted; resume with --resume RUN_DIR", file=sys.stderr)
@@ -188,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:  # a defect outside any stage: never exit 1 like a verdict
-        print(f"cam-audit: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"cam-audit: internal error: {type(exc).__name__}: {escape_controls(str(exc))}",
+              file=sys.stderr)
         return ExitCode.INTERNAL_ERROR
 
 

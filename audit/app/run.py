@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from audit.app.engines import make_engine
 from audit.app.pipelines import resolve_pipeline_path
 from audit.app.provenance import start_provenance
@@ -27,6 +25,7 @@ from audit.history.run_info import RunInfo
 from audit.io import atomic_write_text
 from audit.pipeline import Pipeline, PipelineError, RunFolder, load_pipeline, run_pipeline
 from audit.pipeline.run_folder import RunStatus, now_iso
+from audit.safe_yaml import dump_yaml, read_yaml
 from audit.stages import STAGES
 from audit.summary import RunSummary, Verdict
 
@@ -53,7 +52,8 @@ class RunResult:
 def load_audit_pipeline(path) -> Pipeline:
     """A pipeline file (a shipped one is found by its file name) built from the audit's stages
     (:data:`audit.stages.STAGES`)."""
-    return load_pipeline(resolve_pipeline_path(path), table=STAGES, provided=RUN_INPUTS)
+    return load_pipeline(resolve_pipeline_path(path), table=STAGES, provided=RUN_INPUTS,
+                         read=lambda file: read_yaml(file, what="pipeline file"))
 
 
 def _new_run_dir(out_dir: Path, run_name: str) -> tuple[str, Path]:
@@ -107,6 +107,9 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     else:
         run_dir = Path(out_dir)
         run_id = run_dir.name
+        if run_dir.exists() and not run_dir.is_dir():
+            raise ConfigError(f"--out must name a folder (new or empty); got '{run_dir}', "
+                              "which is a file")
         if run_dir.exists() and any(run_dir.iterdir()):
             raise ConfigError(f"Output folder '{run_dir}' is not empty; choose another or "
                               "remove it.")
@@ -115,7 +118,7 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     folder = RunFolder(run_dir)
     dump = config.resolved_dump()
     dump["pipeline"] = str(pipeline.path)
-    atomic_write_text(folder.path / "config.yaml", yaml.safe_dump(dump, sort_keys=False))
+    atomic_write_text(folder.path / "config.yaml", dump_yaml(dump, sort_keys=False))
     folder.write_status(status="running", run_id=run_id, started_at=now_iso(),
                         pipeline_path=str(pipeline.path),
                         history_dir=str(history_dir) if history_dir else None,
@@ -245,4 +248,5 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         _failed(folder, exc)
         raise
     folder.write_status(status="complete", passed=verdict.passed)
+    folder.write_manifest()  # last: SHA256SUMS of every file, for `cam-audit verify`
     return RunResult(folder.path, catalog.get("results"), verdict.exit_code)

@@ -48,7 +48,7 @@ def _check_slices(slices: list[list[str]]) -> list[list[str]]:
 
 
 class AuditConfig(_Section):
-    run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    run_name: str = Field(default="audit", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=100)
     seed: int = 0
     pipeline: Path = Path("pipelines/audit.yaml")
     model: ModelSection

@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from audit.config.audit_config import AuditConfig
 from audit.errors import ConfigError
 from audit.files import is_url
+from audit.safe_yaml import read_yaml
 from audit.validation import echo, must_phrase
 
 _PATH_KEYS = (("model", "path"), ("model", "search_path"), ("dataset", "path"),
@@ -44,16 +44,24 @@ def _format_errors(exc: ValidationError, where: str) -> str:
         kind = error["type"]
         if kind == "extra_forbidden":
             allowed = [k for k in _allowed_keys(AuditConfig, loc) if k != "source"]
-            guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            guess = difflib.get_close_matches(str(loc[-1])[:100], allowed, n=1)
             hint = f" Did you mean '{guess[0]}'?" if guess else ""
-            lines.append(f"{where}: {key}: unknown key.{hint} Allowed here: "
+            lines.append(f"{where}: {_cap(key)}: unknown key.{hint} Allowed here: "
                          f"{', '.join(allowed)}.")
         elif kind == "missing":
             lines.append(f"{where}: {key}: required key is missing.")
         else:
-            lines.append(f"{where}: {must_phrase(key, error['msg'])}; got "
+            lines.append(f"{where}: {must_phrase(_cap(key), error['msg'])}; got "
                          f"{echo(error.get('input'))}")
+        if len(lines) >= 20:
+            lines.append(f"{where}: ... and {len(exc.errors()) - 20} more error(s)")
+            break
     return "\n".join(lines)
+
+
+def _cap(text: str, limit: int = 200) -> str:
+    """A key path or message cut to ``limit`` characters (the values are capped by ``short``)."""
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
 
 
 def _resolve_paths(data: dict, base: Path) -> dict:
@@ -94,9 +102,7 @@ def load_config(path: str | os.PathLike) -> AuditConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"Configuration file '{path}' does not exist.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    # Bounded: no aliases, no repeated key, a size cap, libyaml when present (audit.safe_yaml).
+    data = read_yaml(path, what="configuration file")
     config = parse_config(data, where=str(path), base_dir=path.resolve().parent)
     return config.model_copy(update={"source": path.resolve()})

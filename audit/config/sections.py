@@ -18,6 +18,7 @@ from pydantic import (
 
 from audit.cams.methods import DEFAULT_METHODS, UnknownMethodError, get_method
 from audit.config.base import _Section
+from audit.datasets.images import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_FORMATS
 from audit.files import is_url
 
 
@@ -32,6 +33,7 @@ def _registered_method(name: str) -> str:
 Method = Annotated[str, AfterValidator(_registered_method)]
 Target = Literal["predicted", "true"]
 DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
+ImageFormat = Literal["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"]
 
 
 class Preprocessing(_Section):
@@ -188,6 +190,16 @@ class DatasetSection(_Section):
     max_skipped_fraction: float = Field(default=0.05, ge=0.0, le=1.0)
     limit: int | None = Field(default=None, ge=1, description=(
         "Audit only the first N samples of the manifest (also `cam-audit run --limit N`)."))
+    max_image_pixels: int | None = Field(default=DEFAULT_MAX_IMAGE_PIXELS, ge=1, description=(
+        "Largest image decoded (width x height, read from the file's header before decoding); "
+        "a larger one is skipped with its reason. null leaves only Pillow's own limit."))
+    image_formats: list[ImageFormat] = Field(default=list(IMAGE_FORMATS), min_length=1,
+                                             description=(
+        "Image formats opened; any other file is skipped. TIFF may be added (32-bit and float "
+        "images); EPS, PSD, ICO and the rest are never opened."))
+    confine_paths: bool = Field(default=True, description=(
+        "Image and mask paths must resolve (symlinks followed) inside images_root (for VOC, "
+        "the VOC folder); any other sample is skipped with its reason."))
 
 
 #: Score-CAM's default channel budget (see ``docs/benchmarks.md`` for how close top-k maps

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 from audit.datasets.boxes import BoxError
 from audit.datasets.coco import load_coco
+from audit.datasets.confine import confine_manifest
 from audit.datasets.csv_manifest import load_csv
 from audit.datasets.images import ImageReadError, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
@@ -96,7 +97,8 @@ FORMATS: tuple[str, ...] = tuple(_LOADERS)
 
 def load_manifest(format: str, path: str | os.PathLike, *,
                   images_root: str | os.PathLike | None = None,
-                  class_names: Sequence[str] | None = None) -> DatasetManifest:
+                  class_names: Sequence[str] | None = None,
+                  confine_paths: bool = False) -> DatasetManifest:
     """Load a dataset manifest of the given format.
 
     Parameters
@@ -111,6 +113,10 @@ def load_manifest(format: str, path: str | os.PathLike, *,
     class_names : sequence of str, optional
         The model's classes in output order. ``None`` derives the vocabulary from the labels:
         ``"0".."max"`` for integer labels, else the sorted distinct label names.
+    confine_paths : bool
+        Skip every sample whose image or mask resolves (symbolic links followed) outside
+        ``images_root`` (for VOC, outside the VOC folder) (:mod:`audit.datasets.confine`).
+        The audit passes ``dataset.confine_paths`` (default true).
 
     Returns
     -------
@@ -129,4 +135,10 @@ def load_manifest(format: str, path: str | os.PathLike, *,
             f"unknown dataset format {format!r} for manifest {os.fspath(path)}; "
             f"allowed formats: {', '.join(FORMATS)}"
         )
-    return loader(path, images_root=images_root, class_names=class_names)
+    manifest = loader(path, images_root=images_root, class_names=class_names)
+    if not confine_paths:
+        return manifest
+    roots = [manifest.images_root]
+    if key == "voc":
+        roots.append(os.fspath(path))
+    return confine_manifest(manifest, roots=roots)

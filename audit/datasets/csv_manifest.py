@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Sequence
 
 from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
@@ -91,6 +92,14 @@ def read_csv_entries(path: str) -> list[RawEntry]:
     return entries
 
 
+#: What a column name looks like; a first line of anything else is not echoed in errors.
+_COLUMN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_ .-]{0,31}$")
+
+
+def _cap(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _columns(header: Sequence[str], path: str
              ) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """The known columns' positions and the metadata columns (name, position).
@@ -101,11 +110,20 @@ def _columns(header: Sequence[str], path: str
     positions: dict[str, int] = {}
     for i, name in enumerate(names):
         positions.setdefault(name, i)
-    found = ", ".join(repr(cell.strip()) for cell in header)
+    found = ", ".join(repr(_cap(cell.strip())) for cell in header[:20]) + (
+        f" and {len(header) - 20} more" if len(header) > 20 else "")
     missing = [c for c in REQUIRED_COLUMNS if c not in positions]
     box_present = [c for c in BOX_FIELDS if c in positions]
     if box_present and len(box_present) < len(BOX_FIELDS):
         missing += [c for c in BOX_FIELDS if c not in positions]
+    if missing and not all(_COLUMN_NAME.match(cell.strip()) for cell in header):
+        # Not a header (a wrong dataset.path: a key, a password file): its first line is not
+        # echoed; a header of column names is, to show what was found.
+        raise DatasetError(
+            f"dataset manifest {path} must start with the header "
+            f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}'; got a first line of {len(header)} "
+            "cell(s) naming none of these columns (is dataset.path the manifest?)"
+        )
     if missing:
         raise DatasetError(
             f"dataset manifest {path} is missing required column(s) "

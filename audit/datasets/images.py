@@ -20,17 +20,45 @@ Conventions
 * A file that is missing, unreadable, truncated or corrupt raises :class:`ImageReadError`, a
   per-sample problem (the sample is skipped), never a run-level error. Images are fully decoded
   (``Image.load()``) so truncation is detected here and not later.
+* Only the formats of :data:`IMAGE_FORMATS` are opened (PNG, JPEG, GIF, WebP, BMP): Pillow is
+  never asked to guess among all the formats it knows (EPS would be handed to Ghostscript; TIFF,
+  PSD and ICO bring large, rarely needed decoders). Any other file is a skipped sample.
+* Memory is bounded before decoding: the header's pixel count (after a JPEG's reduced-scale
+  draft) is checked against ``max_pixels`` (``dataset.max_image_pixels``, default
+  :data:`DEFAULT_MAX_IMAGE_PIXELS`) before :meth:`PIL.Image.Image.load`, and a larger image is
+  a skipped sample. Conversions work in ``uint8``/``uint16``/``uint32`` (float images in
+  row blocks), never in ``float64`` over the whole image, so decoding one image peaks at a
+  small multiple of its pixel count (measured in ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from audit.errors import AuditError
 from audit.files import RemoteReadError, is_url, read_bytes
+
+#: The image formats read by default (Pillow format names); every other file is a skipped
+#: sample. ``dataset.image_formats`` may add TIFF (see :data:`OPTIONAL_FORMATS`).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+
+#: Formats that may be asked for but are not read by default. TIFF is the one container of
+#: 32-bit integer and float images (microscopy, remote sensing), but its decoder (libtiff,
+#: with its many compressions) is the largest attack surface of the lot: opt in.
+OPTIONAL_FORMATS = ("TIFF",)
+
+#: Default pixel budget of one image (``dataset.max_image_pixels``): 50 million pixels, a
+#: 8660x5773 photo; decoding one peaks at 0.3 to 0.75 GB by its mode (6 to 15 bytes per
+#: pixel, see ``docs/benchmarks.md``).
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+
+#: Pixels converted at a time where a conversion needs floating point (``F`` images).
+_BLOCK_PIXELS = 1 << 20
 
 
 class ImageReadError(Exception):
@@ -47,13 +75,18 @@ class ImageReadError(Exception):
         self.reason = reason
 
 
-def read_image(path: str) -> np.ndarray:
+def read_image(path: str, *, max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+               formats: tuple[str, ...] = IMAGE_FORMATS) -> np.ndarray:
     """Read an image file as ``uint8`` RGB, as it is displayed.
 
     Parameters
     ----------
     path : str
         The image file.
+    max_pixels : int or None
+        Largest image (width x height, from the header) decoded; ``None``: no limit of ours.
+    formats : tuple of str
+        The Pillow formats opened (:data:`IMAGE_FORMATS`, optionally TIFF).
 
     Returns
     -------
@@ -65,14 +98,16 @@ def read_image(path: str) -> np.ndarray:
     ImageReadError
         The file is missing, not an image, truncated or corrupt.
     """
-    return decode_image(path)[0]
+    return decode_image(path, max_pixels=max_pixels, formats=formats)[0]
 
 
 #: EXIF orientations that swap width and height.
 _TRANSPOSING = (5, 6, 7, 8)
 
 
-def decode_image(path: str, *, at_least: tuple[int, int] | None = None
+def decode_image(path: str, *, at_least: tuple[int, int] | None = None,
+                 max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS,
+                 formats: tuple[str, ...] = IMAGE_FORMATS
                  ) -> tuple[np.ndarray, tuple[int, int]]:
     """Read an image file as ``uint8`` RGB, possibly at a reduced scale, and its full size.
 
@@ -85,6 +120,12 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
         (1/2, 1/4 or 1/8, by the decoder itself: Pillow's ``draft``), never below this size:
         the same picture for a model that sees it at a fraction of this size, at a fraction of
         the cost. Other formats, and smaller JPEGs, are decoded in full.
+    max_pixels : int or None
+        Largest image decoded, in pixels as the header gives them (after a JPEG's draft);
+        a larger one raises :class:`ImageReadError` before any pixel is decoded. ``None``
+        leaves only Pillow's own decompression-bomb limit.
+    formats : tuple of str
+        The Pillow formats opened; any other file raises :class:`ImageReadError`.
 
     Returns
     -------
@@ -96,12 +137,17 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
     Raises
     ------
     ImageReadError
-        The file is missing, not an image, truncated or corrupt.
+        The file is missing, not an image, truncated or corrupt, not in :data:`IMAGE_FORMATS`,
+        or larger than ``max_pixels``.
     """
     try:
         # A URL (gs://...) is read through Apache Beam's file systems (audit.files).
         source = io.BytesIO(read_bytes(path)) if is_url(path) else path
-        with Image.open(source) as img:
+        with warnings.catch_warnings():
+            # Pillow warns above its own limit; ours (max_pixels) is checked below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(source, formats=list(formats))
+        with opened as img:
             width, height = img.size
             orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
             if orientation in _TRANSPOSING:
@@ -112,9 +158,12 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
                     want_h, want_w = want_w, want_h
                 if img.width >= 2 * want_w and img.height >= 2 * want_h:
                     img.draft("RGB", (want_w, want_h))
+            _check_pixels(img, path, max_pixels)  # from the header, before any decoding
             img.load()  # full decode: truncated or corrupt data fails here
             try:
-                shown = ImageOps.exif_transpose(img)
+                # exif_transpose copies the image even when there is nothing to turn.
+                turned = img.getexif().get(0x0112, 1) not in (None, 1)
+                shown = ImageOps.exif_transpose(img) if turned else img
             except Exception as exc:  # noqa: BLE001 - a broken EXIF block of this one file
                 raise ImageReadError(
                     f"image {path}: its EXIF orientation could not be applied "
@@ -135,8 +184,16 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
     except RemoteReadError as exc:
         raise ImageReadError(f"image file {path} cannot be read: {exc}") from exc
     except UnidentifiedImageError as exc:
+        raise ImageReadError(_unidentified(path, formats)) from exc
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ImageReadError(
+                f"image file name is longer than the file system allows: {_short(path)}"
+            ) from exc
+        if exc.errno is not None:  # the operating system's error, not the decoder's
+            raise ImageReadError(f"image file {path} cannot be read ({exc.strerror})") from exc
         raise ImageReadError(
-            f"image file {path} is not in an image format Pillow can read"
+            f"image file {path} is truncated or corrupt ({type(exc).__name__}: {exc})"
         ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"image file {path} is too large to decode safely: {exc}") from exc
@@ -146,26 +203,66 @@ def decode_image(path: str, *, at_least: tuple[int, int] | None = None
         ) from exc
 
 
+def _unidentified(path: str, formats: tuple[str, ...]) -> str:
+    """Why a file was not opened: a format Pillow knows but that is not read (by the file's
+    extension), or no image at all."""
+    ext = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
+    known = Image.registered_extensions().get(ext)
+    if known and known not in formats:
+        return (f"image file {path} is a {known} file (by its name); image files must be "
+                f"one of {', '.join(formats)} (dataset.image_formats)")
+    return f"image file {path} is not in an image format Pillow can read"
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _check_pixels(img: Image.Image, path: str, max_pixels: int | None) -> None:
+    """Refuse an image larger than ``max_pixels`` from its header (nothing decoded yet)."""
+    if max_pixels is None:
+        return
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageReadError(
+            f"image file {path} is {width}x{height} = {width * height:,} pixels; it must be at "
+            f"most dataset.max_image_pixels = {max_pixels:,} pixels (raise the limit to audit "
+            "it; decoding takes 6 to 15 bytes per pixel)")
+
+
 def _to_rgb(img: Image.Image, path: str) -> np.ndarray:
-    """Convert a loaded Pillow image of any mode to ``uint8`` RGB (see module conventions)."""
+    """Convert a loaded Pillow image of any mode to ``uint8`` RGB (see module conventions).
+
+    Integer arithmetic only (float images in row blocks), so the conversion needs at most a
+    few bytes per pixel on top of the decoded image; the results are those of the exact
+    formulas (``round(v / 257)``, ``round(c * a / 255)``: no value of these lies on a half).
+    """
     mode = img.mode
     if mode == "RGB":
         return np.asarray(img, dtype=np.uint8).copy()
     if mode.startswith("I;16"):
-        gray = _scale_16bit(np.asarray(img).astype(np.float64))
-        return _gray_to_rgb(gray)
+        return _gray_to_rgb(_scale_16bit(np.asarray(img)))
     if mode == "I":
-        values = np.asarray(img).astype(np.float64)
+        values = np.asarray(img)
         if values.size and values.max() > 255:
             gray = _scale_16bit(values)
         else:
-            gray = np.clip(values, 0, 255).round().astype(np.uint8)
+            gray = np.clip(values, 0, 255).astype(np.uint8)
         return _gray_to_rgb(gray)
     if mode == "F":
-        values = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0)
-        if values.size and values.max() <= 1.0:
-            values = values * 255.0
-        return _gray_to_rgb(np.clip(values, 0, 255).round().astype(np.uint8))
+        values = np.asarray(img, dtype=np.float32)
+        # As in nan_to_num(values).max() <= 1: NaN counts as 0, so all-NaN is 0..1 too.
+        unit = bool(values.size) and (bool(np.isnan(values).all())
+                                      or not float(np.nanmax(values)) > 1.0)
+        gray = np.empty(values.shape, dtype=np.uint8)
+        flat_in, flat_out = values.reshape(-1), gray.reshape(-1)
+        for start in range(0, flat_in.size, _BLOCK_PIXELS):
+            block = np.nan_to_num(flat_in[start:start + _BLOCK_PIXELS].astype(np.float64),
+                                  nan=0.0)
+            if unit:
+                block = block * 255.0
+            flat_out[start:start + _BLOCK_PIXELS] = np.clip(block, 0, 255).round()
+        return _gray_to_rgb(gray)
     if mode in ("1", "L"):
         return _gray_to_rgb(np.asarray(img.convert("L"), dtype=np.uint8))
     if mode == "P":
@@ -174,9 +271,8 @@ def _to_rgb(img: Image.Image, path: str) -> np.ndarray:
             return np.asarray(img, dtype=np.uint8).copy()
         mode = "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-        rgb = rgba[..., :3] * (rgba[..., 3:4] / 255.0)  # composite on black
-        return rgb.round().astype(np.uint8)
+        rgba = img if mode == "RGBA" else img.convert("RGBA")  # convert() would copy RGBA
+        return _composite_on_black(np.asarray(rgba, dtype=np.uint8))
     try:
         # CMYK (Pillow undoes Adobe's inverted CMYK JPEGs), YCbCr, HSV, ...
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
@@ -186,9 +282,30 @@ def _to_rgb(img: Image.Image, path: str) -> np.ndarray:
         ) from exc
 
 
+def _composite_on_black(rgba: np.ndarray) -> np.ndarray:
+    """``round(c * a / 255)`` per colour channel, in ``uint16``, one channel at a time."""
+    alpha = rgba[..., 3].astype(np.uint16)
+    out = np.empty(rgba.shape[:-1] + (3,), dtype=np.uint8)
+    channel = np.empty(alpha.shape, dtype=np.uint16)
+    for c in range(3):
+        np.multiply(rgba[..., c], alpha, out=channel, dtype=np.uint16)  # <= 65025
+        channel += 127
+        channel //= 255
+        out[..., c] = channel
+    return out
+
+
 def _scale_16bit(values: np.ndarray) -> np.ndarray:
-    """Scale 0..65535 values to 0..255 (65535 -> 255), clipping outside values."""
-    return np.clip(np.round(values / 257.0), 0, 255).astype(np.uint8)
+    """Scale 0..65535 values to 0..255 (``round(v / 257)``, 65535 -> 255), clipping outside
+    values, in integer arithmetic.
+
+    >>> _scale_16bit(np.array([0, 128, 129, 385, 386, 65535, 70000, -5], dtype=np.int32))
+    array([  0,   0,   1,   1,   2, 255, 255,   0], dtype=uint8)
+    """
+    wide = np.clip(values, 0, 65535).astype(np.uint32)
+    wide += 128
+    wide //= 257
+    return wide.astype(np.uint8)
 
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from audit.datasets.boxes import BoxesOutsideError, fit_sample_boxes, format_box
+from audit.datasets.images import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_FORMATS
 from audit.datasets.labels import (
     LabelError,
     format_classes,
@@ -139,6 +140,11 @@ class DatasetManifest:
     dropped_meta : dict of str to str
         Metadata fields left out of every sample because the entries of one image disagree on
         them, each with the first disagreement (see the module's conventions).
+    max_image_pixels : int or None
+        The pixel budget of one image (``dataset.max_image_pixels``), for every reader of the
+        samples (the stream, and the stages that read a few samples again).
+    image_formats : tuple of str
+        The image formats read (``dataset.image_formats``).
     """
 
     samples: list[Sample]
@@ -150,6 +156,8 @@ class DatasetManifest:
     n_duplicates: int = 0
     images_root: str = ""
     dropped_meta: dict[str, str] = field(default_factory=dict)
+    max_image_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS
+    image_formats: tuple[str, ...] = IMAGE_FORMATS
 
     def __len__(self) -> int:
         return len(self.samples)

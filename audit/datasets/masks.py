@@ -249,7 +249,11 @@ def _coco_rles(source: PolygonMask | RleMask, size: tuple[int, int]) -> list[Any
 def _read_png(path: str, size: tuple[int, int]) -> np.ndarray:
     """The stored pixel values of a mask file: ``(H, W)``, or ``(H, W, 3)`` for colour files."""
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=["PNG"]) as img:
+            if (img.height, img.width) != tuple(size):  # from the header: nothing decoded yet
+                raise MaskError(
+                    f"mask does not fit its image: mask file {path} is {img.width}x{img.height} "
+                    f"(width x height) but the image decodes to {size[1]}x{size[0]}")
             img.load()
             if img.mode in ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
                 values = np.asarray(img.convert("RGB"))
@@ -257,6 +261,8 @@ def _read_png(path: str, size: tuple[int, int]) -> np.ndarray:
                 values = np.asarray(img.getchannel(0))
             else:  # P (palette indices), L, 1, I, I;16, F
                 values = np.asarray(img)
+    except MaskError:
+        raise
     except FileNotFoundError as exc:
         raise MaskError(f"mask could not be read: mask file not found: {path}") from exc
     except IsADirectoryError as exc:

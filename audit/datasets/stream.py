@@ -37,7 +37,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from audit.datasets.boxes import apply_image_size
-from audit.datasets.images import ImageReadError, decode_image, read_image, resize_image
+from audit.datasets.images import (
+    DEFAULT_MAX_IMAGE_PIXELS,
+    IMAGE_FORMATS,
+    ImageReadError,
+    decode_image,
+    read_image,
+    resize_image,
+)
 from audit.datasets.masks import decode_mask
 from audit.datasets.preprocessing import to_channels
 from audit.datasets.types import Batch, BatchSpec, Sample, SampleError, SkippedSample
@@ -135,6 +142,11 @@ class BatchLoader:
         (:func:`~audit.datasets.images.decode_image`), then resized as any image:
         the model sees the same picture at a fraction of the decoding cost; boxes and masks
         keep referring to the full image's size.
+    max_pixels : int or None
+        The built-in reader's pixel budget per image (``dataset.max_image_pixels``), checked
+        from the header before decoding; a larger image is skipped with its reason.
+    formats : tuple of str
+        The image formats the built-in reader opens (``dataset.image_formats``).
 
     Raises
     ------
@@ -146,6 +158,8 @@ class BatchLoader:
     channels: int
     preprocess: Callable[[np.ndarray], np.ndarray]
     reader: Callable[[str], np.ndarray] = read_image
+    max_pixels: int | None = DEFAULT_MAX_IMAGE_PIXELS
+    formats: tuple[str, ...] = IMAGE_FORMATS
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 3):
@@ -163,7 +177,8 @@ class BatchLoader:
         """The pixels of ``path`` and the full image's ``(height, width)``."""
         if self.reader is read_image:
             height, width = self.input_size
-            return decode_image(path, at_least=(height, width))
+            return decode_image(path, at_least=(height, width), max_pixels=self.max_pixels,
+                                formats=tuple(self.formats))
         rgb = self.reader(path)
         return rgb, (int(rgb.shape[0]), int(rgb.shape[1]))
 

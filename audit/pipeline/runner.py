@@ -136,7 +136,7 @@ class Collector:
         self.lengths = folder.open_tables(self.row_types, checkpoint)
         self.counts = {n: Counts(checkpoint.counts.get(n, {})) for n in self.counters}
         self.done = checkpoint.completed
-        folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False))
+        folder.save_checkpoint(self._checkpoint(False))
 
     def add(self, index: int, outputs: Mapping[str, Any]) -> None:
         """Record the outputs of item ``index``, which must be the next one."""
@@ -148,13 +148,16 @@ class Collector:
         for name in self.counters:
             self.counts[name] = self.counts[name] + outputs[name]
         self.done = index + 1
-        self.folder.save_checkpoint(Checkpoint(self.done, self.lengths, self.counts, False),
-                                    seconds=self.seconds)
+        self.folder.save_checkpoint(self._checkpoint(False), seconds=self.seconds)
+
+    def _checkpoint(self, complete: bool) -> Checkpoint:
+        return Checkpoint(self.done, dict(self.lengths), dict(self.counts), complete,
+                          self.folder.table_digests())
 
     def finish(self) -> Checkpoint:
         """Rename the tables to their final names; the stream is complete."""
         self.folder.finish_tables(self.row_types)
-        final = Checkpoint(self.done, self.lengths, self.counts, True)
+        final = self._checkpoint(True)
         self.folder.save_checkpoint(final, seconds=self.seconds)
         return final
 
@@ -261,10 +264,13 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
     progress = progress or _no_progress
     catalog = dict(inputs)
     seconds: dict[str, float] = dict(folder.stage_seconds())
+    # A resumed folder is checked before anything runs: never repaired, refused when modified.
+    checkpoint = folder.checkpoint() if pipeline.per_batch else None
+    if checkpoint is not None and checkpoint.stream_complete:
+        folder.verify_tables(checkpoint)
     for stage in pipeline.before:
         catalog.update(run_stage(stage, catalog, seconds))
-    if pipeline.per_batch:
-        checkpoint = folder.checkpoint()
+    if checkpoint is not None:
         if not checkpoint.stream_complete:
             engine = engine or LocalEngine()
             checkpoint = engine.run_stream(pipeline, catalog, folder, checkpoint, progress,

@@ -14,7 +14,7 @@ def config_yaml(config: dict) -> str:
     metrics:
       loc_min_iou: 0.5
     """
-    import yaml
+    from audit.safe_yaml import dump_yaml
 
-    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True, default_flow_style=False,
+    return dump_yaml(config, sort_keys=False, allow_unicode=True, default_flow_style=False,
                           width=100)

@@ -73,7 +73,8 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     by_id = {s.sample_id: s for s in manifest.samples}
     samples = tuple(by_id[sid] for sid in chosen["sample_id"] if sid in by_id)
     batch = BatchLoader(model_info.input_size, model_info.channels,
-                        model_info.preprocessor)(BatchSpec(0, samples))
+                        model_info.preprocessor, max_pixels=manifest.max_image_pixels,
+                        formats=manifest.image_formats)(BatchSpec(0, samples))
     if not len(batch):
         return []
     methods = tuple(methods)
@@ -147,7 +148,8 @@ def build_behaviour(chosen: pd.DataFrame, *, manifest: DatasetManifest, fill: st
     by_id = {s.sample_id: s for s in manifest.samples}
     samples = tuple(by_id[sid] for sid in chosen["sample_id"] if sid in by_id)
     batch = BatchLoader(model_info.input_size, model_info.channels,
-                        model_info.preprocessor)(BatchSpec(0, samples))
+                        model_info.preprocessor, max_pixels=manifest.max_image_pixels,
+                        formats=manifest.image_formats)(BatchSpec(0, samples))
     rows, no_object, no_background = edited_images(batch, fill=fill)
     height, width = model_info.input_size
     row_of = chosen.set_index("sample_id")

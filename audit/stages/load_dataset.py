@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from audit.config import CamsSection, DatasetSection
-from audit.datasets import BatchLoader, DatasetManifest, Sample, batch_specs, load_manifest
+from audit.datasets import (
+    BatchLoader,
+    DatasetManifest,
+    Sample,
+    SkippedSample,
+    batch_specs,
+    load_manifest,
+)
+from audit.errors import ConfigError
 from audit.files import check_scheme, is_url
 from audit.pipeline import Stream
 from audit.stages.load_model import ModelInfo
@@ -21,19 +31,45 @@ def load_dataset(dataset: DatasetSection, cams: CamsSection, class_names: list[s
         when unset), read lazily; batch 0 also carries the manifest's skipped entries.
     """
     manifest = load_manifest(dataset.format, dataset.path, images_root=dataset.images_root,
-                             class_names=class_names)
+                             class_names=class_names, confine_paths=dataset.confine_paths)
+    manifest = replace(manifest, max_image_pixels=dataset.max_image_pixels,
+                       image_formats=tuple(dataset.image_formats))
     samples = manifest.samples[:dataset.limit] if dataset.limit else manifest.samples
-    _check_url_schemes(samples)
+    samples, unreadable = _check_url_schemes(samples)
+    if unreadable:
+        left = {id(s) for s in samples}
+        manifest = replace(manifest, samples=[s for s in manifest.samples if id(s) in left],
+                           skipped=[*manifest.skipped, *unreadable])
     specs = batch_specs(samples, batch_size=cams.batch_size, skipped=manifest.skipped)
-    loader = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor)
+    loader = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor,
+                         max_pixels=manifest.max_image_pixels, formats=manifest.image_formats)
     return manifest, Stream(specs, loader)
 
 
-def _check_url_schemes(samples: list[Sample]) -> None:
-    """Images at URLs need a file system for their scheme: say so before any batch runs."""
-    first: dict[str, str] = {}
+def _check_url_schemes(samples: list[Sample]) -> tuple[list[Sample], list[SkippedSample]]:
+    """Images at URLs need a file system for their scheme: the samples at a URL whose scheme
+    has none here are skipped with the reason, before any batch runs; when that leaves no
+    sample, the first such error is raised."""
+    problems: dict[str, ConfigError | None] = {}
+    kept: list[Sample] = []
+    skipped: list[SkippedSample] = []
     for sample in samples:
-        if is_url(sample.path):
-            first.setdefault(sample.path.split("://", 1)[0].lower(), sample.path)
-    for url in first.values():
-        check_scheme(url, what="dataset images")
+        if not is_url(sample.path):
+            kept.append(sample)
+            continue
+        scheme = sample.path.split("://", 1)[0].lower()
+        if scheme not in problems:
+            try:
+                check_scheme(sample.path, what="dataset images")
+                problems[scheme] = None
+            except ConfigError as exc:
+                problems[scheme] = exc
+        problem = problems[scheme]
+        if problem is None:
+            kept.append(sample)
+        else:
+            skipped.append(SkippedSample(sample.sample_id, sample.image,
+                                         f"image could not be read: {problem}"))
+    if samples and not kept:
+        raise next(p for p in problems.values() if p is not None)
+    return kept, skipped

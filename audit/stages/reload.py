@@ -27,7 +27,8 @@ def reload(sample_ids: Sequence[str], *, manifest: DatasetManifest, model_info: 
     them, in batches of ``batch_size``."""
     by_id = {s.sample_id: s for s in manifest.samples}
     samples = [by_id[i] for i in sample_ids if i in by_id]
-    load = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor)
+    load = BatchLoader(model_info.input_size, model_info.channels, model_info.preprocessor,
+                       max_pixels=manifest.max_image_pixels, formats=manifest.image_formats)
     for start in range(0, len(samples), batch_size):
         yield load(BatchSpec(start // batch_size, tuple(samples[start:start + batch_size])))
 

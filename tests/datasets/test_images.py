@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from audit.datasets.images import ImageReadError, read_image, resize_image
+from audit.datasets.images import (
+    IMAGE_FORMATS,
+    ImageReadError,
+    read_image,
+    resize_image,
+)
 from audit.datasets.preprocessing import Preprocessor, resolve_function, to_channels
 from audit.errors import AuditError
 
@@ -27,6 +32,9 @@ def _write_png16_rgb(path, array: np.ndarray) -> None:
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+_WITH_TIFF = (*IMAGE_FORMATS, "TIFF")  # 32-bit integer and float images come in TIFF only
 
 
 def _check_rgb(arr: np.ndarray, shape: tuple[int, int]) -> None:
@@ -80,7 +88,7 @@ def test_rgb_16bit_png(tmp_path):
 def test_int32_mode_i_with_16bit_range(tmp_path):
     values = np.array([[0, 65535], [257, 1000]], dtype=np.int32)
     Image.fromarray(values, mode="I").save(tmp_path / "i.tif")
-    arr = read_image(str(tmp_path / "i.tif"))
+    arr = read_image(str(tmp_path / "i.tif"), formats=_WITH_TIFF)
     _check_rgb(arr, (2, 2))
     assert arr[..., 0].tolist() == [[0, 255], [1, 4]]
 
@@ -88,7 +96,7 @@ def test_int32_mode_i_with_16bit_range(tmp_path):
 def test_int32_mode_i_with_8bit_range(tmp_path):
     values = np.array([[0, 200]], dtype=np.int32)
     Image.fromarray(values, mode="I").save(tmp_path / "i8.tif")
-    assert read_image(str(tmp_path / "i8.tif"))[..., 0].tolist() == [[0, 200]]
+    assert read_image(str(tmp_path / "i8.tif"), formats=_WITH_TIFF)[..., 0].tolist() == [[0, 200]]
 
 
 @pytest.mark.parametrize(("values", "expected"), [
@@ -97,7 +105,7 @@ def test_int32_mode_i_with_8bit_range(tmp_path):
 ])
 def test_float_mode_f(tmp_path, values, expected):
     Image.fromarray(np.array(values, dtype=np.float32), mode="F").save(tmp_path / "f.tif")
-    arr = read_image(str(tmp_path / "f.tif"))
+    arr = read_image(str(tmp_path / "f.tif"), formats=_WITH_TIFF)
     _check_rgb(arr, (1, 3))
     assert arr[..., 1].tolist() == expected
 
