@@ -31,7 +31,7 @@ def _registered_method(name: str) -> str:
 
 Method = Annotated[str, AfterValidator(_registered_method)]
 Target = Literal["predicted", "true"]
-DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
+DatasetFormat = Literal["csv", "jsonl", "coco", "voc", "folder"]
 
 
 class Preprocessing(_Section):

@@ -18,9 +18,11 @@ from audit.pipeline.runner import (
     run_pipeline,
     run_stage,
 )
+from audit.pipeline.shards import Shard, ShardSet
 from audit.pipeline.stage import PARAMS, Counts, Stage
 from audit.pipeline.stream import Stream
 
 __all__ = ["PARAMS", "Checkpoint", "Collector", "Counts", "LocalEngine", "Pipeline",
-           "RunFolder", "Stage", "StageError", "Stream", "build_pipeline", "load_pipeline",
+           "RunFolder", "Shard", "ShardSet", "Stage", "StageError", "Stream", "build_pipeline",
+           "load_pipeline",
            "run_batch", "run_pipeline", "run_stage"]
