@@ -9,7 +9,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from audit.config.base import _Section
-from audit.config.evidence import BehaviourSection, FaithfulnessSection, SanitySection
+from audit.config.evidence import (
+    BehaviourSection,
+    FaithfulnessSection,
+    SanitySection,
+    StrategiesSection,
+)
 from audit.config.gates import GatesSection
 from audit.config.sections import (
     BeamSection,
@@ -61,6 +66,7 @@ class AuditConfig(_Section):
     behaviour: BehaviourSection = BehaviourSection()
     faithfulness: FaithfulnessSection = FaithfulnessSection()
     sanity: SanitySection = SanitySection()
+    strategies: StrategiesSection = StrategiesSection()
     gates: GatesSection = GatesSection()
     report: ReportSection = ReportSection()
     demo: DemoSection | None = None
