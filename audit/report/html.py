@@ -27,6 +27,8 @@ from audit.report.sections.baseline import baseline_view
 from audit.report.sections.data import data_view
 from audit.report.sections.fixation import fixation_view
 from audit.report.sections.gallery import behaviour_gallery_view, gallery_view
+from audit.report.sections.strategies import regions_sentence, strategies_view
+from audit.report.strategy_cards import StrategyClass
 from audit.report.sections.glance import glance_view
 from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
@@ -45,8 +47,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
                   gallery: list[GalleryItem], config: dict,
                   baseline: RunSummary | None = None,
                   baseline_records: pd.DataFrame | None = None,
-                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
-                  ) -> dict:
+                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                  strategy_cards: list[StrategyClass] = ()) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
 
@@ -81,6 +83,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
                             substrate=config["faithfulness"]["substrate"]),
         "behaviour_gallery": behaviour_gallery_view(behaviour_gallery),
         "agreement": agreement_view(records),
+        "regions": regions_sentence(summary),
+        "strategies": strategies_view(summary, list(strategy_cards)),
         "guide": guide_view(summary, config),
         "provenance": provenance_rows(summary),
         "config_yaml": config_yaml(config),
@@ -91,8 +95,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
                  gallery: list[GalleryItem], config: dict,
                  baseline: RunSummary | None = None,
                  baseline_records: pd.DataFrame | None = None,
-                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
-                 ) -> Path:
+                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                 strategy_cards: list[StrategyClass] = ()) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
     Parameters
@@ -126,6 +130,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         the flagged changes); when given, ``baseline`` and ``baseline_records`` are not used.
         Without it, a ``baseline`` is compared here and its changes flagged with
         ``report.min_change`` from ``config``.
+    strategy_cards : list of StrategyClass
+        The flagged classes' cluster cards (stage ``strategies``), for the Strategies section.
 
     Returns
     -------
@@ -135,5 +141,6 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
                             config=config, baseline=baseline,
                             baseline_records=baseline_records,
-                            behaviour_gallery=behaviour_gallery, drift=drift)
+                            behaviour_gallery=behaviour_gallery, drift=drift,
+                            strategy_cards=strategy_cards)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

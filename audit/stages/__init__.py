@@ -4,8 +4,9 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
-               ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
+    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour,
+               strategy_maps] ─► faithfulness, sanity ─► aggregate ─► strategies ─► drift ─► gate
+               ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file.
@@ -17,7 +18,7 @@ from types import MappingProxyType
 
 from audit.datasets import SkippedSample
 from audit.metrics.records import ScoreRecord
-from audit.pipeline import Counts, Stage
+from audit.pipeline import Counts, Shard, Stage
 from audit.stages.aggregate import aggregate_stage
 from audit.stages.behaviour import SampleRow, behaviour
 from audit.stages.drift import drift
@@ -32,6 +33,8 @@ from audit.stages.report import report
 from audit.stages.sanity import sanity
 from audit.stages.score import score
 from audit.stages.slices import slices
+from audit.stages.strategies import strategies
+from audit.stages.strategy_maps import strategy_maps
 
 __all__ = ["STAGES"]
 
@@ -54,6 +57,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
                   "model_info"),
           outputs=("samples",), per_batch=True, collect={"samples": SampleRow}),
+    Stage("strategy_maps", strategy_maps,
+          inputs=("params:strategies", "params:cams", "batch", "predictions", "maps"),
+          outputs=("strategy_maps",), per_batch=True, collect={"strategy_maps": Shard}),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:seed", "records", "manifest",
                   "explainer", "model_info"),
@@ -67,16 +73,22 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
                   "params:slices", "records", "skipped", "manifest", "batch_counts",
                   "class_names", "samples", "faithfulness", "sanity", "slice_keys"),
           outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
+    Stage("strategies", strategies,
+          inputs=("params:strategies", "params:cams", "params:seed", "run", "summary",
+                  "records", "strategy_maps", "manifest", "class_names", "model_info"),
+          outputs=("strategies", "strategy_cards")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",)),
-    Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),
-          outputs=("verdict",), optional=("changes",)),
+    Stage("gate", gate,
+          inputs=("params:gates", "params:dataset", "summary", "changes", "strategies"),
+          outputs=("verdict",), optional=("changes", "strategies")),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
                   "explainer", "model_info", "samples"),
           outputs=("gallery", "behaviour_gallery"), optional=("samples",)),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
-                  "skipped", "gallery", "behaviour_gallery", "model_info", "changes"),
-          outputs=("results",), optional=("changes",)),
+                  "skipped", "gallery", "behaviour_gallery", "model_info", "changes",
+                  "strategies", "strategy_cards"),
+          outputs=("results",), optional=("changes", "strategies", "strategy_cards")),
 )})

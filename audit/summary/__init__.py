@@ -51,6 +51,7 @@ from audit.summary.schema import Interval as Interval
 from audit.summary.slices import SliceFigures, SliceMethodFigures
 from audit.summary.stats import FixationFigure as FixationFigure
 from audit.summary.stats import Proportion, ProportionSplit, Split, Stat
+from audit.summary.strategies import ClassStrategies, StrategiesFigures, StrategyCluster
 from audit.summary.verdict import Gate, GateOutcome, Verdict
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "FaithfulnessFigures",
     "SanityFigures",
     "ClassFigures",
+    "ClassStrategies",
     "SliceFigures",
     "SliceMethodFigures",
     "ConfusionMatrix",
@@ -77,6 +79,8 @@ __all__ = [
     "RunSummary",
     "Split",
     "Stat",
+    "StrategiesFigures",
+    "StrategyCluster",
     "Summary",
     "TrueClassFigures",
     "Verdict",
