@@ -13,10 +13,11 @@ class join the cluster with the nearest mean map, read in chunks).
 
 Flags (a hypothesis for a person to look at, never a proof):
 
-- **off-object**: a cluster other than its class's largest whose mean map is spatially
-  concentrated (half its mass on at most ``max_area`` of the image) and lies mostly
-  (``min_exclusive_mass``) where the class's other clusters do not look; where its samples have
-  regions, also with enrichment below 1 (less energy in the box than chance).
+- **off-object**: a cluster other than its class's largest whose mean map puts at least
+  ``min_exclusive_mass`` of its mass on a small region (at most ``max_area`` of the image)
+  that the class's other clusters do not look at (their mean map has less than a quarter of
+  its weight there); where its samples have regions, also with enrichment below 1 (less
+  energy in the box than chance).
 - **accuracy differs**: Fisher's exact test of the cluster's accuracy against the rest of its
   class, Benjamini-Hochberg over every tested cluster of the run, ``q <= alpha``.
 """
@@ -35,7 +36,7 @@ from scipy.stats import fisher_exact
 
 from audit.cams.methods import METHODS, ordered_methods
 from audit.config import StrategiesSection
-from audit.evidence.spray import area_of_half_mass, exclusive_mass, spray
+from audit.evidence.spray import exclusive_region, spray
 from audit.metrics.fdr_bh import benjamini_hochberg
 from audit.pipeline import ShardSet
 from audit.summary import ClassStrategies, StrategiesFigures, StrategyCluster, Summary
@@ -236,8 +237,7 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
         others = sums.sum(0) - sums[c]
         others = others / others.sum() if others.sum() > 0 else np.full_like(others,
                                                                             1 / others.size)
-        exclusive = exclusive_mass(mean_map, others) if k > 1 else 0.0
-        area = area_of_half_mass(mean_map)
+        exclusive, area = exclusive_region(mean_map, others) if k > 1 else (0.0, 0.0)
         enrich = _mean(enrichment[inside])
         offobject = bool(c > 0 and exclusive >= params.min_exclusive_mass
                          and area <= params.max_area and (enrich is None or enrich < 1.0))
@@ -251,7 +251,7 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
             energy_in_box=_mean(found["energy_in_box"].to_numpy(float)[inside]),
             enrichment=enrich,
             fixation_rate=_mean(found["background_fixation"].to_numpy(float)[inside]),
-            exclusive_mass=exclusive, half_mass_area=area, offobject=offobject,
+            exclusive_mass=exclusive, exclusive_area=area, offobject=offobject,
             exemplars=[str(meta["sample_id"].iloc[i]) for i in ids[exemplars]]))
         mean_maps.append(mean_map.reshape(side, side).astype(np.float32))
         exemplar_maps.append([np.asarray(store[r], np.float32).reshape(side, side)

@@ -67,12 +67,12 @@ class StrategiesSection(_Section):
     max_maps_per_class: int = Field(default=10_000, ge=100, description=(
         "Maps of one class clustered at most (a seeded subsample); the class's other maps join "
         "the cluster whose mean map is nearest. Bounds the time and memory of a large class."))
-    min_exclusive_mass: float = Field(default=0.5, gt=0.0, le=1.0, description=(
+    min_exclusive_mass: float = Field(default=0.3, gt=0.0, le=1.0, description=(
         "Off-object flag: the share of a cluster's mean map that lies where the class's other "
-        "clusters do not look (their mean map below a quarter of the uniform level)."))
-    max_area: float = Field(default=0.1, gt=0.0, le=1.0, description=(
-        "Off-object flag: the flagged strategy is spatially concentrated: half its mean map's "
-        "mass lies on at most this share of the image."))
+        "clusters do not look (where their mean map has less than a quarter of its weight)."))
+    max_area: float = Field(default=0.15, gt=0.0, le=1.0, description=(
+        "Off-object flag: the region the other clusters do not use is small, at most this "
+        "share of the image (a tag, a watermark, not a different view of the object)."))
     alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description=(
         "False discovery rate of the accuracy flags (Fisher's exact test of a cluster's "
         "accuracy against the rest of its class, Benjamini-Hochberg over every cluster)."))

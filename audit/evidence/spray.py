@@ -24,8 +24,8 @@ from scipy.sparse import csgraph, identity
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from skimage.transform import resize
 
-__all__ = ["SprayResult", "affinity_graph", "area_of_half_mass", "choose_n_clusters",
-           "exclusive_mass", "laplacian_eigenvalues", "small_maps", "spray"]
+__all__ = ["SprayResult", "affinity_graph", "choose_n_clusters", "exclusive_region",
+           "laplacian_eigenvalues", "small_maps", "spray"]
 
 #: Below this many maps the Laplacian's spectrum is computed densely.
 _DENSE_BELOW = 1500
@@ -189,36 +189,23 @@ def spray(maps: np.ndarray, *, max_clusters: int = 6, n_neighbors: int = 10,
                        eigenvalues=eigenvalues, embedding=embedding[:, 1:3].astype(np.float32))
 
 
-def exclusive_mass(mean_map: np.ndarray, others: np.ndarray, *, level: float = 0.25) -> float:
-    """The share of ``mean_map`` (sum 1) lying where ``others`` (a map of sum 1: the class's
-    other clusters' mean) is below ``level`` times the uniform value: where they do not look.
+def exclusive_region(mean_map: np.ndarray, others: np.ndarray, *,
+                     ratio: float = 4.0) -> tuple[float, float]:
+    """``(mass, area)``: the share of ``mean_map`` (sum 1) lying where ``others`` (a map of
+    sum 1: the class's other clusters' mean) puts less than ``1 / ratio`` of its weight, where
+    they do not look; and that region's share of the image. A corner tag has a large mass on
+    a small area.
 
     Examples
     --------
-    >>> corner, centre = np.zeros((4, 4)), np.zeros((4, 4))
-    >>> corner[0, 0], centre[1:3, 1:3] = 1.0, 0.25
-    >>> exclusive_mass(corner, centre), exclusive_mass(centre, centre)
-    (1.0, 0.0)
+    >>> tagged, centre = np.zeros((4, 4)), np.zeros((4, 4))
+    >>> tagged[0, 0], tagged[1:3, 1:3], centre[1:3, 1:3] = 0.9, 0.025, 0.25
+    >>> exclusive_region(tagged, centre)
+    (0.9, 0.0625)
+    >>> exclusive_region(centre, centre)
+    (0.0, 0.0)
     """
     mean_map = np.asarray(mean_map, np.float64)
     others = np.asarray(others, np.float64)
-    unused = others < level / others.size
-    return round(float(mean_map[unused].sum()), 12)
-
-
-def area_of_half_mass(mean_map: np.ndarray) -> float:
-    """The smallest share of the image holding half a map's mass (its brightest pixels first):
-    small for a spatially concentrated map (a tag), 0.5 for a uniform one.
-
-    Examples
-    --------
-    >>> spot = np.zeros((10, 10)); spot[0, 0] = 1.0
-    >>> area_of_half_mass(spot), area_of_half_mass(np.ones((10, 10)))
-    (0.01, 0.5)
-    """
-    values = np.sort(np.asarray(mean_map, np.float64).ravel())[::-1]
-    total = values.sum()
-    if total <= 0:
-        return float("nan")
-    count = int(np.searchsorted(np.cumsum(values), 0.5 * total - 1e-12) + 1)
-    return count / values.size
+    unused = others * ratio < mean_map
+    return round(float(mean_map[unused].sum()), 12), round(float(unused.mean()), 12)

@@ -14,7 +14,8 @@ class StrategyCluster(_Model):
     ``predicted`` view: the precision of its predictions); ``energy_in_box``,
     ``enrichment`` and ``fixation_rate`` are the means over its samples with a region (None
     without). ``exclusive_mass`` is the share of its mean map where the class's other clusters
-    do not look, ``half_mass_area`` the share of the image holding half its mean map.
+    do not look (less than a quarter of its weight), ``exclusive_area`` that region's share of
+    the image.
     ``accuracy_p`` / ``accuracy_q``: Fisher's exact test of its accuracy against the rest of
     the class, and the Benjamini-Hochberg q-value over every tested cluster of the run.
     """
@@ -29,7 +30,7 @@ class StrategyCluster(_Model):
     enrichment: float | None = None
     fixation_rate: float | None = None
     exclusive_mass: float | None = None
-    half_mass_area: float | None = None
+    exclusive_area: float | None = None
     accuracy_p: float | None = None
     accuracy_q: float | None = None
     offobject: bool = False
