@@ -1,4 +1,5 @@
-"""Dataset loaders: manifests in five formats (an image folder counts as one), turned into samples and streamed as batches.
+"""Dataset loaders: manifests in four formats and image folders, turned into samples and
+streamed as batches.
 
 ``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
 audit, skipped samples with reasons, the class vocabulary). :func:`batch_specs` cuts the samples

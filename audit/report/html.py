@@ -27,16 +27,16 @@ from audit.report.sections.baseline import baseline_view
 from audit.report.sections.data import data_view
 from audit.report.sections.fixation import fixation_view
 from audit.report.sections.gallery import behaviour_gallery_view, gallery_view
-from audit.report.sections.strategies import regions_sentence, strategies_view
-from audit.report.strategy_cards import StrategyClass
 from audit.report.sections.glance import glance_view
 from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
 from audit.report.sections.slices import slices_view
+from audit.report.sections.strategies import regions_sentence, strategies_view
 from audit.report.sections.trust import trust_view
 from audit.report.sections.verdict import verdict_view
 from audit.report.sections.warnings import warnings_view
+from audit.report.strategy_cards import StrategyClass
 from audit.report.templating import render
 from audit.summary import RunSummary
 

@@ -15,8 +15,8 @@ from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
-from audit.stages.load_model import ModelInfo
 from audit.report.strategy_cards import StrategyClass
+from audit.stages.load_model import ModelInfo
 from audit.summary import (
     Provenance,
     RunSummary,

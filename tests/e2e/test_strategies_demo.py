@@ -11,10 +11,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import strategy_builders as sb
 
 from audit.app.run import run_audit
 from audit.config import parse_config
-import strategy_builders as sb
 
 PIPELINE = {"name": "strategies-test", "stages": [
     "load_model", "load_dataset", "predict", "explain", "score", "strategy_maps", "aggregate",

@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.pipeline import RunFolder, Shard, ShardSet, Stage, StageError, Stream, build_pipeline
-from audit.pipeline import run_pipeline
+from audit.pipeline import (
+    RunFolder,
+    Shard,
+    ShardSet,
+    Stage,
+    StageError,
+    Stream,
+    build_pipeline,
+    run_pipeline,
+)
 
 
 def _table(fail_at=None):
