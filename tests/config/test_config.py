@@ -45,7 +45,7 @@ def test_defaults_fill_every_key_but_the_two_paths(tmp_path):
     ({"cams": {"methods": ["gradcam", "lime"]}}, r"cams\.methods\.1: received 'lime'"),
     ({"cams": {"targets": ["true"]}}, r"cams\.targets: .*must include 'predicted'"),
     ({"dataset": {"path": "d.csv", "format": "xml"}},
-     r"dataset\.format: received 'xml'; .*'csv', 'jsonl', 'coco' or 'voc'"),
+     r"dataset\.format: received 'xml'; .*'csv', 'jsonl', 'coco', 'voc' or 'folder'"),
     ({"gates": {"min_accuracy": 1.5}}, r"gates\.min_accuracy: received 1\.5"),
     ({"model": {"path": "m.keras", "class_names": ["a", "a"]}}, r"repeated: \['a'\]"),
     ({"model": {"layer": None}}, r"model\.path: required key is missing"),
@@ -100,14 +100,17 @@ def test_shipped_pipelines_build():
         assert pipeline.name == name
         assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
         evidence = name != "quick"  # quick leaves the evidence stages out
+        strategies = name == "audit"  # strategy discovery is in the full audit only
         assert [s.name for s in pipeline.per_batch] == ["predict", "explain", "score"] + (
-            ["behaviour"] if evidence else [])
+            ["behaviour"] if evidence else []) + (["strategy_maps"] if strategies else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
-            "aggregate", "drift", "gate", "gallery", "report"]
+            "aggregate"] + (["strategies"] if strategies else []) + [
+            "drift", "gate", "gallery", "report"]
         assert pipeline.stream == "batch"
         assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
-            {"samples"} if evidence else set())
+            {"samples"} if evidence else set()) | (
+            {"strategy_maps"} if strategies else set())
     quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
     assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
     predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
@@ -131,8 +134,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, slices, predict, explain, score, behaviour, faithfulness, sanity, "
-     "aggregate, drift, gate, gallery, report."),
+     "load_dataset, slices, predict, explain, score, behaviour, strategy_maps, faithfulness, "
+     "sanity, aggregate, strategies, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),

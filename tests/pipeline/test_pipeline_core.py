@@ -140,7 +140,7 @@ def test_per_batch_stages_need_a_stream():
     ({"outputs": ("x",), "collect": {"x": Row}},
      "Stage 's': only per-batch stages collect outputs; received collect=['x']."),
     ({"outputs": ("x",), "collect": {"x": dict}, "per_batch": True},
-     "Stage 's': collect['x'] must be a dataclass (table rows) or Counts; received "
+     "Stage 's': collect['x'] must be a dataclass (table rows), Counts or Shard; received "
      "<class 'dict'>."),
     ({"outputs": ("x",), "stream": "y"},
      "Stage 's': stream must name an output of a stage that is not per-batch; received "
