@@ -45,7 +45,7 @@ __all__ = ["ClassDetail", "StrategyRun", "choose_method", "discover_strategies"]
 
 VIEWS = ("predicted", "labelled")
 N_EXEMPLARS = 4
-_CHUNK = 4096
+_CHUNK = 1024
 
 
 @dataclass
@@ -151,7 +151,7 @@ def discover_strategies(shards: ShardSet, *, method: str, summary: Summary,
     if not any((c >= params.min_class_size).any() for c in counts.values()):
         return None
     scores = _region_scores(records, method)
-    fd, path = tempfile.mkstemp(suffix=".f16", dir=scratch)
+    fd, path = tempfile.mkstemp(prefix="strategies-", suffix=".f16.tmp", dir=scratch)
     os.close(fd)
     try:
         store = np.memmap(path, dtype=np.float16, mode="w+", shape=(len(index), size * size))
