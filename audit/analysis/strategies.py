@@ -142,6 +142,14 @@ def discover_strategies(shards: ShardSet, *, method: str, summary: Summary,
     index, size = _index(shards, method)
     if index.empty:
         return None
+    index["store_row"] = np.arange(len(index))  # where _fill puts each map
+    # One canonical order, whatever the batch size: by sample (in the records' order), the
+    # predicted-class map before the true-class one. The graph's ties, the embedding and
+    # k-means all depend on the order of the maps, and the results must not.
+    order = {sid: i for i, sid in enumerate(pd.unique(records["sample_id"]))}
+    index["sample_order"] = index["sample_id"].map(order).fillna(len(order)).astype(np.int64)
+    index = index.sort_values(["sample_order", "target", "store_row"], kind="mergesort",
+                              ignore_index=True)
     index["view_predicted"] = (index["target"] == "predicted") & (
         index["class_index"] == index["predicted"])
     index["view_labelled"] = (index["class_index"] == index["label"]) & (
@@ -155,7 +163,7 @@ def discover_strategies(shards: ShardSet, *, method: str, summary: Summary,
     os.close(fd)
     try:
         store = np.memmap(path, dtype=np.float16, mode="w+", shape=(len(index), size * size))
-        _fill(shards, index, store)
+        _fill(shards, index.sort_values("store_row"), store)
         store.flush()
         classes, details, rows = [], {}, []
         for view in VIEWS:
@@ -199,10 +207,12 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
     n = len(members)
     if n < params.min_class_size:
         return ClassStrategies(class_name=class_name, view=view, n=n), None, None
+    meta = index.loc[members]
+    rows_of = meta["store_row"].to_numpy()  # the members' rows in the memory map
     rng = np.random.default_rng(_sub_seed(seed, "strategies", view, class_name))
     chosen = np.sort(rng.choice(n, params.max_maps_per_class, replace=False)) \
         if n > params.max_maps_per_class else np.arange(n)
-    maps = np.asarray(store[members[chosen]], dtype=np.float32)
+    maps = np.asarray(store[rows_of[chosen]], dtype=np.float32)
     result = spray(maps, max_clusters=params.max_clusters, n_neighbors=params.n_neighbors,
                    seed=_sub_seed(seed, "spray", view, class_name))
     k = result.n_clusters
@@ -215,13 +225,12 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
         centres = sums / np.bincount(result.labels, minlength=k)[:, None]
         for start in range(0, len(rest), _CHUNK):
             part = rest[start:start + _CHUNK]
-            block = np.asarray(store[members[part]], dtype=np.float32)
+            block = np.asarray(store[rows_of[part]], dtype=np.float32)
             distance = ((block[:, None, :] - centres[None]) ** 2).sum(-1)
             labels[part] = distance.argmin(1)
             np.add.at(sums, labels[part], block)
     sizes = np.bincount(labels, minlength=k)
     means = sums / np.maximum(sizes, 1)[:, None]
-    meta = index.loc[members]
     keys = list(zip(meta["sample_id"], meta["target"], strict=True))
     found = scores.reindex(keys)
     correct = found["correct"].astype(float).to_numpy()
@@ -242,7 +251,7 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
         offobject = bool(c > 0 and exclusive >= params.min_exclusive_mass
                          and area <= params.max_area and (enrich is None or enrich < 1.0))
         ids = np.flatnonzero(inside)
-        exemplars = _closest(store, members[ids], mean_map)
+        exemplars = _closest(store, rows_of[ids], mean_map)
         n_correct = int(np.nansum(correct[inside]))
         clusters.append(StrategyCluster(
             cluster=c, n=int(inside.sum()), share=round(float(inside.mean()), 12),
@@ -255,7 +264,7 @@ def _one_class(store, index: pd.DataFrame, members: np.ndarray, *, view: str,
             exemplars=[str(meta["sample_id"].iloc[i]) for i in ids[exemplars]]))
         mean_maps.append(mean_map.reshape(side, side).astype(np.float32))
         exemplar_maps.append([np.asarray(store[r], np.float32).reshape(side, side)
-                              for r in members[ids[exemplars]]])
+                              for r in rows_of[ids[exemplars]]])
     entry = ClassStrategies(
         class_name=class_name, view=view, n=n, clustered=True, n_clustered=len(chosen),
         n_clusters=k, eigengap=result.eigengap,

@@ -180,3 +180,43 @@ def test_the_method_is_the_configured_one_else_trusted_else_gradcam():
     assert choose_method(summary, ["scorecam"], None) == "scorecam"
     assert choose_method(summary, ["gradcam"], "scorecam") is None
     assert choose_method(summary, ["negative"], None) is None
+
+
+def test_the_strategies_do_not_depend_on_how_the_stream_was_cut(tmp_path):
+    # The same maps cut into batches of 7 and of 32: in each batch the true-class maps of
+    # the misclassified samples follow the predicted-class maps, so the maps' order on disk
+    # differs; the figures and assignments must not.
+    rng = np.random.default_rng(7)
+    n = 64
+    predicted_maps = small_maps(np.stack([_corner(rng) if i % 4 == 0 else _centre(rng)
+                                          for i in range(n)]), size=SIZE)
+    true_maps = small_maps(np.stack([_centre(rng) for _ in range(n)]), size=SIZE)
+    labels = np.zeros(n, np.int32)
+    predicted = np.where(np.arange(n) % 8 == 0, 1, 0).astype(np.int32)
+    records = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "method": "gradcam",
+                            "target": "predicted", "correct": predicted == labels,
+                            "energy_in_box": np.nan, "enrichment": np.nan,
+                            "background_fixation": np.nan})
+    found = []
+    for batch in (7, 32):
+        folder = tmp_path / f"b{batch}"
+        folder.mkdir()
+        for item, start in enumerate(range(0, n, batch)):
+            rows = np.arange(start, min(n, start + batch))
+            wrong = rows[predicted[rows] != labels[rows]]
+            ids = np.array([f"s{i}" for i in np.concatenate([rows, wrong])])
+            write_shard(folder, "strategy_maps", item, Shard({
+                "sample_id": ids, "method": np.full(len(ids), "gradcam"),
+                "target": np.array(["predicted"] * len(rows) + ["true"] * len(wrong)),
+                "class_index": np.concatenate([predicted[rows], labels[wrong]]),
+                "label": np.concatenate([labels[rows], labels[wrong]]),
+                "predicted": np.concatenate([predicted[rows], predicted[wrong]]),
+                "map": np.concatenate([predicted_maps[rows], true_maps[wrong]]).astype(
+                    np.float16)}))
+        shards = ShardSet(folder, "strategy_maps", -(-n // batch))
+        found.append(discover_strategies(
+            shards, method="gradcam", summary=Summary(), records=records,
+            class_names=["a", "b"], params=StrategiesSection(min_class_size=5, n_neighbors=5),
+            seed=0, scratch=folder))
+    assert found[0].figures == found[1].figures
+    pd.testing.assert_frame_equal(found[0].rows, found[1].rows)
