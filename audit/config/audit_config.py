@@ -99,6 +99,16 @@ class AuditConfig(_Section):
                              "gates.per_slice: false")
         return gates
 
+    @field_validator("strategies")
+    @classmethod
+    def _strategy_method_is_run(cls, strategies, info):
+        cams = info.data.get("cams")
+        if strategies.method is not None and cams is not None \
+                and strategies.method not in cams.methods:
+            raise ValueError(f"strategies.method must be one of cams.methods "
+                             f"({', '.join(cams.methods)}); got {strategies.method!r}")
+        return strategies
+
     def resolved_dump(self) -> dict:
         """The configuration with every default filled in, as plain YAML-ready data."""
         return self.model_dump(mode="json", exclude={"source"})

@@ -179,3 +179,12 @@ def test_stage_parameters_need_a_mapping_section(tmp_path):
     assert str(error.value) == (
         f"{path}: stage 'slices' takes no parameters in a pipeline file: its section 'slices' "
         "is not a mapping; set it in the configuration. Received: ['x'].")
+
+
+def test_the_strategies_method_must_be_one_the_run_explains():
+    data = {**MINIMAL, "cams": {"methods": ["gradcam"]}, "strategies": {"method": "scorecam"}}
+    with pytest.raises(ConfigError, match=r"strategies\.method must be one of cams\.methods "
+                                          r"\(gradcam\); got 'scorecam'"):
+        parse_config(data)
+    assert parse_config({**MINIMAL, "strategies": {"method": "gradcam++"}}).strategies.method \
+        == "gradcam++"
