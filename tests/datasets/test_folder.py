@@ -55,3 +55,15 @@ def test_a_folder_without_classes_or_images_is_refused(tmp_path):
     _tree(tmp_path, ["cat/notes.txt"])
     with pytest.raises(DatasetError, match="got none with an image extension"):
         load_manifest("folder", tmp_path)
+
+
+def test_csv_and_jsonl_without_box_columns_give_box_free_samples(tmp_path):
+    _tree(tmp_path, ["a.png", "b.png"])
+    (tmp_path / "m.csv").write_text("image,label\na.png,cat\nb.png,dog\n")
+    (tmp_path / "m.jsonl").write_text('{"image": "a.png", "label": "cat"}\n'
+                                      '{"image": "b.png", "label": "dog", "boxes": []}\n')
+    for format in ("csv", "jsonl"):
+        manifest = load_manifest(format, tmp_path / f"m.{format}", class_names=["cat", "dog"])
+        assert [(s.sample_id, s.label, s.boxes) for s in manifest.samples] == [
+            ("a.png", 0, ()), ("b.png", 1, ())]
+        assert not manifest.skipped
