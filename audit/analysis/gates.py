@@ -34,7 +34,7 @@ from audit.comparison import figure_title
 from audit.config import GatesSection
 from audit.metrics.fdr import benjamini_hochberg, p_above
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
-from audit.summary import Change, Gate, Summary
+from audit.summary import Change, Gate, StrategiesFigures, Summary
 
 if TYPE_CHECKING:
     from audit.analysis.drift import Drift
@@ -136,8 +136,33 @@ def regression_gate(drift: Drift | None, threshold: float) -> Gate:
                        f"{_fmt(threshold)}")
 
 
+def strategy_gate(strategies: StrategiesFigures | None, threshold: float) -> Gate:
+    """``max_offobject_strategy_share``: the largest share of its class held by a strategy
+    flagged off-object (stage ``strategies``) must be at most ``threshold``. Without the
+    stage's figures (not in the pipeline, or no class large enough to cluster) the gate has
+    nothing to judge and passes as ``undefined``, saying why."""
+    if strategies is None:
+        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined",
+                    reason="no strategies were clustered (no strategies stage, or no class "
+                           "with strategies.min_class_size maps); nothing to hold against "
+                           "the maximum")
+    value = strategies.max_offobject_share or 0.0
+    passed = value <= threshold
+    where = ""
+    if strategies.max_offobject_share is not None:
+        entry, cluster = max(((k, c) for k in strategies.classes for c in k.clusters
+                              if c.offobject), key=lambda kc: kc[1].share)
+        where = (f" (class {entry.class_name!r}, {entry.view} view, strategy "
+                 f"{cluster.cluster}: {cluster.n} of {entry.n} maps)")
+    return Gate(value=value, threshold=threshold, passed=passed,
+                outcome="pass" if passed else "fail",
+                reason=f"largest off-object strategy share {_fmt(value)}{where} is "
+                       f"{'at or below' if passed else 'above'} the maximum {_fmt(threshold)}")
+
+
 def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None = None,
-                   drift: Drift | None = None, fdr: float | None = None) -> dict[str, Gate]:
+                   drift: Drift | None = None, fdr: float | None = None,
+                   strategies: StrategiesFigures | None = None) -> dict[str, Gate]:
     """``{name: Gate}`` for every configured gate (``None`` thresholds are switched off).
 
     Per-method gates come method by method, in sorted method order. ``min_n`` defaults to
@@ -161,6 +186,9 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
     out = _run_gates(summary, gates, min_n=min_n)
     if gates.max_regression is not None:  # the run against its baseline: not per slice
         out["max_regression"] = regression_gate(drift, gates.max_regression)
+    if gates.max_offobject_strategy_share is not None:  # per class already: not per slice
+        out["max_offobject_strategy_share"] = strategy_gate(
+            strategies, gates.max_offobject_strategy_share)
     if gates.per_slice:
         per_slice: dict[str, Gate] = {}
         for key, figures in summary.slices.items():

@@ -19,7 +19,12 @@ faithfulness, sanity), :mod:`~audit.config.gates` (the release gates),
 """
 
 from audit.config.audit_config import AuditConfig
-from audit.config.evidence import BehaviourSection, FaithfulnessSection, SanitySection
+from audit.config.evidence import (
+    BehaviourSection,
+    FaithfulnessSection,
+    SanitySection,
+    StrategiesSection,
+)
 from audit.config.gates import GatesSection
 from audit.config.loading import load_config, parse_config
 from audit.config.sections import (
@@ -61,6 +66,7 @@ __all__ = [
     "Preprocessing",
     "ReportSection",
     "SanitySection",
+    "StrategiesSection",
     "Target",
     "TokensSection",
     "load_config",

@@ -9,7 +9,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from audit.config.base import _Section
-from audit.config.evidence import BehaviourSection, FaithfulnessSection, SanitySection
+from audit.config.evidence import (
+    BehaviourSection,
+    FaithfulnessSection,
+    SanitySection,
+    StrategiesSection,
+)
 from audit.config.gates import GatesSection
 from audit.config.sections import (
     BeamSection,
@@ -61,6 +66,7 @@ class AuditConfig(_Section):
     behaviour: BehaviourSection = BehaviourSection()
     faithfulness: FaithfulnessSection = FaithfulnessSection()
     sanity: SanitySection = SanitySection()
+    strategies: StrategiesSection = StrategiesSection()
     gates: GatesSection = GatesSection()
     report: ReportSection = ReportSection()
     demo: DemoSection | None = None
@@ -92,6 +98,16 @@ class AuditConfig(_Section):
                              "top-level slices list (e.g. slices: [[site]]) or set "
                              "gates.per_slice: false")
         return gates
+
+    @field_validator("strategies")
+    @classmethod
+    def _strategy_method_is_run(cls, strategies, info):
+        cams = info.data.get("cams")
+        if strategies.method is not None and cams is not None \
+                and strategies.method not in cams.methods:
+            raise ValueError(f"strategies.method must be one of cams.methods "
+                             f"({', '.join(cams.methods)}); got {strategies.method!r}")
+        return strategies
 
     def resolved_dump(self) -> dict:
         """The configuration with every default filled in, as plain YAML-ready data."""

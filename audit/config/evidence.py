@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from audit.config.base import _Section
+from audit.config.sections import Method
 
 
 class BehaviourSection(_Section):
@@ -67,3 +68,34 @@ class SanitySection(_Section):
     max_similarity: float = Field(default=0.5, gt=-1.0, le=1.0, description=(
         "A method passes when the mean Spearman correlation of its maps after full "
         "randomisation with the original maps is below this."))
+
+
+class StrategiesSection(_Section):
+    """Strategy discovery: spectral relevance analysis (SpRAy, Lapuschkin et al. 2019) of each
+    class's maps, needing no box (see :mod:`audit.evidence.spray`)."""
+
+    method: Method | None = Field(default=None, description=(
+        "The method whose maps are clustered; null: the first trusted method (faithful and "
+        "sane on this run), else gradcam, else the first method that explains the decision."))
+    map_size: int = Field(default=32, ge=4, le=128, description=(
+        "Side of the small maps clustered (each map resized to map_size x map_size, kept on "
+        "disk per batch as float16)."))
+    max_clusters: int = Field(default=6, ge=2, le=50, description=(
+        "Most strategies per class; the eigengap of the affinity graph's Laplacian picks how "
+        "many up to this."))
+    n_neighbors: int = Field(default=10, ge=2, le=200, description=(
+        "Neighbours of each map in the k-nearest-neighbour affinity graph."))
+    min_class_size: int = Field(default=20, ge=4, description=(
+        "Fewest maps a class is clustered on; smaller classes are listed with their n."))
+    max_maps_per_class: int = Field(default=10_000, ge=100, description=(
+        "Maps of one class clustered at most (a seeded subsample); the class's other maps join "
+        "the cluster whose mean map is nearest. Bounds the time and memory of a large class."))
+    min_exclusive_mass: float = Field(default=0.3, gt=0.0, le=1.0, description=(
+        "Off-object flag: the share of a cluster's mean map that lies where the class's other "
+        "clusters do not look (where their mean map has less than a quarter of its weight)."))
+    max_area: float = Field(default=0.15, gt=0.0, le=1.0, description=(
+        "Off-object flag: the region the other clusters do not use is small, at most this "
+        "share of the image (a tag, a watermark, not a different view of the object)."))
+    alpha: float = Field(default=0.05, gt=0.0, lt=1.0, description=(
+        "False discovery rate of the accuracy flags (Fisher's exact test of a cluster's "
+        "accuracy against the rest of its class, Benjamini-Hochberg over every cluster)."))

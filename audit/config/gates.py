@@ -43,6 +43,11 @@ class GatesSection(_Section):
         "change for the worse larger than report.min_change) is bigger than this, in the "
         "figure's units (0.05 = 5 percentage points of a share)."))
 
+    max_offobject_strategy_share: float | None = Field(default=None, ge=0.0, le=1.0,
+                                                       description=(
+        "Fails a run in which a strategy flagged off-object (stage strategies) holds more than "
+        "this share of its class's maps (0.1 = a tenth of the class)."))
+
     @field_validator("fixation_methods")
     @classmethod
     def _known_methods(cls, value):

@@ -32,7 +32,7 @@ def _registered_method(name: str) -> str:
 
 Method = Annotated[str, AfterValidator(_registered_method)]
 Target = Literal["predicted", "true"]
-DatasetFormat = Literal["csv", "jsonl", "coco", "voc"]
+DatasetFormat = Literal["csv", "jsonl", "coco", "voc", "folder"]
 ImageFormat = Literal["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF"]
 
 

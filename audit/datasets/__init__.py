@@ -1,4 +1,5 @@
-"""Dataset loaders: manifests in four formats, turned into samples and streamed as batches.
+"""Dataset loaders: manifests in four formats and image folders, turned into samples and
+streamed as batches.
 
 ``load_manifest(format, path)`` reads a manifest into a :class:`DatasetManifest` (samples to
 audit, skipped samples with reasons, the class vocabulary). :func:`batch_specs` cuts the samples
@@ -28,6 +29,7 @@ from audit.datasets.boxes import BoxError
 from audit.datasets.coco import load_coco
 from audit.datasets.confine import confine_manifest
 from audit.datasets.csv_manifest import load_csv
+from audit.datasets.folder import load_folder
 from audit.datasets.images import ImageReadError, read_image, resize_image
 from audit.datasets.jsonl import load_jsonl
 from audit.datasets.labels import LabelError
@@ -89,6 +91,7 @@ _LOADERS: dict[str, Callable[..., DatasetManifest]] = {
     "jsonl": load_jsonl,
     "coco": load_coco,
     "voc": load_voc,
+    "folder": load_folder,
 }
 
 #: The manifest formats :func:`load_manifest` understands.
@@ -104,9 +107,10 @@ def load_manifest(format: str, path: str | os.PathLike, *,
     Parameters
     ----------
     format : str
-        ``"csv"``, ``"jsonl"``, ``"coco"`` or ``"voc"`` (case-insensitive).
+        ``"csv"``, ``"jsonl"``, ``"coco"``, ``"voc"`` or ``"folder"`` (case-insensitive).
     path : str or path-like
-        The manifest file (the VOC folder for ``"voc"``).
+        The manifest file (the VOC folder for ``"voc"``; for ``"folder"`` the folder with one
+        subfolder per class, see :mod:`audit.datasets.folder`).
     images_root : str or path-like, optional
         Folder relative image paths are resolved against. Defaults to the manifest's folder,
         and for VOC to the VOC folder's ``JPEGImages/``.

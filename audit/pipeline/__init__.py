@@ -18,9 +18,11 @@ from audit.pipeline.runner import (
     run_pipeline,
     run_stage,
 )
+from audit.pipeline.shards import Shard, ShardSet
 from audit.pipeline.stage import PARAMS, Counts, Stage
 from audit.pipeline.stream import Stream
 
 __all__ = ["PARAMS", "BadInput", "Checkpoint", "Collector", "Counts", "LocalEngine", "Pipeline",
-           "PipelineError", "RunFolder", "RunFolderError", "Stage", "StageError", "Stream",
-           "build_pipeline", "load_pipeline", "run_batch", "run_pipeline", "run_stage"]
+           "PipelineError", "RunFolder", "RunFolderError", "Shard", "ShardSet", "Stage",
+           "StageError", "Stream", "build_pipeline", "load_pipeline", "run_batch", "run_pipeline",
+           "run_stage"]

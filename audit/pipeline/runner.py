@@ -23,6 +23,7 @@ from typing import Any
 from audit.pipeline.errors import BadInput, StageError
 from audit.pipeline.pipeline import Pipeline
 from audit.pipeline.run_folder import Checkpoint, RunFolder
+from audit.pipeline.shards import Shard, ShardSet, write_shard
 from audit.pipeline.stage import Counts, Stage
 from audit.pipeline.stream import Stream
 
@@ -131,8 +132,10 @@ class Collector:
                  seconds: dict[str, float] | None = None):
         self.folder = folder
         self.seconds = seconds if seconds is not None else {}
-        self.row_types = {n: t for n, t in pipeline.collected.items() if t is not Counts}
+        self.row_types = {n: t for n, t in pipeline.collected.items()
+                          if t is not Counts and t is not Shard}
         self.counters = [n for n, t in pipeline.collected.items() if t is Counts]
+        self.shards = [n for n, t in pipeline.collected.items() if t is Shard]
         self.lengths = folder.open_tables(self.row_types, checkpoint)
         self.counts = {n: Counts(checkpoint.counts.get(n, {})) for n in self.counters}
         self.done = checkpoint.completed
@@ -147,6 +150,8 @@ class Collector:
             self.lengths[name] = self.folder.append(name, outputs[name], row_type)
         for name in self.counters:
             self.counts[name] = self.counts[name] + outputs[name]
+        for name in self.shards:  # on disk before the checkpoint that counts the item
+            write_shard(self.folder.path, name, index, outputs.get(name))
         self.done = index + 1
         self.folder.save_checkpoint(self._checkpoint(False), seconds=self.seconds)
 
@@ -252,7 +257,8 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
     ``stage_seconds``: where a run's time goes.
 
     After the stream, every collected table is in the catalog as a DataFrame (read back from
-    ``<name>.csv``) and every count as the :class:`Counts` summed over the stream.
+    ``<name>.csv``), every count as the :class:`Counts` summed over the stream, and every
+    collected array output as a :class:`~audit.pipeline.shards.ShardSet`.
 
     Raises
     ------
@@ -278,6 +284,8 @@ def run_pipeline(pipeline: Pipeline, inputs: Mapping[str, Any], *, folder: RunFo
         for name, kind in pipeline.collected.items():
             if kind is Counts:
                 catalog[name] = Counts(checkpoint.counts.get(name, {}))
+            elif kind is Shard:
+                catalog[name] = ShardSet(folder.path, name, checkpoint.completed)
             else:
                 catalog[name] = folder.read_table(name, kind)
     for stage in pipeline.after:

@@ -9,7 +9,9 @@ A stage marked ``per_batch`` runs once per item of the run's stream (a batch of 
 as a pure function of its inputs, so that a run streams in bounded memory, resumes after a
 crash, and runs unchanged under another engine. Its outputs named in ``collect`` leave the
 stream: rows of a table (a list of dataclass instances, appended to ``<name>.csv`` batch by
-batch and read back as a DataFrame) or counts (a :class:`Counts`, summed over the stream).
+batch and read back as a DataFrame), counts (a :class:`Counts`, summed over the stream) or
+arrays (a :class:`~audit.pipeline.shards.Shard`, one file per item, read back one item at a
+time).
 A stage that makes the stream names that output in ``stream``.
 """
 
@@ -19,6 +21,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from audit.pipeline.shards import Shard
 
 __all__ = ["PARAMS", "Counts", "Stage"]
 
@@ -114,9 +118,9 @@ class Stage:
             raise ValueError(f"Stage '{self.name}': only per-batch stages collect outputs; "
                              f"got collect={list(self.collect)}.")
         for name, kind in self.collect.items():
-            if not (kind is Counts or dataclasses.is_dataclass(kind)):
+            if not (kind is Counts or kind is Shard or dataclasses.is_dataclass(kind)):
                 raise ValueError(f"Stage '{self.name}': collect['{name}'] must be a dataclass "
-                                 f"(table rows) or Counts; got {kind!r}.")
+                                 f"(table rows), Counts or Shard; got {kind!r}.")
         if self.stream is not None and (self.stream not in self.outputs or self.per_batch):
             raise ValueError(f"Stage '{self.name}': stream must name an output of a stage that "
                              f"is not per-batch; got stream={self.stream!r}.")

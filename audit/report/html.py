@@ -33,9 +33,11 @@ from audit.report.sections.guide import guide_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
 from audit.report.sections.slices import slices_view
+from audit.report.sections.strategies import regions_sentence, strategies_view
 from audit.report.sections.trust import trust_view
 from audit.report.sections.verdict import verdict_view
 from audit.report.sections.warnings import warnings_view
+from audit.report.strategy_cards import StrategyClass
 from audit.report.templating import render
 from audit.summary import RunSummary
 
@@ -44,7 +46,8 @@ __all__ = ["build_context", "write_report"]
 
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                   gallery: list[GalleryItem], config: AuditConfig,
-                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
+                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                  strategy_cards: list[StrategyClass] = ()
                   ) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
@@ -77,6 +80,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
                             substrate=config.faithfulness.substrate),
         "behaviour_gallery": behaviour_gallery_view(behaviour_gallery),
         "agreement": agreement_view(records),
+        "regions": regions_sentence(summary),
+        "strategies": strategies_view(summary, list(strategy_cards)),
         "guide": guide_view(summary, config),
         "provenance": provenance_rows(summary),
         "config_yaml": config_yaml(config.resolved_dump()),
@@ -85,7 +90,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
 
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                  gallery: list[GalleryItem], config: AuditConfig,
-                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
+                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                 strategy_cards: list[StrategyClass] = ()
                  ) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
@@ -113,6 +119,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         compared, each change tested and assessed (:func:`audit.comparison.compare_summaries`;
         pair by pair on the same samples), and the changes flagged. None (or a drift without
         a baseline) shows no comparison.
+    strategy_cards : list of StrategyClass
+        The flagged classes' cluster cards (stage ``strategies``), for the Strategies section.
 
     Returns
     -------
@@ -120,5 +128,6 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         The path of ``report.html``.
     """
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
-                            config=config, behaviour_gallery=behaviour_gallery, drift=drift)
+                            config=config, behaviour_gallery=behaviour_gallery, drift=drift,
+                            strategy_cards=strategy_cards)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

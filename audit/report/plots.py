@@ -329,3 +329,22 @@ def slices_png(rows: list[tuple[str, float | None, tuple | None, float | None, t
                            else f"whole run {100 * fixation:.1f}%")
             axes[1].set_xlabel(f"{_label(method)} background fixation among errors")
         return _png(figure)
+
+
+def embedding_png(embedding, labels, *, flagged=()) -> bytes | None:
+    """The 2-D spectral embedding of one class's maps, each point coloured by its cluster
+    (flagged clusters marked in the legend)."""
+    embedding = np.asarray(embedding, float)
+    labels = np.asarray(labels)
+    if embedding.ndim != 2 or embedding.shape[1] < 2 or not len(embedding):
+        return None
+    with _figure(3.6, 2.8) as figure:
+        ax = figure.add_subplot()
+        for cluster in sorted(set(labels.tolist())):
+            inside = labels == cluster
+            name = f"strategy {cluster}" + (" (flagged)" if cluster in flagged else "")
+            ax.scatter(embedding[inside, 0], embedding[inside, 1], s=8, alpha=0.7, label=name)
+        ax.set_xlabel("spectral coordinate 1")
+        ax.set_ylabel("spectral coordinate 2")
+        ax.legend(fontsize=7, loc="best", frameon=False)
+        return _png(figure)

@@ -5,8 +5,8 @@ inputs are sections of the configuration; ``run`` is the :class:`~audit.history.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
     load_model ─► load_dataset ─► slices ─► [per batch: explain ─► score,
-               background_swap ─► behaviour] ─► faithfulness, sanity ─► aggregate ─► drift
-               ─► gate ─► gallery ─► report
+               background_swap ─► behaviour, strategy_maps] ─► faithfulness, sanity
+               ─► aggregate ─► strategies ─► drift ─► gate ─► gallery ─► report
 
 ``explain`` makes the predictions and the maps from one forward pass per image; ``predict``
 (its own forward pass) is for pipelines without maps, so a pipeline names one of the two.
@@ -23,7 +23,7 @@ from types import MappingProxyType
 
 from audit.datasets import SkippedSample
 from audit.metrics.records import ScoreRecord
-from audit.pipeline import Counts, Stage
+from audit.pipeline import Counts, Shard, Stage
 from audit.stages.aggregate import aggregate_stage
 from audit.stages.background_swap import background_swap, background_swap_cost
 from audit.stages.behaviour import SampleRow, behaviour, behaviour_cost
@@ -39,6 +39,8 @@ from audit.stages.report import report
 from audit.stages.sanity import sanity, sanity_cost
 from audit.stages.score import score
 from audit.stages.slices import slices
+from audit.stages.strategies import strategies
+from audit.stages.strategy_maps import strategy_maps
 
 __all__ = ["STAGES"]
 
@@ -66,6 +68,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
                   "model_info", "swaps"),
           outputs=("samples",), per_batch=True, collect={"samples": SampleRow},
           optional=("swaps",), cost=behaviour_cost),
+    Stage("strategy_maps", strategy_maps,
+          inputs=("params:strategies", "params:cams", "batch", "predictions", "maps"),
+          outputs=("strategy_maps",), per_batch=True, collect={"strategy_maps": Shard}),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:metrics", "params:seed",
                   "records", "manifest",
@@ -80,17 +85,22 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
                   "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
                   "faithfulness", "sanity", "slice_keys"),
           outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
+    Stage("strategies", strategies,
+          inputs=("params:strategies", "params:cams", "params:seed", "run", "summary",
+                  "records", "strategy_maps", "manifest", "class_names", "model_info"),
+          outputs=("strategies", "strategy_cards")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",), auto_add=True),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes",
-                                "params:report"),
-          outputs=("verdict",)),
+                                "params:report", "strategies"),
+          outputs=("verdict",), optional=("strategies",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
                   "explainer", "model_info", "samples"),
           outputs=("gallery", "behaviour_gallery"), optional=("samples",), cost=gallery_cost),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
-                  "skipped", "gallery", "behaviour_gallery", "model_info", "changes"),
-          outputs=("results",)),
+                  "skipped", "gallery", "behaviour_gallery", "model_info", "changes",
+                  "strategies", "strategy_cards"),
+          outputs=("results",), optional=("strategies", "strategy_cards")),
 )})

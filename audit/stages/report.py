@@ -15,8 +15,16 @@ from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
+from audit.report.strategy_cards import StrategyClass
 from audit.stages.load_model import ModelInfo
-from audit.summary import Provenance, RunSummary, Summary, Verdict, write_summary
+from audit.summary import (
+    Provenance,
+    RunSummary,
+    StrategiesFigures,
+    Summary,
+    Verdict,
+    write_summary,
+)
 
 
 def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
@@ -47,7 +55,9 @@ def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
 def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summary,
            verdict: Verdict, records: pd.DataFrame, skipped: pd.DataFrame,
            gallery: list[GalleryItem], behaviour_gallery: list[BehaviourItem],
-           model_info: ModelInfo, changes: Drift) -> RunSummary:
+           model_info: ModelInfo, changes: Drift,
+           strategies: StrategiesFigures | None = None,
+           strategy_cards: list[StrategyClass] | None = None) -> RunSummary:
     """Write the run's results into its folder, join the output folder's history, and keep
     only the newest ``report.keep_runs`` run folders there.
 
@@ -71,12 +81,13 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     drift = changes
     provenance = run_provenance(run, cams, model_info, records, now_iso())
     final = RunSummary.assemble(summary, verdict, provenance,
-                                baseline_run_id=drift.baseline_run_id, changes=drift.changes)
+                                baseline_run_id=drift.baseline_run_id, changes=drift.changes,
+                                strategies=strategies)
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
                  gallery=gallery, behaviour_gallery=behaviour_gallery, config=run.config,
-                 drift=drift)
+                 drift=drift, strategy_cards=strategy_cards or [])
     if run.history_dir is not None:
         succeeded = verdict.exit_code != ExitCode.BAD_INPUT
         update_history(run.history_dir, summary=final, run_dir=run.run_dir,

@@ -56,6 +56,7 @@ from audit.summary.schema import Interval as Interval
 from audit.summary.slices import SliceFigures, SliceMethodFigures
 from audit.summary.stats import FixationFigure as FixationFigure
 from audit.summary.stats import Proportion, ProportionSplit, Split, Stat
+from audit.summary.strategies import ClassStrategies, StrategiesFigures, StrategyCluster
 from audit.summary.verdict import Gate, GateOutcome, Verdict, VerdictStatus
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "SanityFigures",
     "SwapSplit",
     "ClassFigures",
+    "ClassStrategies",
     "SliceFigures",
     "SliceMethodFigures",
     "ConfusionMatrix",
@@ -87,6 +89,8 @@ __all__ = [
     "RunSummary",
     "Split",
     "Stat",
+    "StrategiesFigures",
+    "StrategyCluster",
     "Summary",
     "TrueClassFigures",
     "Verdict",

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, model_serializer
 
 from audit.summary.changes import Change
 from audit.summary.evidence import BehaviourFigures, FaithfulnessFigures, FaithfulnessRun
@@ -11,6 +11,7 @@ from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures
 from audit.summary.schema import SCHEMA_VERSION, Interval, _Model
 from audit.summary.slices import SliceFigures
 from audit.summary.stats import Proportion, ProportionSplit, Split
+from audit.summary.strategies import StrategiesFigures
 from audit.summary.verdict import Gate, Verdict, VerdictStatus
 
 
@@ -127,10 +128,21 @@ class RunSummary(Summary):
     provenance: Provenance = Provenance()
     baseline_run_id: str | None = None
     changes: list[Change] = []
+    strategies: StrategiesFigures | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_absent_strategies(self, handler):
+        # A run whose pipeline has no strategies stage (or no class large enough to cluster)
+        # writes no ``strategies`` key, so its summary.json is the one it was before the stage.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("strategies", 0) is None:
+            del data["strategies"]
+        return data
 
     @classmethod
     def assemble(cls, summary: Summary, verdict: Verdict, provenance: Provenance, *,
-                 baseline_run_id: str | None = None, changes=()) -> RunSummary:
+                 baseline_run_id: str | None = None, changes=(),
+                 strategies: StrategiesFigures | None = None) -> RunSummary:
         """The run's summary from its parts: the figures, the verdict, the provenance, and the
         flagged changes against the baseline run."""
         return cls(**{**dict(summary), "schema_version": SCHEMA_VERSION,
@@ -138,4 +150,4 @@ class RunSummary(Summary):
                       "gates": verdict.gates, "passed": verdict.passed,
                       "verdict": verdict.status,
                       "provenance": provenance, "baseline_run_id": baseline_run_id,
-                      "changes": list(changes)})
+                      "changes": list(changes), "strategies": strategies})

@@ -141,3 +141,23 @@ def test_gate_stage_with_too_few_samples():
     assert (verdict.passed, verdict.exit_code) == (False, ExitCode.GATE_FAILED)
     lenient = gate(GatesSection(max_background_fixation_rate=0.5), dataset, GOOD)
     assert (lenient.passed, lenient.exit_code) == (True, ExitCode.PASSED)
+
+
+def test_max_offobject_strategy_share_judges_the_largest_flagged_cluster():
+    from audit.summary import ClassStrategies, StrategiesFigures, StrategyCluster
+
+    gates = GatesSection(max_offobject_strategy_share=0.2)
+    absent = evaluate_gates(Summary(), gates)["max_offobject_strategy_share"]
+    assert absent.outcome == "undefined" and absent.passed
+    clusters = [StrategyCluster(cluster=0, n=70, share=0.7, n_correct=70),
+                StrategyCluster(cluster=1, n=30, share=0.3, n_correct=30, offobject=True)]
+    figures = StrategiesFigures(method="gradcam", map_size=32, max_offobject_share=0.3,
+                                classes=[ClassStrategies(class_name="horse", view="predicted",
+                                                         n=100, clustered=True, n_clusters=2,
+                                                         clusters=clusters)])
+    failed = evaluate_gates(Summary(), gates, strategies=figures)["max_offobject_strategy_share"]
+    assert failed.outcome == "fail" and failed.value == 0.3
+    assert "class 'horse', predicted view, strategy 1: 30 of 100 maps" in failed.reason
+    clean = figures.model_copy(update={"max_offobject_share": None, "classes": []})
+    passed = evaluate_gates(Summary(), gates, strategies=clean)["max_offobject_strategy_share"]
+    assert passed.outcome == "pass" and passed.value == 0.0

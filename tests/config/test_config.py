@@ -46,7 +46,7 @@ def test_defaults_fill_every_key_but_the_two_paths(tmp_path):
      r"cams\.methods\.1: unknown CAM method\..*; got 'lime'"),
     ({"cams": {"targets": ["true"]}}, r"cams\.targets must include 'predicted'"),
     ({"dataset": {"path": "d.csv", "format": "xml"}},
-     r"dataset\.format must be 'csv', 'jsonl', 'coco' or 'voc'; got 'xml'"),
+     r"dataset\.format must be 'csv', 'jsonl', 'coco', 'voc' or 'folder'; got 'xml'"),
     ({"gates": {"min_accuracy": 1.5}}, r"gates\.min_accuracy must be .*; got 1\.5"),
     ({"model": {"path": "m.keras", "class_names": ["a", "a"]}}, r"repeated: \['a'\]"),
     ({"model": {"layer": None}}, r"model\.path: required key is missing"),
@@ -101,14 +101,18 @@ def test_shipped_pipelines_build():
         assert pipeline.name == name
         assert [s.name for s in pipeline.before] == ["load_model", "load_dataset", "slices"]
         evidence = name != "quick"  # quick leaves the evidence stages out
+        strategies = name == "audit"  # strategy discovery is in the full audit only
         assert [s.name for s in pipeline.per_batch] == ["explain", "score"] + (
-            ["background_swap", "behaviour"] if evidence else [])
+            ["background_swap", "behaviour"] if evidence else []) + (
+            ["strategy_maps"] if strategies else [])
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
-            "aggregate", "drift", "gate", "gallery", "report"]
+            "aggregate"] + (["strategies"] if strategies else []) + [
+            "drift", "gate", "gallery", "report"]
         assert pipeline.stream == "batch"
         assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
-            {"samples"} if evidence else set())
+            {"samples"} if evidence else set()) | (
+            {"strategy_maps"} if strategies else set())
     quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
     assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
     predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
@@ -136,8 +140,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, slices, predict, explain, score, background_swap, behaviour, faithfulness, "
-     "sanity, aggregate, drift, gate, gallery, report."),
+     "load_dataset, slices, predict, explain, score, background_swap, behaviour, strategy_maps, "
+     "faithfulness, sanity, aggregate, strategies, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
      "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
@@ -183,3 +187,12 @@ def test_stage_parameters_need_a_mapping_section(tmp_path):
     assert str(error.value) == (
         f"{path}: stage 'slices' takes no parameters in a pipeline file: its section 'slices' "
         "is not a mapping; set it in the configuration; got ['x'].")
+
+
+def test_the_strategies_method_must_be_one_the_run_explains():
+    data = {**MINIMAL, "cams": {"methods": ["gradcam"]}, "strategies": {"method": "scorecam"}}
+    with pytest.raises(ConfigError, match=r"strategies\.method must be one of cams\.methods "
+                                          r"\(gradcam\); got 'scorecam'"):
+        parse_config(data)
+    assert parse_config({**MINIMAL, "strategies": {"method": "gradcam++"}}).strategies.method \
+        == "gradcam++"

@@ -270,7 +270,7 @@ def test_unknown_format_lists_allowed(tmp_path):
     with pytest.raises(DatasetError, match="csv, jsonl, coco, voc") as info:
         load_manifest("yaml", tmp_path / "m.yaml")
     assert "m.yaml" in str(info.value)
-    assert FORMATS == ("csv", "jsonl", "coco", "voc")
+    assert FORMATS == ("csv", "jsonl", "coco", "voc", "folder")
 
 
 # ===== JSON Lines ============================================================================

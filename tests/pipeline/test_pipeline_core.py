@@ -141,7 +141,7 @@ def test_per_batch_stages_need_a_stream():
     ({"outputs": ("x",), "collect": {"x": Row}},
      "Stage 's': only per-batch stages collect outputs; got collect=['x']."),
     ({"outputs": ("x",), "collect": {"x": dict}, "per_batch": True},
-     "Stage 's': collect['x'] must be a dataclass (table rows) or Counts; got "
+     "Stage 's': collect['x'] must be a dataclass (table rows), Counts or Shard; got "
      "<class 'dict'>."),
     ({"outputs": ("x",), "stream": "y"},
      "Stage 's': stream must name an output of a stage that is not per-batch; got "
