@@ -1,5 +1,5 @@
-"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html``, the run history and
-its retention."""
+"""Stage ``report``: ``summary.json``, ``junit.xml``, ``summary.md``, ``report.html``, the run
+history and its retention."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
 from audit.report.gallery import BehaviourItem, GalleryItem
+from audit.report.markdown import write_markdown
 from audit.stages.load_model import ModelInfo
 from audit.summary import Provenance, RunSummary, Summary, Verdict, write_summary
 
@@ -75,6 +76,9 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
                                 baseline_run_id=drift.baseline_run_id, changes=drift.changes)
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
+    write_markdown(run.run_dir, final,
+                   fixation_limit=run.config.get("gates", {}).get(
+                       "max_background_fixation_rate"))
     write_report(run.run_dir, summary=final, records=records, skipped=skipped,
                  gallery=gallery, behaviour_gallery=behaviour_gallery, config=dict(run.config),
                  drift=drift)
