@@ -80,7 +80,7 @@ def _work(pipeline: Pipeline, catalog: Mapping[str, Any], maker: str, load) -> _
                 for input_name in stage.inputs:
                     need(input_name)
                 rebuild.append(stage)
-        elif name not in shipped:
+        elif name not in shipped and name in catalog:  # an optional input may be absent
             shipped[name] = catalog[name]
 
     for stage in pipeline.per_batch:
