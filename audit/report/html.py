@@ -10,6 +10,7 @@ Content-Security-Policy forbids every fetch, so the file reads the same offline,
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -45,8 +46,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
                   gallery: list[GalleryItem], config: dict,
                   baseline: RunSummary | None = None,
                   baseline_records: pd.DataFrame | None = None,
-                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
-                  ) -> dict:
+                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                  warnings: Sequence[str] = ()) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
     import audit
 
@@ -61,7 +62,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "version": audit.__version__,
         "model_name": fmt_text(provenance.model_path or config["model"]["path"]),
         "verdict": verdict_view(summary),
-        "warnings": warnings_view(summary),
+        "warnings": warnings_view(summary) + list(warnings),
         "glance": glance_view(summary, methods,
                               fixation_limit=config["gates"]["max_background_fixation_rate"]),
         "baseline": baseline_view(summary, baseline, records=records,
@@ -91,8 +92,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
                  gallery: list[GalleryItem], config: dict,
                  baseline: RunSummary | None = None,
                  baseline_records: pd.DataFrame | None = None,
-                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None
-                 ) -> Path:
+                 behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
+                 warnings: Sequence[str] = ()) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
     Parameters
@@ -126,6 +127,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         the flagged changes); when given, ``baseline`` and ``baseline_records`` are not used.
         Without it, a ``baseline`` is compared here and its changes flagged with
         ``report.min_change`` from ``config``.
+    warnings : sequence of str
+        Sentences shown with the report's own warnings (an export that failed).
 
     Returns
     -------
@@ -135,5 +138,6 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
                             config=config, baseline=baseline,
                             baseline_records=baseline_records,
-                            behaviour_gallery=behaviour_gallery, drift=drift)
+                            behaviour_gallery=behaviour_gallery, drift=drift,
+                            warnings=warnings)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

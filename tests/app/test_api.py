@@ -117,3 +117,17 @@ def test_explain_returns_maps_and_overlays():
     assert found.layer == "conv" and 0.0 <= found.maps.min() <= found.maps.max() <= 1.0
     one = audit.explain(model, images[0])
     assert one.maps.shape == (1, 32, 32) and one.predicted.shape == (1,)
+
+
+def test_mlflow_out_of_reach_is_a_warning_in_the_report_not_a_failure(tmp_path):
+    pytest.importorskip("mlflow")
+    images, labels, boxes = elements()
+    dataset = tf.data.Dataset.from_tensor_slices((images[:4], labels[:4], boxes[:4]))
+    result = audit.run(config(tmp_path, report={"out_dir": str(tmp_path / "reports"),
+                                                "mlflow": {"tracking_uri": "http://127.0.0.1:9"}}),
+                       model=tiny_model(), dataset=dataset, out_dir=tmp_path / "run",
+                       progress=False)
+    assert result.exit_code == 0
+    assert "could not be logged to MLflow at http://127.0.0.1:9" in result.report_path.read_text()
+    card = (result.run_dir / "model_card.json").read_text()
+    assert '"performance_metrics"' in card
