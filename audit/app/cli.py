@@ -15,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from audit import __version__
 from audit.app.terminal import EscapingStream, escape_controls
 from audit.errors import AuditError, ExitCode
 from audit.pipeline import PipelineError, StageError
+from audit.version import __version__
 
 
 def _quiet_tensorflow() -> None:
@@ -115,11 +115,31 @@ def _run(args) -> int:
         result = run_audit(config, pipeline_path=args.pipeline, out_dir=args.out,
                            limit=args.limit, quiet=args.quiet, baseline=args.baseline,
                            engine=args.engine)
+    _append_step_summary(result.run_dir)
     try:
         _print_summary(result)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return int(result.exit_code)
+
+
+#: The file GitHub Actions shows as the job's summary; ``cam-audit run`` appends ``summary.md``.
+STEP_SUMMARY_ENV_VAR = "GITHUB_STEP_SUMMARY"
+
+
+def _append_step_summary(run_dir: Path) -> None:
+    """Append the run's ``summary.md`` to ``$GITHUB_STEP_SUMMARY`` when that variable is set
+    (GitHub Actions sets it in every step); a file that cannot be written is a warning."""
+    target = os.environ.get(STEP_SUMMARY_ENV_VAR)
+    source = Path(run_dir) / "summary.md"
+    if not target or not source.exists():
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(source.read_text(encoding="utf-8") + "\n")
+    except OSError as exc:
+        print(f"warning: ${STEP_SUMMARY_ENV_VAR} ('{target}') cannot be written: {exc}",
+              file=sys.stderr)
 
 
 def _print_summary(result) -> None:

@@ -8,10 +8,10 @@ import socket
 import sys
 from pathlib import Path
 
-from audit import __version__
 from audit.app.engines import engine_provenance
 from audit.config import AuditConfig
 from audit.files import is_url, open_url
+from audit.version import __version__
 
 __all__ = ["sha256_of", "start_provenance"]
 

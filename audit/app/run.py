@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,7 +92,7 @@ def _progress(quiet: bool):
     return bar
 
 
-def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
+def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet, prepare=None
            ) -> tuple[AuditConfig, Pipeline, RunFolder]:
     if config.demo is not None:
         from audit.demo import ensure_demo
@@ -116,13 +117,16 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
         history_dir = None  # a run put elsewhere stays out of report.out_dir's history
     run_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run_dir)
+    extra = {}
+    if prepare is not None:
+        config, extra = prepare(config, run_dir)
     dump = config.resolved_dump()
     dump["pipeline"] = str(pipeline.path)
     atomic_write_text(folder.path / "config.yaml", dump_yaml(dump, sort_keys=False))
     folder.write_status(status="running", run_id=run_id, started_at=now_iso(),
                         pipeline_path=str(pipeline.path),
                         history_dir=str(history_dir) if history_dir else None,
-                        baseline=str(baseline) if baseline else None)
+                        baseline=str(baseline) if baseline else None, **extra)
     return config, pipeline, folder
 
 
@@ -167,13 +171,16 @@ def _reopen(resume, baseline, engine) -> tuple[AuditConfig, Pipeline, RunFolder]
 def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
     status = folder.read_status(AuditRunStatus)
     history_dir, baseline = status.history_dir, status.baseline
+    provenance = start_provenance(config, run_id=status.run_id, pipeline=pipeline.name,
+                                  pipeline_path=str(pipeline.path))
+    model_sha256 = getattr(status, "model_sha256", None)
+    if model_sha256:  # a model handed in live: the hash of its weights
+        provenance["model_sha256"] = model_sha256
     run = RunInfo(run_id=status.run_id, run_name=config.run_name, run_dir=folder.path,
                   started_at=status.started_at,
                   history_dir=Path(history_dir) if history_dir else None,
                   baseline=Path(baseline) if baseline else None,
-                  provenance=start_provenance(config, run_id=status.run_id,
-                                              pipeline=pipeline.name,
-                                              pipeline_path=str(pipeline.path)),
+                  provenance=provenance,
                   config=config)
     params = {f"params:{name}": getattr(config, name)
               for name in AuditConfig.model_fields if name != "source"}
@@ -192,7 +199,10 @@ def _failed(folder: RunFolder, exc: BaseException) -> None:
 def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | None = None,
               out_dir: str | Path | None = None, limit: int | None = None,
               resume: str | Path | None = None, quiet: bool = False,
-              baseline: str | Path | None = None, engine: str | None = None) -> RunResult:
+              baseline: str | Path | None = None, engine: str | None = None,
+              live_model=None,
+              prepare: Callable[[AuditConfig, Path], tuple[AuditConfig, dict]] | None = None
+              ) -> RunResult:
     """Run an audit, or resume an interrupted one from its run folder.
 
     Parameters
@@ -214,6 +224,14 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
     engine : {"local", "beam"}, optional
         Overrides ``config.engine`` (also when resuming: both engines give the same results,
         so a run may go on with the other one).
+    live_model : keras.Model, optional
+        Explained in place of loading ``model.path`` (the ``load_model`` stage's optional
+        input ``live_model``); the local engine only (:func:`audit.app.api.run`).
+    prepare : callable, optional
+        ``prepare(config, run_dir) -> (config, status fields)``, called once the new run
+        folder exists and before its ``config.yaml`` is written: it may put inputs there (a
+        dataset's images, a model file) and point the configuration at them. Its status
+        fields are kept in ``status.json`` (``model_sha256`` replaces the provenance's).
 
     Raises
     ------
@@ -230,11 +248,15 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
             raise ConfigError("run_audit needs a configuration or a run folder to resume.")
         config = _with_engine(config, engine)
         stream_engine = make_engine(config)  # a missing Beam or bad beam.options: no run folder
-        config, pipeline, folder = _start(config, pipeline_path, out_dir, limit, baseline, quiet)
+        config, pipeline, folder = _start(config, pipeline_path, out_dir, limit, baseline, quiet,
+                                          prepare)
     try:
         config = _apply_overrides(config, pipeline)
         stream_engine = stream_engine or make_engine(config)
-        catalog = run_pipeline(pipeline, _inputs(config, pipeline, folder), folder=folder,
+        inputs = _inputs(config, pipeline, folder)
+        if live_model is not None:
+            inputs["live_model"] = live_model
+        catalog = run_pipeline(pipeline, inputs, folder=folder,
                                progress=_progress(quiet), engine=stream_engine)
         verdict: Verdict = catalog.get("verdict", Verdict())
         if verdict.exit_code == ExitCode.BAD_INPUT:

@@ -274,6 +274,19 @@ class MetricsSection(_Section):
 
 
 
+class MlflowSection(_Section):
+    """Log the run to MLflow (``pip install "cam-audit[mlflow]"``): parameters, metrics, tags
+    and artifacts; a tracking server that cannot be reached is a warning, never a failure."""
+
+    tracking_uri: str | None = Field(default=None, description=(
+        "MLflow's tracking URI (http://host:5000, file:///path/mlruns, sqlite:///mlflow.db); "
+        "null: MLflow's own default ($MLFLOW_TRACKING_URI, else ./mlruns)."))
+    experiment: str | None = Field(default=None, description=(
+        "The experiment's name, created when missing; null: MLflow's default experiment."))
+    run_name: str | None = Field(default=None, description=(
+        "The MLflow run's name; null: the audit's run id."))
+
+
 class ReportSection(_Section):
     out_dir: Path = Path("reports")
     gallery_size: int = Field(default=8, ge=0, le=100)
@@ -293,6 +306,8 @@ class ReportSection(_Section):
         "Keep the newest N run folders in out_dir (and the baseline of each of them); older "
         "ones are deleted after a successful run. Their line in the history stays. null keeps "
         "every run."))
+    mlflow: MlflowSection | None = Field(default=None, description=(
+        "{tracking_uri, experiment, run_name}: log the run to MLflow; null: no MLflow."))
 
 
 class DemoSection(_Section):

@@ -31,6 +31,7 @@ from audit.report.methods import is_counter_evidence
 from audit.report.sections.verdict import verdict_state
 from audit.report.templating import render
 from audit.summary import RunSummary, read_summary
+from audit.version import __version__
 
 __all__ = ["CHANGE_KINDS", "COMPARISON_JSON", "compare_runs", "load_records", "sample_changes"]
 
@@ -169,7 +170,6 @@ def compare_runs(run_a, run_b, *, out_path=None, json_path=None) -> tuple[str, s
         If a run folder has no ``summary.json`` that :func:`audit.summary.read_summary`
         reads (schema version 1, written by cam-audit 0.1, or 2).
     """
-    import audit
 
     run_a, run_b = Path(run_a), Path(run_b)
     summary_a = read_summary(run_a / "summary.json")
@@ -228,7 +228,7 @@ def compare_runs(run_a, run_b, *, out_path=None, json_path=None) -> tuple[str, s
         overall=_overall_view(comparison), rule=OVERALL_RULE, tests=METHODS_RULE,
         n_regressions=len(comparison.regressions), method=method, per_sample=per_sample,
         kinds=kinds, generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=audit.__version__,
+        version=__version__,
     )
     text = _text(comparison, figure_rows, side_a, side_b, warnings, same_dataset, manifest_a,
                  per_sample, method, kinds)

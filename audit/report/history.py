@@ -31,6 +31,7 @@ from audit.report.methods import method_title
 from audit.report.templating import render
 from audit.report.trends import TrendRun, trends_png
 from audit.summary import RunSummary
+from audit.version import __version__
 
 __all__ = ["INDEX_HTML", "INDEX_JSON", "update_history"]
 
@@ -145,7 +146,6 @@ def _trends(rows: list[HistoryRow], methods: list[str]) -> dict:
 
 
 def _html(rows: list[HistoryRow], out_dir: Path) -> str:
-    import audit
 
     methods = ordered_methods(
         m for row in rows
@@ -167,7 +167,7 @@ def _html(rows: list[HistoryRow], out_dir: Path) -> str:
         n_failed=n_failed,
         n_pruned=sum(r.pruned for r in rows),
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=audit.__version__,
+        version=__version__,
         title=out_dir.resolve().name,
     )
 

@@ -10,6 +10,7 @@ Content-Security-Policy forbids every fetch, so the file reads the same offline,
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,7 @@ from audit.report.sections.warnings import warnings_view
 from audit.report.strategy_cards import StrategyClass
 from audit.report.templating import render
 from audit.summary import RunSummary
+from audit.version import __version__
 
 __all__ = ["build_context", "write_report"]
 
@@ -47,10 +49,10 @@ __all__ = ["build_context", "write_report"]
 def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                   gallery: list[GalleryItem], config: AuditConfig,
                   behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
-                  strategy_cards: list[StrategyClass] = ()
+                  strategy_cards: list[StrategyClass] = (),
+                  warnings: Sequence[str] = ()
                   ) -> dict:
     """Everything the report template shows, formatted (see :func:`write_report`)."""
-    import audit
 
     provenance = summary.provenance
     methods = ordered_methods(summary.methods)
@@ -60,10 +62,10 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "run_name": summary.run_name or config.run_name,
         "finished_at": fmt_time(provenance.finished_at) if provenance.finished_at else "",
         "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "version": audit.__version__,
+        "version": __version__,
         "model_name": fmt_text(provenance.model_path or str(config.model.path)),
         "verdict": verdict_view(summary),
-        "warnings": warnings_view(summary),
+        "warnings": warnings_view(summary) + list(warnings),
         "glance": glance_view(summary, methods,
                               fixation_limit=config.gates.max_background_fixation_rate),
         "baseline": baseline_view(summary, drift),
@@ -91,7 +93,8 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
 def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped: pd.DataFrame,
                  gallery: list[GalleryItem], config: AuditConfig,
                  behaviour_gallery: list[BehaviourItem] = (), drift: Drift | None = None,
-                 strategy_cards: list[StrategyClass] = ()
+                 strategy_cards: list[StrategyClass] = (),
+                 warnings: Sequence[str] = ()
                  ) -> Path:
     """Render the audit report of a run to ``run_dir/report.html`` (atomically).
 
@@ -121,6 +124,8 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
         a baseline) shows no comparison.
     strategy_cards : list of StrategyClass
         The flagged classes' cluster cards (stage ``strategies``), for the Strategies section.
+    warnings : sequence of str
+        Sentences shown with the report's own warnings (an export that failed).
 
     Returns
     -------
@@ -129,5 +134,5 @@ def write_report(run_dir, *, summary: RunSummary, records: pd.DataFrame, skipped
     """
     context = build_context(summary=summary, records=records, skipped=skipped, gallery=gallery,
                             config=config, behaviour_gallery=behaviour_gallery, drift=drift,
-                            strategy_cards=strategy_cards)
+                            strategy_cards=strategy_cards, warnings=warnings)
     return atomic_write_text(Path(run_dir) / "report.html", render("report.html.j2", **context))

@@ -35,8 +35,6 @@ def templates_dir() -> Path:
         If none of these folders holds ``report.html.j2`` (or the environment variable names
         a folder without it), naming every place looked at.
     """
-    import audit
-
     override = os.environ.get(TEMPLATES_ENV_VAR)
     if override:
         folder = Path(override).expanduser()
@@ -47,7 +45,7 @@ def templates_dir() -> Path:
             f"point it at a folder holding the cam-audit templates or unset it"
         )
     candidates = [
-        Path(audit.__file__).resolve().parents[1] / "templates",
+        Path(__file__).resolve().parents[2] / "templates",
         Path(sys.prefix) / "share" / "cam-audit" / "templates",
     ]
     for folder in candidates:

@@ -45,8 +45,9 @@ from audit.stages.strategy_maps import strategy_maps
 __all__ = ["STAGES"]
 
 STAGES = MappingProxyType({stage.name: stage for stage in (
-    Stage("load_model", load_model, inputs=("params:model", "params:cams"),
-          outputs=("explainer", "class_names", "model_info"), per_worker=True),
+    Stage("load_model", load_model, inputs=("params:model", "params:cams", "live_model"),
+          outputs=("explainer", "class_names", "model_info"), per_worker=True,
+          optional=("live_model",)),
     Stage("load_dataset", load_dataset,
           inputs=("params:dataset", "params:cams", "class_names", "model_info"),
           outputs=("manifest", "batch"), stream="batch"),

@@ -53,9 +53,14 @@ def _class_names(model: ModelSection, explainer: CamExplainer) -> list[str]:
     return list(names)
 
 
-def load_model(model: ModelSection, cams: CamsSection
+def load_model(model: ModelSection, cams: CamsSection, live_model=None
                ) -> tuple[CamExplainer, list[str], ModelInfo]:
     """Load the model, pick the layer to explain, name the classes, check the preprocessing.
+
+    ``live_model`` is a ``keras.Model`` handed in by ``audit.run(model=...)`` (the catalog's
+    optional ``live_model``) in place of reading ``model.path``; every other key of ``model``
+    applies to it as to a loaded one. The local engine only: a Beam worker rebuilds this
+    stage's outputs itself, and ``audit.run`` gives it the model as a file in the run folder.
 
     Returns
     -------
@@ -64,9 +69,9 @@ def load_model(model: ModelSection, cams: CamsSection
         Output index ``i`` is ``class_names[i]``.
     model_info : ModelInfo
     """
-    keras_model = load_model_file(model.path, imports=model.imports,
-                                  custom_objects=model.custom_objects,
-                                  safe_mode=model.safe_mode, search_path=model.search_path)
+    keras_model = live_model if live_model is not None else load_model_file(
+        model.path, imports=model.imports, custom_objects=model.custom_objects,
+        safe_mode=model.safe_mode, search_path=model.search_path)
     tokens = None if model.tokens is None else model.tokens.model_dump()
     explainer = CamExplainer(keras_model, model.layer, output=model.output, tokens=tokens,
                              scorecam_max_channels=cams.scorecam_channels,

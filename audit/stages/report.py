@@ -1,8 +1,9 @@
-"""Stage ``report``: ``summary.json``, ``junit.xml``, ``report.html``, the run history and
-its retention."""
+"""Stage ``report``: ``summary.json``, ``junit.xml``, ``summary.md``, ``model_card.json``,
+``report.html``, the run history and its retention."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import pandas as pd
@@ -14,7 +15,10 @@ from audit.errors import ExitCode
 from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
 from audit.report import update_history, write_junit, write_report
+from audit.report.exports.mlflow import log_run
+from audit.report.exports.model_card import write_model_card
 from audit.report.gallery import BehaviourItem, GalleryItem
+from audit.report.markdown import write_markdown
 from audit.report.strategy_cards import StrategyClass
 from audit.stages.load_model import ModelInfo
 from audit.summary import (
@@ -25,6 +29,8 @@ from audit.summary import (
     Verdict,
     write_summary,
 )
+
+_LOG = logging.getLogger(__name__)
 
 
 def run_provenance(run: RunInfo, cams: CamsSection, model_info: ModelInfo,
@@ -85,9 +91,20 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
                                 strategies=strategies)
     write_summary(run.run_dir / "summary.json", final)
     write_junit(run.run_dir, final)
-    write_report(run.run_dir, summary=final, records=records, skipped=skipped,
-                 gallery=gallery, behaviour_gallery=behaviour_gallery, config=run.config,
-                 drift=drift, strategy_cards=strategy_cards or [])
+    write_markdown(run.run_dir, final,
+                   fixation_limit=run.config.gates.max_background_fixation_rate)
+    write_model_card(run.run_dir, final)
+    view = dict(summary=final, records=records, skipped=skipped, gallery=gallery,
+                behaviour_gallery=behaviour_gallery, config=run.config, drift=drift,
+                strategy_cards=strategy_cards or [])
+    write_report(run.run_dir, **view)
+    if report.mlflow is not None:
+        # After the files it logs are written; a failure is a warning in the report.
+        _, warning = log_run(report.mlflow, summary=final, config=run.config.resolved_dump(),
+                             run_dir=run.run_dir)
+        if warning:
+            _LOG.warning("%s", warning)
+            write_report(run.run_dir, **view, warnings=[warning])
     if run.history_dir is not None:
         succeeded = verdict.exit_code != ExitCode.BAD_INPUT
         update_history(run.history_dir, summary=final, run_dir=run.run_dir,

@@ -81,13 +81,21 @@ def test_background_learner_fixates_more_than_a_model_without_the_correlation(
     assert biased.behaviour.background_decision_rate.value > 0.5
 
 
-def test_gate_failure_exits_1_and_pass_exits_0(demo_small_biased, tmp_path):
+def test_gate_failure_exits_1_and_pass_exits_0(demo_small_biased, tmp_path, monkeypatch):
     strict = demo_config(demo_small_biased, tmp_path, gates={"min_accuracy": 0.99},
                          cams={"methods": ["gradcam"]})
     path = write_config(strict, tmp_path, "strict.yaml")
+    step_summary = tmp_path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
     assert main(["run", str(path), "--out", str(tmp_path / "strict"), "--quiet"]) == 1
     junit = (tmp_path / "strict" / "junit.xml").read_text()
     assert "failure" in junit and "min_accuracy" in junit
+    # The run's summary.md is appended to the job summary GitHub Actions shows.
+    summary_md = (tmp_path / "strict" / "summary.md").read_text()
+    assert "FAILED" in summary_md and "`min_accuracy`" in summary_md
+    assert step_summary.read_text() == "earlier step\n" + summary_md + "\n"
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY")
     lenient = demo_config(demo_small_biased, tmp_path, gates={"min_accuracy": 0.1},
                           cams={"methods": ["gradcam"]})
     path = write_config(lenient, tmp_path, "lenient.yaml")

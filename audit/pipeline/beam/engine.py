@@ -22,7 +22,12 @@ from apache_beam.options.pipeline_options import (
 )
 from apache_beam.runners.runner import PipelineState
 
-from audit.pipeline.beam.options import _local_workers, _runner_name, pipeline_options
+from audit.pipeline.beam.options import (
+    _local_workers,
+    _runner_name,
+    is_dask,
+    pipeline_options,
+)
 from audit.pipeline.beam.staging import (
     _SHARD_SIZE,
     _is_remote,
@@ -34,6 +39,7 @@ from audit.pipeline.beam.worker import (
     METRICS_NAMESPACE,
     _ItemHandler,
     _read_shard,
+    _RunAndStage,
     _StageFailures,
     _StageOutputs,
     _Work,
@@ -83,6 +89,11 @@ class _JobThread(threading.Thread):
         except BaseException as exc:  # noqa: BLE001 - handed to the driver's thread
             self.error = exc
         finally:
+            # The Dask runner opens a client to the scheduler for each job and leaves it open.
+            client = getattr(self.result, "client", None)
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
             self.finished.set()
 
     def cancel(self) -> None:
@@ -231,18 +242,28 @@ class BeamEngine:
         return final
 
     def _job(self, work: _Work, stream, pending: list[int], staging: _Staging) -> beam.Pipeline:
+        job = beam.Pipeline(options=self._options)
+        if is_dask(self.runner):
+            # One linear chain, a plain ParDo: what the Dask runner can run (see _RunAndStage).
+            # The items go into the task graph themselves, one Dask partition each unless
+            # beam.options say otherwise (--dask_partition_size / --dask_npartitions), so
+            # that every worker gets some; no shard files, no Reshuffle (a shuffle on Dask).
+            _ = (job
+                 | "Items" >> beam.Create([(i, stream.specs[i]) for i in pending])
+                 | "Run and stage items" >> beam.ParDo(
+                     _RunAndStage(work, staging, self.item_metrics)))
+            return job
         attempt = uuid.uuid4().hex[:12]
         shards = []
         for number, start in enumerate(range(0, len(pending), _SHARD_SIZE)):
             path = staging.shard(attempt, number)
             staging.write(path, [(i, stream.specs[i]) for i in pending[start:start + _SHARD_SIZE]])
             shards.append(path)
-        handler = _ItemHandler(work, share_across_processes=self.share_model_across_processes)
-        job = beam.Pipeline(options=self._options)
         items = (job
                  | "Spec shards" >> beam.Create(shards)
                  | "Read specs" >> beam.FlatMap(_read_shard)
                  | "Spread items" >> beam.Reshuffle())
+        handler = _ItemHandler(work, share_across_processes=self.share_model_across_processes)
         outputs, dead_letter = items | "Run items" >> RunInference(
             handler).with_exception_handling()
         _ = outputs | "Stage outputs" >> beam.ParDo(_StageOutputs(staging, self.item_metrics))

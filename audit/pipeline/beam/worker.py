@@ -11,6 +11,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler
+from apache_beam.utils.shared import Shared
 
 from audit.pipeline.beam.staging import (
     _Staging,
@@ -80,7 +81,7 @@ def _work(pipeline: Pipeline, catalog: Mapping[str, Any], maker: str, load) -> _
                 for input_name in stage.inputs:
                     need(input_name)
                 rebuild.append(stage)
-        elif name not in shipped:
+        elif name not in shipped and name in catalog:  # an optional input may be absent
             shipped[name] = catalog[name]
 
     for stage in pipeline.per_batch:
@@ -121,6 +122,46 @@ class _ItemHandler(ModelHandler):
 
     def share_model_across_processes(self) -> bool:
         return self._share
+
+
+class _RunAndStage(beam.DoFn):
+    """The Dask runner's step: run one item and stage its outputs, or its failure.
+
+    Beam's Dask runner (2.77) translates only Create, ParDo, GroupByKey and Flatten; a ParDo's
+    tagged outputs land in one bag, and only the last transform's bag is computed. So
+    RunInference's dead-letter branch (a tagged output feeding a second sink) cannot work
+    there: this one plain ParDo does both, catching an item's error as RunInference's
+    exception handling would. The worker's catalog is built once per process
+    (``apache_beam.utils.shared.Shared``, as RunInference holds its model), not per bundle.
+    """
+
+    def __init__(self, work: _Work, staging: _Staging, item_metrics):
+        self._work = work
+        self._staging = staging
+        self._item_metrics = item_metrics
+        self._shared = Shared()
+        self._worker = None
+
+    def setup(self):
+        self._worker = self._shared.acquire(lambda: _Worker(self._work), tag=self._work.key)
+
+    def process(self, item):
+        import traceback
+
+        index, spec = item
+        try:
+            outputs = self._worker.run(index, spec)
+        except Exception as exc:  # noqa: BLE001 - staged as the item's failure
+            self._staging.write(self._staging.item(index, failed=True),
+                                {"error": f"{type(exc).__name__}: {exc}",
+                                 "traceback": traceback.format_exc()})
+            Metrics.counter(METRICS_NAMESPACE, "items_failed").inc()
+            return
+        self._staging.write(self._staging.item(index), outputs)
+        Metrics.counter(METRICS_NAMESPACE, "items_done").inc()
+        for name, value in self._item_metrics(outputs).items():
+            Metrics.counter(METRICS_NAMESPACE, name).inc(int(value))
+        yield index
 
 
 def _read_shard(path: str):
