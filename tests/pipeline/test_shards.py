@@ -70,3 +70,17 @@ def test_a_shard_refuses_ragged_or_object_arrays():
         Shard({"a": np.zeros(2), "b": np.zeros(3)})
     with pytest.raises(ValueError, match="Python objects"):
         Shard({"a": np.array([{}, {}], dtype=object)})
+
+
+def test_the_beam_engine_writes_the_same_shards(tmp_path):
+    pytest.importorskip("apache_beam")
+    from audit.pipeline.beam import BeamEngine
+
+    local = _run(RunFolder(tmp_path / "local"), _table())
+    pipeline = build_pipeline({"name": "toy", "stages": ["numbers", "arrays", "total"]},
+                              table=_table(), provided=("params:toy",), where="toy.yaml")
+    (tmp_path / "beam").mkdir()
+    beam = run_pipeline(pipeline, {"params:toy": {"n": 4}}, folder=RunFolder(tmp_path / "beam"),
+                        engine=BeamEngine())
+    assert beam["sums"] == local["sums"]
+    assert [p.name for p in beam["maps"].paths()] == [p.name for p in local["maps"].paths()]
