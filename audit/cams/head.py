@@ -47,7 +47,13 @@ class Head:
 
     @property
     def n_classes(self) -> int:
-        """Number of classes: a single-unit output is a two-class (binary) model."""
+        """Number of classes: a single-unit output is a two-class (binary) model.
+
+        >>> Head(layer=None, activation="sigmoid", tap="preactivation", n_units=1).n_classes
+        2
+        >>> Head(layer=None, activation="softmax", tap="input", n_units=10).n_classes
+        10
+        """
         return 2 if self.n_units == 1 else self.n_units
 
     @property

@@ -58,17 +58,6 @@ def is_spatial(shape: tuple | None) -> bool:
     return h * w > 1
 
 
-def spatial_layers(model) -> list[tuple[str, object]]:
-    """Every leaf layer with a 4-D output of spatial size above 1x1."""
-    import keras
-
-    return [
-        (path, layer)
-        for path, layer in iter_layers(model)
-        if not isinstance(layer, keras.layers.InputLayer) and is_spatial(output_shape(layer))
-    ]
-
-
 @dataclass(frozen=True)
 class ExplainedLayer:
     """A layer a CAM can explain.

@@ -34,6 +34,12 @@ def fixation_outcomes(predicted: pd.DataFrame) -> np.ndarray:
     errors per sample whose flag would be defined were it misclassified. The comparison of
     two runs pairs these outcomes sample by sample. Pass every predicted-class row of the
     method (whether the method flags fixation is read from its errors), and subset after.
+
+    >>> frame = pd.DataFrame({"correct": [False, True, False],
+    ...                       "background_fixation": [1.0, np.nan, 0.0],
+    ...                       "enrichment": [0.5, 2.0, np.nan]})
+    >>> fixation_outcomes(frame).tolist()
+    [1.0, 0.0, nan]
     """
     fixated = _floats(predicted["background_fixation"]) == 1.0
     if not _flags_fixation(predicted):

@@ -16,6 +16,7 @@ import yaml
 from conftest import demo_config
 
 import audit.analysis.slices
+import audit.summary.slices
 from audit.analysis.aggregate import aggregate, sub_seed
 from audit.analysis.gates import evaluate_gates
 from audit.analysis.slices import MISSING, extract_slice_keys, slice_figures, slice_key
@@ -244,7 +245,9 @@ def test_a_key_two_slices_share_is_refused(tmp_path):
 
 
 def test_doctests():
-    assert doctest.testmod(audit.analysis.slices).failed == 0
+    for module in (audit.analysis.slices, audit.summary.slices):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
 
 
 # --- Missing columns -----------------------------------------------------------------------------

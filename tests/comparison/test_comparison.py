@@ -420,7 +420,8 @@ def test_compare_cli_of_identical_runs(tmp_path):
     "audit.comparison.difference", "audit.comparison.mcnemar",
     "audit.comparison.paired_bootstrap", "audit.comparison.unpaired",
     "audit.comparison.figures", "audit.comparison.overall", "audit.comparison.compare",
-    "audit.analysis.aggregate", "audit.report.format",
+    "audit.analysis.aggregate", "audit.report.format", "audit.metrics.seeds",
+    "audit.metrics.outcomes", "audit.validation",
 ])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)

@@ -140,7 +140,7 @@ def test_mobilenet_v2_every_method(tmp_path, images):
     path = _save(model, tmp_path / "mobilenet_v2.keras")
     code, run = _audit(tmp_path, path, images,
                        cams={"scorecam_max_channels": 8, "batch_size": 4, "micro_batch": 4})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "out_relu"
     _assert_every_default_method_ran(run, scorecam_channels=8)
 
@@ -150,14 +150,14 @@ def test_efficientnet_b0(tmp_path, images):
     keras.utils.set_random_seed(0)
     model = keras.applications.EfficientNetB0(weights=None, input_shape=(64, 64, 3), classes=3)
     code, run = _audit(tmp_path, _save(model, tmp_path / "efficientnet_b0.keras"), images)
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "top_activation"
 
 
 def test_resnet50(tmp_path, images, resnet50):
     """ResNet50's last residual block output is ``conv5_block3_out``."""
     code, run = _audit(tmp_path, resnet50, images)
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv5_block3_out"
 
 
@@ -173,7 +173,7 @@ def test_grayscale_28px(tmp_path):
     manifest = _write_images(tmp_path / "digits", size=(28, 28), mode="L", labels=[3, 7, 0, 9])
     code, run = _audit(tmp_path, _save(model, tmp_path / "digits.keras"), manifest,
                        class_names=None)
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
     records = pd.read_csv(run / "records.csv")
     assert sorted(records["label"].unique()) == [0, 3, 7, 9]
@@ -192,7 +192,7 @@ def test_augmentation_layers_in_front(tmp_path, images):
     ])
     code, run = _audit(tmp_path, _save(model, tmp_path / "augmented.keras"), images,
                        gallery_size=2)
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
     manifest = pd.read_csv(images)
     pixels = np.stack([np.asarray(Image.open(images.parent / name).convert("RGB"))
@@ -214,7 +214,7 @@ def test_mixed_precision(tmp_path, images):
         L.GlobalAveragePooling2D(dtype=mixed), L.Dense(3, activation="softmax", dtype="float32"),
     ])
     code, run = _audit(tmp_path, _save(model, tmp_path / "mixed.keras"), images)
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
 
 
@@ -289,7 +289,7 @@ def test_custom_layer_through_imports(capsys, acme_models, fresh_acme, images):
     assert code == 2
     assert "custom class 'Scale', which Keras could not locate" in err and "model.imports" in err
     code, run = _audit(folder, paths["scale"], images, model={"imports": ["acme_layers"]})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
     assert str(folder) not in sys.path
 
@@ -303,7 +303,7 @@ def test_custom_layer_through_custom_objects(acme_models, fresh_acme, images, tm
     (config_dir / "acme_layers.py").write_text(ACME_LAYERS)
     code, run = _audit(config_dir, paths["gain"], images,
                        model={"custom_objects": {"Gain": "acme_layers.Gain"}})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
 
 
@@ -326,7 +326,7 @@ def test_lambda_layer_needs_safe_mode_off(capsys, tmp_path, images):
         "can do anything your user account can do. If you trust where the file comes from, set "
         "model.safe_mode: false in the configuration.\n")
     code, run = _audit(tmp_path, path, images, model={"safe_mode": False})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
     config = load_config(tmp_path / "config.yaml")
     _, _, info = load_model(config.model, config.cams)
@@ -353,7 +353,7 @@ def test_multi_output_model_on_a_coco_dataset(capsys, tmp_path, images):
     assert code == 2
     assert "has 2 outputs" in err and "model.output" in err and "'box', shape (None, 4)" in err
     code, run = _audit(tmp_path, path, _coco(images), dataset=coco, model={"output": "cls"})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "conv2"
     records = pd.read_csv(run / "records.csv")
     assert records["sample_id"].nunique() == 4
@@ -372,7 +372,7 @@ def test_vision_transformer_every_default_method(tmp_path, images, vit_file):
     channels, and the gallery's maps all run on the reshaped tokens."""
     code, run = _audit(tmp_path, vit_file, images, gallery_size=2,
                        cams={"scorecam_max_channels": 8, "batch_size": 4, "micro_batch": 4})
-    assert code in (0, 1)
+    assert code == 0  # no gate is configured: the audit runs and passes
     assert _explained_layer(run) == "block2_norm1"
     _assert_every_default_method_ran(run, scorecam_channels=8)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from itertools import pairwise
 
 import pandas as pd
 import pytest
@@ -204,39 +203,49 @@ def test_prefetch_loads_ahead_in_another_thread(tmp_path):
 
 
 def test_overlapped_items_pass_the_stages_as_a_production_line(tmp_path):
-    import time as time_module
+    # Ordering and events, no clock: every start and end is logged in the order it happened,
+    # and "rows" of an item waits for "square" of the next item to start, which it can only
+    # do if two items are in flight at once.
+    events, threads, lock = [], set(), threading.Lock()  # (stage, item, "start" | "end")
+    square_started = {item: threading.Event() for item in range(8)}
+    next_started = []
 
-    spans, threads = [], set()  # (stage, value, start, end)
-
-    def timed(name, function):
+    def logged(name, function, wait=True):
         def run(*args):
             threads.add(threading.current_thread().name)
-            start = time_module.perf_counter()
-            time_module.sleep(0.02)
+            item = args[0] // 10
+            with lock:
+                events.append((name, item, "start"))
+            if name == "square":
+                square_started[item].set()
+            elif wait and 1 <= item < 7:  # item 0 runs alone; the last has no next
+                next_started.append(square_started[item + 1].wait(timeout=60))
             out = function(*args)
-            spans.append((name, args[0], start, time_module.perf_counter()))
+            with lock:
+                events.append((name, item, "end"))
             return out
         return run
 
-    table = {**TABLE,
-             "square": Stage("square", timed("square", square), inputs=("value",),
-                             outputs=("squared",), per_batch=True),
-             "rows": Stage("rows", timed("rows", rows), inputs=("value", "squared"),
-                           outputs=("table", "counts"), per_batch=True,
-                           collect={"table": Row, "counts": Counts})}
-    overlapped = run(build(ALL, table), RunFolder(tmp_path / "a"), n=8,
+    def logged_table(wait):
+        return {**TABLE,
+                "square": Stage("square", logged("square", square, wait), inputs=("value",),
+                                outputs=("squared",), per_batch=True),
+                "rows": Stage("rows", logged("rows", rows, wait), inputs=("value", "squared"),
+                              outputs=("table", "counts"), per_batch=True,
+                              collect={"table": Row, "counts": Counts})}
+
+    overlapped = run(build(ALL, logged_table(True)), RunFolder(tmp_path / "a"), n=8,
                      engine=LocalEngine(overlap=2))
     assert any(t.startswith("pipeline-item") for t in threads)
-    first = [s for s in spans if s[1] == 0]
-    assert max(s[3] for s in first) <= min(s[2] for s in spans if s[1] != 0)  # item 0 alone
-    for stage in ("square", "rows"):  # one item per stage at a time
-        own = sorted((s[2], s[3]) for s in spans if s[0] == stage)
-        assert all(end <= next_start for (_, end), (next_start, _) in pairwise(own))
+    last_of_first = max(i for i, e in enumerate(events) if e[1] == 0)
+    assert last_of_first < min(i for i, e in enumerate(events) if e[1] != 0)  # item 0 alone
+    for stage in ("square", "rows"):  # one item per stage at a time: start, end, start, end
+        own = [(item, kind) for name, item, kind in events if name == stage]
+        assert own == [(item, kind) for item in range(8) for kind in ("start", "end")]
     # ... while two stages work on two items at once
-    squares = [s for s in spans if s[0] == "square"]
-    assert any(r[2] < q[3] and q[2] < r[3] for r in spans if r[0] == "rows" for q in squares)
+    assert next_started == [True] * 6
     threads.clear()
-    serial = run(build(ALL, table), RunFolder(tmp_path / "b"), n=8,
+    serial = run(build(ALL, logged_table(False)), RunFolder(tmp_path / "b"), n=8,
                  engine=LocalEngine(overlap=1))
     assert threads == {threading.current_thread().name}
     assert (tmp_path / "a" / "table.csv").read_bytes() == (tmp_path / "b" / "table.csv"

@@ -56,7 +56,8 @@ def pipeline_options(flags: Sequence[str], *, where: str = "beam.options") -> Pi
         guess = difflib.get_close_matches(unknown[0], list(known), n=1)
         hint = f" Did you mean '--{guess[0]}'?" if guess else ""
         raise PipelineError(f"{where}: Beam has no option "
-                            f"{', '.join('--' + name for name in unknown)}; got {flags}.{hint}")
+                            f"{', '.join('--' + name for name in unknown)}.{hint} Each flag "
+                            f"must be one of Beam's options; got {flags}")
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     try:
         from apache_beam.runners.runner import create_runner
