@@ -18,6 +18,7 @@ from audit.config import parse_config  # noqa: E402
 from audit.pipeline.beam import BeamEngine  # noqa: E402
 
 
+@pytest.mark.slow
 def test_dask_runner_on_two_workers_gives_the_local_records(demo_small_biased, tmp_path):
     data = demo_config(demo_small_biased, tmp_path, cams={"methods": ["gradcam"],
                                                            "batch_size": 8},
