@@ -73,11 +73,11 @@ def check_targets(targets, n: int, *, n_classes: int) -> tf.Tensor:
     if (array.ndim != 2 or array.shape[0] != n or array.shape[1] < 1
             or not np.issubdtype(array.dtype, np.integer)):
         raise ValueError(f"targets must be an int array of shape ({n}, T) with T >= 1, or {n} "
-                         f"lists of classes; received {array.dtype} array of shape "
+                         f"lists of classes; got {array.dtype} array of shape "
                          f"{array.shape}.")
     bad = (array >= n_classes) | ((array < 0) & (array != PREDICTED) & (array != NO_TARGET))
     if bad.any():
         raise ValueError(f"targets must be classes in [0, {n_classes - 1}], PREDICTED "
                          f"({PREDICTED}) or NO_TARGET ({NO_TARGET}) for a model with "
-                         f"{n_classes} classes; received {array[bad].ravel()[:10].tolist()}.")
+                         f"{n_classes} classes; got {array[bad].ravel()[:10].tolist()}.")
     return tf.convert_to_tensor(array, dtype=tf.int32)

@@ -46,7 +46,7 @@ def per_target(weights, activations, n_targets: int, name: str):
         return weights[:, None]
     raise ValueError(f"CAM method '{name}' must return weights (N, T, K) or (N, T, h, w, K) "
                      f"for T={n_targets} targets (activations {tuple(activations.shape)}); "
-                     f"received shape {tuple(weights.shape)}.")
+                     f"got shape {tuple(weights.shape)}.")
 
 
 def spatial_size(images):

@@ -131,3 +131,14 @@ def test_mlflow_out_of_reach_is_a_warning_in_the_report_not_a_failure(tmp_path):
     assert "could not be logged to MLflow at http://127.0.0.1:9" in result.report_path.read_text()
     card = (result.run_dir / "model_card.json").read_text()
     assert '"performance_metrics"' in card
+
+
+def test_on_beam_the_live_model_goes_to_the_workers_as_the_saved_file(api_run, tmp_path):
+    pytest.importorskip("apache_beam")
+    model, local = api_run
+    dataset = tf.data.Dataset.from_tensor_slices(elements())
+    result = audit.run(config(tmp_path, engine="beam"), model=model, dataset=dataset,
+                       out_dir=tmp_path / "beam", progress=False)
+    assert (result.run_dir / "records.csv").read_bytes() == (
+        local.run_dir / "records.csv").read_bytes()
+    assert result.summary.provenance.model_sha256 == weights_sha256(model)

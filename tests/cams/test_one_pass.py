@@ -120,7 +120,7 @@ def test_empty_batch_and_target_errors(setup):
     with pytest.raises(ValueError) as info:
         ex.explain_targets(x, np.full((7, 1), 4), ("gradcam",))
     assert str(info.value) == ("targets must be classes in [0, 3], PREDICTED (-1) or NO_TARGET "
-                               "(-2) for a model with 4 classes; received [4, 4, 4, 4, 4, 4, "
+                               "(-2) for a model with 4 classes; got [4, 4, 4, 4, 4, 4, "
                                "4].")
     with pytest.raises(ValueError) as info:
         ex.explain_targets(x, np.zeros(7, np.int64), ("gradcam",))

@@ -18,10 +18,11 @@ from audit.config import parse_config  # noqa: E402
 from audit.pipeline.beam import BeamEngine  # noqa: E402
 
 
+@pytest.mark.slow
 def test_dask_runner_on_two_workers_gives_the_local_records(demo_small_biased, tmp_path):
     data = demo_config(demo_small_biased, tmp_path, cams={"methods": ["gradcam"],
                                                            "batch_size": 8},
-                       dataset={"limit": 24})
+                       dataset={"limit": 24}, pipeline="quick.yaml")
     local = run_audit(parse_config(data, base_dir=tmp_path), out_dir=tmp_path / "local",
                       quiet=True)
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
@@ -38,3 +39,15 @@ def test_dask_runner_on_two_workers_gives_the_local_records(demo_small_biased, t
     assert dask.summary.provenance.runner == "DaskRunner"
     assert dask.summary.model_dump(exclude={"provenance", "run_id"}) == local.summary.model_dump(
         exclude={"provenance", "run_id"})
+
+
+def test_a_remote_dask_scheduler_needs_a_shared_staging_location(tmp_path):
+    from audit.errors import ConfigError
+    from audit.pipeline import RunFolder
+
+    remote = BeamEngine(options=["--runner=DaskRunner",
+                                 "--dask_client_address=tcp://10.1.2.3:8786"])
+    assert remote.runner == "DaskRunner" and not remote.local_workers
+    with pytest.raises(ConfigError, match="--temp_location"):
+        remote._staging(RunFolder(tmp_path))
+    assert BeamEngine(options=["--runner=DaskRunner"]).local_workers  # its own LocalCluster
