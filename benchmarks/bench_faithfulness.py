@@ -21,7 +21,8 @@ from audit.analysis.aggregate import sub_seed
 from audit.analysis.evidence import method_differences
 from audit.config import parse_config
 from audit.datasets import load_manifest
-from audit.evidence import decide_sequentially, look_levels, looks
+from audit.evidence import look_levels, looks
+from audit.evidence.outcomes import decide_sequentially
 from audit.metrics import describe
 from audit.stages.faithfulness import faithfulness
 from audit.stages.load_model import load_model
@@ -64,7 +65,8 @@ def main(paths: list[str]) -> None:
                             model_info=info, batch_size=64):
             predicted = explainer.predict(batch.images).predicted
             records += [{"sample_id": s.sample_id, "correct": bool(p == s.label),
-                         "predicted_index": int(p)} for s, p in zip(batch.samples, predicted)]
+                         "predicted_index": int(p)}
+                        for s, p in zip(batch.samples, predicted, strict=True)]
         result = faithfulness(config.faithfulness, config.cams, config.metrics, config.seed,
                               pd.DataFrame(records), manifest, explainer, info)
         order = list(result.sample_ids)

@@ -193,7 +193,7 @@ def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
                                seed=sub_seed(seed, f"faithfulness.{name}.{figure}"),
                                n_resamples=n_resamples, min_n=min_n))
 
-    if "_drop" in rows:  # the random map's per-sample means over its K maps
+    if name == "random" and "_drop" in rows:  # the per-sample means over its K maps
         drop, increase = _floats(rows, "_drop"), _floats(rows, "_increase")
     else:
         score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
