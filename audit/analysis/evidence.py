@@ -254,6 +254,10 @@ def faithfulness_figures(result, *, baselines: tuple[str, ...], seed: int, n_res
                                            method_differences(rows, name, "insertion"),
                                            alpha=final_level, margin=result.margin,
                                            n_methods=n_methods)
+                if needed is not None and needed <= result.n_used:
+                    # The estimate is noisy: these samples should have decided and did not,
+                    # so suggest the next doubling rather than a number already passed.
+                    needed = 2 * result.n_used
             update.update(outcome=decision.outcome, p_value=_finite(decision.p_value),
                           p_adjusted=_finite(decision.p_adjusted), level=decision.level,
                           decided_at=decision.decided_at, samples_to_decide=needed)
