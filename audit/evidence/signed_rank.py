@@ -37,8 +37,9 @@ def _upper_tail(n: int) -> np.ndarray:
 
 
 def signed_rank_p(differences, *, shift: float = 0.0) -> float:
-    """One-sided p-value of Wilcoxon's signed-rank test that ``differences - shift`` lean
-    positive (H0: symmetric about 0; H1: shifted above 0).
+    """One-sided p-value of Wilcoxon's signed-rank test.
+
+    That ``differences - shift`` lean positive (H0: symmetric about 0; H1: shifted above 0).
 
     Parameters
     ----------
