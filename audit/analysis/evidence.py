@@ -133,7 +133,8 @@ _PAIRED = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc",
 
 #: What the summary says about the test that decides.
 TEST = ("Wilcoxon signed-rank, one-sided, on the per-image differences against the mean of "
-        "the random maps (exact for n <= 50 without ties, normal approximation otherwise); "
+        "the random maps (exact for n <= 50 without ties or n <= 13 with ties, normal "
+        "approximation otherwise); "
         "intersection-union over deletion and insertion; Holm across the run's methods")
 
 

@@ -42,9 +42,9 @@ def test_figures_pair_the_method_with_the_mean_of_the_random_maps():
     assert (cam.outcome, cam.decided_at, cam.p_adjusted) == ("faithful", 4, 1 / 16)
     assert cam.average_drop.mean == pytest.approx(0.25) and cam.average_drop.n == 4
     assert cam.paired.deletion_auc.mean == pytest.approx(0.4)
-    # Four tied differences: the normal approximation, W+ = 10, mean 5, variance 7.5 minus the
-    # tie correction (4^3 - 4) / 48 = 1.25: z = 5 / 2.5 = 2, p = 0.02275.
-    assert cam.paired.deletion_auc.p_value == pytest.approx(0.0227501, rel=1e-5)
+    # Four tied, positive differences: of the 2**4 sign patterns only all-positive is as
+    # extreme, p = 1 / 16 (SciPy's exact enumeration with ties at n <= 13).
+    assert cam.paired.deletion_auc.p_value == pytest.approx(1 / 16)
     assert cam.paired.increase_in_confidence.mean == pytest.approx(-0.5)
     # The random baseline's figures: per-sample means over its two maps.
     random = baselines["random"]
