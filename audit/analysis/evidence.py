@@ -179,7 +179,8 @@ _PAIRED = {"deletion": ("deletion_auc", "lower"), "insertion": ("insertion_auc",
 
 #: What the summary says about the test that decides.
 TEST = ("Wilcoxon signed-rank, one-sided, on the per-image differences against the mean of "
-        "the random maps (exact for n <= 50 without ties, normal approximation otherwise); "
+        "the random maps (exact for n <= 50 without ties or n <= 13 with ties, normal "
+        "approximation otherwise); "
         "intersection-union over deletion and insertion; Holm across the run's methods")
 
 
@@ -248,7 +249,7 @@ def _faithfulness(rows: pd.DataFrame, name: str, *, seed: int, n_resamples: int,
                                seed=sub_seed(seed, f"faithfulness.{name}.{figure}"),
                                n_resamples=n_resamples, min_n=min_n))
 
-    if "_drop" in rows:  # the random map's per-sample means over its K maps
+    if name == "random" and "_drop" in rows:  # the per-sample means over its K maps
         drop, increase = _floats(rows, "_drop"), _floats(rows, "_increase")
     else:
         score, masked = _floats(rows, "score"), _floats(rows, "masked_score")
@@ -309,6 +310,10 @@ def faithfulness_figures(result, *, baselines: tuple[str, ...], seed: int, n_res
                                            method_differences(rows, name, "insertion"),
                                            alpha=final_level, margin=result.margin,
                                            n_methods=n_methods)
+                if needed is not None and needed <= result.n_used:
+                    # The estimate is noisy: these samples should have decided and did not,
+                    # so suggest the next doubling rather than a number already passed.
+                    needed = 2 * result.n_used
             update.update(outcome=decision.outcome, p_value=_finite(decision.p_value),
                           p_adjusted=_finite(decision.p_adjusted), level=decision.level,
                           decided_at=decision.decided_at, samples_to_decide=needed)

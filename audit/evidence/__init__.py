@@ -55,6 +55,7 @@ from audit.evidence.outcomes import (
     MethodDecision,
     carry_forward,
     decide,
+    decide_sequentially,
     samples_to_decide,
 )
 from audit.evidence.paired import mean_interval, paired_differences
@@ -79,6 +80,7 @@ from audit.evidence.swap import (
 )
 
 __all__ = [
+    "decide_sequentially",
     "signed_rank_p",
     "samples_to_decide",
     "paired_differences",

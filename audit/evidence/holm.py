@@ -14,8 +14,9 @@ __all__ = ["holm"]
 
 
 def holm(p_values) -> np.ndarray:
-    """Holm-adjusted p-values: reject hypothesis ``i`` at level alpha when ``adjusted[i] <=
-    alpha``.
+    """Holm-adjusted p-values.
+
+    Reject hypothesis ``i`` at level alpha when ``adjusted[i] <= alpha``.
 
     Sort the ``m`` defined p-values ascending, ``p_(1) <= ... <= p_(m)``; the adjusted value of
     ``p_(j)`` is ``max_{i <= j} min(1, (m - i + 1) p_(i))`` (the running maximum keeps the

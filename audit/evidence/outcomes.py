@@ -166,9 +166,10 @@ def decide(differences: Mapping[str, tuple[np.ndarray, np.ndarray]], *, level: f
 def carry_forward(previous: Mapping[str, MethodDecision] | None,
                   current: Mapping[str, MethodDecision], *, n: int
                   ) -> dict[str, MethodDecision]:
-    """The decisions after a look of ``n`` samples: a method decided at an earlier look keeps
-    that decision (the look spent its level on it); the others take this look's, with
-    ``decided_at = n`` when it decides.
+    """The decisions after a look of ``n`` samples.
+
+    A method decided at an earlier look keeps that decision (the look spent its level on it);
+    the others take this look's, with ``decided_at = n`` when it decides.
 
     Examples
     --------
@@ -193,8 +194,9 @@ def carry_forward(previous: Mapping[str, MethodDecision] | None,
 def decide_sequentially(differences: Mapping[str, tuple[np.ndarray, np.ndarray]], *,
                         counts, levels, margin: float, seeds: Mapping[str, int],
                         n_resamples: int = 1000) -> tuple[dict[str, MethodDecision], int]:
-    """The looks of a sequential design on differences already measured in sampling order:
-    at each count, :func:`decide` on the first ``count`` differences at that look's level,
+    """The looks of a sequential design on differences already measured in sampling order.
+
+    At each count, :func:`decide` on the first ``count`` differences at that look's level,
     :func:`carry_forward`, and stop once every method is decided.
 
     The faithfulness stage runs the same loop, measuring each look's new samples only when

@@ -34,8 +34,9 @@ GAMMA = -2.0
 
 
 def looks(n_max: int, *, first: int = FIRST_LOOK) -> tuple[int, ...]:
-    """The sample counts at which the stage looks: ``first, 2 first, 4 first, ...`` below
-    ``n_max``, then ``n_max``.
+    """The sample counts at which the stage looks.
+
+    ``first, 2 first, 4 first, ...`` below ``n_max``, then ``n_max``.
 
     Examples
     --------

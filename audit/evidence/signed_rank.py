@@ -18,10 +18,13 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["EXACT_MAX_N", "signed_rank_p"]
+__all__ = ["EXACT_MAX_N", "PERMUTATION_MAX_N", "signed_rank_p"]
 
 #: Up to this many non-zero differences without ties the p-value is exact (as SciPy's).
 EXACT_MAX_N = 50
+
+#: Up to this many non-zero differences with ties, an exact sign-flip enumeration (as SciPy's).
+PERMUTATION_MAX_N = 13
 
 
 @lru_cache(maxsize=64)
@@ -37,8 +40,9 @@ def _upper_tail(n: int) -> np.ndarray:
 
 
 def signed_rank_p(differences, *, shift: float = 0.0) -> float:
-    """One-sided p-value of Wilcoxon's signed-rank test that ``differences - shift`` lean
-    positive (H0: symmetric about 0; H1: shifted above 0).
+    """One-sided p-value of Wilcoxon's signed-rank test.
+
+    That ``differences - shift`` lean positive (H0: symmetric about 0; H1: shifted above 0).
 
     Parameters
     ----------
@@ -52,10 +56,14 @@ def signed_rank_p(differences, *, shift: float = 0.0) -> float:
     p : float
         Zero differences are dropped (Wilcoxon's convention, SciPy's ``zero_method=
         "wilcox"``); tied magnitudes share their average rank. With at most
-        :data:`EXACT_MAX_N` non-zero differences and no ties, the exact null distribution
-        of ``W+`` (the sum of the positive differences' ranks); otherwise the normal
-        approximation with the tie correction of the variance and no continuity correction
-        (SciPy's ``method="auto"``). 1.0 when no non-zero difference remains.
+        :data:`EXACT_MAX_N` (50) non-zero differences and no ties, the exact null
+        distribution of ``W+`` (the sum of the positive differences' ranks); with ties and at
+        most :data:`PERMUTATION_MAX_N` (13), the exact distribution over all ``2**n`` sign
+        patterns of the tied ranks; otherwise the normal approximation with the tie
+        correction of the variance and no continuity correction. This is SciPy's
+        ``method="auto"``, except that zeros are dropped *before* the method is chosen (SciPy
+        treats a sample with zeros as one with ties). 1.0 when no non-zero difference
+        remains.
 
     References
     ----------
@@ -84,6 +92,10 @@ def signed_rank_p(differences, *, shift: float = 0.0) -> float:
     ties = bool((counts > 1).any())
     if n <= EXACT_MAX_N and not ties:
         return float(min(1.0, _upper_tail(n)[int(round(w_plus))]))
+    if n <= PERMUTATION_MAX_N:  # ties: every sign pattern of the tied ranks, 2**n at most 8192
+        patterns = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+        w = patterns @ ranks
+        return float(np.mean(w >= w_plus - 1e-9))
     mean = n * (n + 1) / 4.0
     variance = n * (n + 1) * (2 * n + 1) / 24.0 - float((counts**3 - counts).sum()) / 48.0
     if variance <= 0:

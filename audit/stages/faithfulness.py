@@ -131,7 +131,8 @@ class FaithfulnessResult:
 
     ``looks`` are the sample counts it could look at, ``levels`` the alpha each may spend;
     it used the first ``n_used`` samples of its seeded order (a look's count) out of
-    ``n_available`` (at most ``max_samples``); ``stopped_early`` when that is before the cap.
+    ``n_available`` (at most ``max_samples``), ``sample_ids`` in that order; ``stopped_early``
+    when that is before the cap.
     """
 
     rows: pd.DataFrame
@@ -145,6 +146,7 @@ class FaithfulnessResult:
     random_maps: int = 1
     sequential: bool = True
     stopping_rule: str = STOPPING_RULE
+    sample_ids: tuple[str, ...] = ()
 
     @property
     def stopped_early(self) -> bool:
@@ -252,4 +254,4 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, metrics: 
         alpha=faithfulness.alpha, margin=faithfulness.margin,
         random_maps=faithfulness.random_maps, sequential=faithfulness.sequential,
         stopping_rule=STOPPING_RULE if faithfulness.sequential else
-        "fixed: one look at max_samples")
+        "fixed: one look at max_samples", sample_ids=tuple(order[:done]))

@@ -155,6 +155,7 @@ def test_keys(summary):
         # evidence figures, filled in when the pipeline runs the evidence stages
         "behaviour",
         "baselines",
+        "faithfulness",  # how faithfulness was decided (the test, the looks, the counts)
         # counts the aggregate stage fills in from the skipped table and the manifest
         "n_skipped",
         "n_boxes_clipped",

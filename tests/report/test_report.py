@@ -288,6 +288,54 @@ def test_junit_one_case_per_gate(tmp_path):
         'value n/a, threshold 0.1: undefined <value> & "quotes"')
 
 
+def test_faithfulness_outcomes_in_junit_and_the_report(tmp_path):
+    from audit.report.sections.trust import trust_view
+    from audit.report.sections.verdict import faithfulness_sentence
+    from audit.summary import FaithfulnessFigures, FaithfulnessRun, PairedFigure, PairedFigures
+
+    summary = make_summary(make_records(12))
+    paired = PairedFigures(deletion_auc=PairedFigure(n=24, mean=0.12, ci=(0.05, 0.2),
+                                                     p_value=0.001))
+    outcomes = {"gradcam": ("faithful", None), "gradcam++": ("not faithful", None),
+                "scorecam": ("undecided", 180)}
+    for method, (outcome, needed) in outcomes.items():
+        summary = with_method(summary, method, faithfulness=FaithfulnessFigures(
+            n=24, outcome=outcome, paired=paired, p_adjusted=0.003, samples_to_decide=needed))
+    summary = summary.model_copy(update={"faithfulness": FaithfulnessRun(
+        n_used=24, n_available=24, n_faithful=1, n_not_faithful=1, n_undecided=1,
+        samples_to_decide=180, alpha=0.05, margin=0.01, random_maps=4, looks=[16, 24])})
+    root = ET.parse(write_junit(tmp_path, summary)).getroot()
+    gates_suite, evidence = root.findall("testsuite")
+    assert gates_suite.get("name") == "cam-audit.analysis.gates"
+    cases = {c.get("name"): c for c in evidence.findall("testcase")}
+    assert set(cases) == {"faithfulness[gradcam]", "faithfulness[gradcam++]",
+                          "faithfulness[scorecam]"}
+    # Evidence, never a failure: only gates fail the run.
+    assert evidence.get("failures") == "0" and evidence.get("skipped") == "2"
+    assert cases["faithfulness[gradcam]"].find("system-out").text.startswith(
+        "faithful: deletion +0.120 vs random (p 0.001)")
+    assert cases["faithfulness[gradcam++]"].find("skipped").get("message").startswith(
+        "not faithful: ")
+    assert cases["faithfulness[scorecam]"].find("skipped").get("message").endswith(
+        "about 180 samples would decide")
+    view = trust_view(summary, ["gradcam", "gradcam++", "scorecam"], max_similarity=0.5,
+                      substrate="zero")
+    rows = {r["title"]: r for r in view["faithfulness"] if not r["baseline"]}
+    assert [(r["outcome"], r["badge"]) for r in rows.values()] == [
+        ("faithful", "pass"), ("not faithful", "fail"), ("undecided", "info")]
+    assert rows["Grad-CAM"]["vs_random"]["deletion"] == {
+        "mean": "+0.120", "ci": "0.050 – 0.200", "p": "p = 0.001"}
+    assert rows["Score-CAM"]["samples_to_decide"] == "180"
+    assert faithfulness_sentence(summary) == (
+        "Faithfulness on 24 samples: 1 method faithful, 1 not faithful, 1 undecided; "
+        "faithfulness.max_samples: 180 would likely decide it (normal approximation, 80% "
+        "power).")
+    report, _ = render_full(tmp_path / "run", summary=summary)
+    text = report.read_text()
+    assert all(f'">{word}</span>' in text for word in ("faithful", "not faithful", "undecided"))
+    assert "180 would likely decide it" in text
+
+
 def test_junit_without_gates(tmp_path):
     summary = make_summary(make_records(6, methods=("gradcam",)), gates={})
     root = ET.parse(write_junit(tmp_path, summary)).getroot()
@@ -530,11 +578,13 @@ def test_pages_fit_1280_px_and_a4(browser, tmp_path):
     summary = make_summary(records)
     for i, method in enumerate(("gradcam", "gradcam++", "scorecam")):
         summary = with_method(summary, method,
-                              faithfulness=FaithfulnessFigures(n=24, faithful=i != 1),
+                              faithfulness=FaithfulnessFigures(
+                                  n=24, outcome=("faithful", "not faithful", "undecided")[i]),
                               sanity=SanityFigures(n=8, passed=i != 2))
     baseline = make_summary(make_records(seed=1, error_rate=0.05), run_id="prod")
     report, _ = render_full(tmp_path / "run-new", summary=summary, baseline=baseline)
-    assert "not faithful" in report.read_text()
+    text = report.read_text()
+    assert all(f'">{word}</span>' in text for word in ("faithful", "not faithful", "undecided"))
     old_dir, _ = write_run(tmp_path / "history", "run-old", "2026-11-01T10:00:00+00:00")
     new_dir, new = write_run(tmp_path / "history", "run-new", "2026-11-02T10:00:00+00:00",
                              seed=1)

@@ -106,6 +106,7 @@ def test_verdict_view_lists_every_gate():
         ],
         "disagreement": None,  # one method: nothing to disagree with
         "first": [],
+        "faithfulness": None,  # no faithfulness stage
     }
 
 
@@ -122,6 +123,7 @@ def test_verdict_view_without_gates_or_verdict():
     view = verdict_view(RunSummary())
     assert (view["state"], view["label"], view["gates"]) == ("none", "NO VERDICT", [])
     assert view["line"].startswith("No verdict: no gates configured.")
+    assert view["faithfulness"] is None
     assert verdict_view(summary())["line"] == "All 1 gate passed."
 
 
@@ -140,7 +142,8 @@ def test_glance_view_rows_follow_the_registry():
         "fixation_high": True, "per_sample": "22.2%", "per_sample_count": "2 of 9",
         "energy_correct": "70.0%", "energy_misclassified": "30.0%", "pointing": "90.0%",
         "beats_centre": "above", "localization": "40.0%", "degenerate": "1 of 10",
-        "degenerate_any": True, "faithful": None, "sane": None,
+        "degenerate_any": True, "faithful": None, "faithful_badge": None,
+        "sane": None,
     }
     # Undefined figures read n/a; nothing is compared with an undefined baseline.
     assert negative == {
@@ -149,7 +152,8 @@ def test_glance_view_rows_follow_the_registry():
         "fixation_high": False, "per_sample": "n/a", "per_sample_count": "",
         "energy_correct": "n/a", "energy_misclassified": "n/a", "pointing": "n/a",
         "beats_centre": None, "localization": "n/a", "degenerate": "0 of 10",
-        "degenerate_any": False, "faithful": None, "sane": None,
+        "degenerate_any": False, "faithful": None, "faithful_badge": None,
+        "sane": None,
     }
 
 

@@ -234,6 +234,15 @@ def test_gates_on_behaviour_and_trusted_methods():
                 dataset, untrusted)
     assert list(none.gates) == ["max_background_fixation_rate[trusted]"]
     assert none.gates["max_background_fixation_rate[trusted]"].passed is False
+    # An undecided method is not a trusted one; the reason says more samples might decide.
+    from audit.summary import FaithfulnessRun
+
+    counted = untrusted.model_copy(update={"faithfulness": FaithfulnessRun(
+        n_used=40, n_faithful=1, n_undecided=1, samples_to_decide=120)})
+    reason = gate(GatesSection(max_background_fixation_rate=0.5, fixation_methods="trusted"),
+                  dataset, counted).gates["max_background_fixation_rate[trusted]"].reason
+    assert reason.endswith("(1 undecided on 40 samples, not shown unfaithful; "
+                           "faithfulness.max_samples: 120 would likely decide it)")
     without = gate(GatesSection(max_background_reliance=0.2), dataset,
                    summary.model_copy(update={"behaviour": None}))
     assert without.gates["max_background_reliance"].passed is False

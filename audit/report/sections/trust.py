@@ -171,7 +171,7 @@ def _faithfulness_run(summary: RunSummary) -> dict | None:
     return {"used": used, "alpha": fmt_num(run.alpha, 2), "margin": fmt_num(run.margin, 3),
             "random_maps": fmt_count(run.random_maps),
             "looks": ", ".join(fmt_count(n) for n in run.looks),
-            "sequential": bool(run.sequential)}
+            "sequential": bool(run.sequential and len(run.looks) > 1)}
 
 
 def _sanity(summary: RunSummary, methods: list[str], threshold: float) -> dict | None:
