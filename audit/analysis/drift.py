@@ -38,11 +38,11 @@ import pandas as pd
 
 from audit.comparison import Comparison, FigureComparison, compare_summaries
 from audit.config import ReportSection
-from audit.errors import AuditError
+from audit.errors import AuditError, ConfigError
 from audit.history.run_info import RunInfo
 from audit.summary import Change, Provenance, RunSummary, Summary, read_summary
 
-__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "flagged_changes", "is_flagged",
+__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "explicit_baseline", "flagged_changes", "is_flagged",
            "measure_drift"]
 
 #: ``report.min_change``'s default.
@@ -143,12 +143,19 @@ def flagged_changes(comparison: Comparison, *, min_change: float = DEFAULT_MIN_C
 
 def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
                   baseline_dir: str | Path | None,
-                  min_change: float = DEFAULT_MIN_CHANGE) -> Drift:
+                  min_change: float = DEFAULT_MIN_CHANGE, explicit: bool = False) -> Drift:
     """Compare this run (``summary`` and its ``records``) with the run in ``baseline_dir``.
 
     The baseline's ``records.csv``, when readable, pairs the tests sample by sample. An
-    unreadable baseline ``summary.json`` leaves the run without a comparison, and ``note``
-    says why: a scheduled run must not be lost because an old run folder was damaged.
+    unreadable baseline ``summary.json`` found in the history leaves the run without a
+    comparison, and ``note`` says why: a scheduled run must not be lost because an old run
+    folder was damaged. A baseline named ``explicit`` ly (``--baseline``, ``report.baseline``)
+    that cannot be read is bad input: a mistyped path must not pass ``max_regression``.
+
+    Raises
+    ------
+    ConfigError
+        ``explicit`` and the baseline's summary cannot be read.
     """
     from audit.report.compare import load_records
 
@@ -158,6 +165,10 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     try:
         baseline = read_summary(baseline_dir / "summary.json")
     except AuditError as error:
+        if explicit:
+            raise ConfigError(
+                f"the baseline run folder named by --baseline or report.baseline must be a "
+                f"finished run; got '{baseline_dir}': {error}") from None
         return Drift(baseline_dir=baseline_dir, min_change=min_change,
                      note=f"The baseline run could not be read, so nothing was compared: "
                           f"{error}")
@@ -166,6 +177,14 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     return Drift(baseline_dir=baseline_dir, baseline=baseline, comparison=comparison,
                  changes=tuple(flagged_changes(comparison, min_change=min_change)),
                  min_change=min_change)
+
+
+def explicit_baseline(run: RunInfo, report: ReportSection) -> Path | None:
+    """The baseline a person named (``--baseline``, then ``report.baseline``), or None."""
+    for explicit in (run.baseline, report.baseline):
+        if explicit is not None:
+            return Path(explicit)
+    return None
 
 
 def baseline_of(run: RunInfo, report: ReportSection) -> Path | None:

@@ -123,6 +123,17 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
     return config, pipeline, folder
 
 
+def _check_baseline(baseline) -> None:
+    """A baseline named by ``--baseline`` or ``report.baseline`` must be a readable run."""
+    from audit.summary import read_summary
+
+    try:
+        read_summary(Path(baseline) / "summary.json")
+    except AuditError as exc:
+        raise ConfigError(f"the baseline run folder named by --baseline or report.baseline "
+                          f"must be a finished run; got '{baseline}': {exc}") from None
+
+
 def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
     if engine is None or engine == config.engine:
         return config
@@ -202,6 +213,10 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         A stage failed unexpectedly (exit code 3); its traceback is in ``error.log``.
     """
     stream_engine = None
+    named = baseline if baseline is not None else (
+        config.report.baseline if config is not None and resume is None else None)
+    if named is not None:
+        _check_baseline(named)  # before anything runs: a mistyped path is bad input
     if resume is not None:
         config, pipeline, folder = _reopen(resume, baseline, engine)
     else:

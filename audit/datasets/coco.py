@@ -61,6 +61,9 @@ def _load_json(path: str) -> Any:
             f"dataset manifest {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise DatasetError(f"dataset manifest {path} must be COCO JSON nested a few levels "
+                           "deep; got JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
         raise DatasetError(f"dataset manifest {path} is not UTF-8 text: {exc}") from None
     except OSError as exc:
