@@ -42,8 +42,8 @@ from audit.errors import AuditError, ConfigError
 from audit.history.run_info import RunInfo
 from audit.summary import Change, Provenance, RunSummary, Summary, read_summary
 
-__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "explicit_baseline", "flagged_changes", "is_flagged",
-           "measure_drift"]
+__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "explicit_baseline", "flagged_changes",
+           "is_flagged", "measure_drift"]
 
 #: ``report.min_change``'s default.
 DEFAULT_MIN_CHANGE = 0.02
