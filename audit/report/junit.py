@@ -31,8 +31,8 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     passes (``gates.on_too_few: pass``: it was not judged) and a ``<failure
     type="NotEnoughSamples">`` when it fails. ``max_regression`` without a baseline run
     (outcome ``no_baseline``) is ``<skipped>`` too: it was not judged. Without gates, one
-    passing test case "no gates configured". The ``<testsuite>`` carries the counts, the run id (as its ``id`` and as a
-    property) and the run's verdict.
+    passing test case "no gates configured". The ``<testsuite>`` carries the counts, the run
+    id (as its ``id`` and as a property) and the run's verdict.
     """
     provenance = summary.provenance
     run_id = _clean(summary.run_id or provenance.run_id or "unnamed")
