@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from audit.cams.methods import ordered_methods
 from audit.errors import AuditError
 from audit.history.retention import TRASH_PREFIX, delete_runs, plan_retention, run_folder
-from audit.io import atomic_write_json, atomic_write_text
+from audit.io import atomic_write_json, atomic_write_text, file_lock
 from audit.report.changes import change_view, changes_sentence
 from audit.report.format import fmt_ci, fmt_pct, fmt_time
 from audit.report.images import data_uri
@@ -43,6 +43,8 @@ __all__ = ["INDEX_HTML", "INDEX_JSON", "HistoryRow", "find_baseline", "history_r
            "update_history"]
 
 INDEX_JSON = "index.json"
+#: The lock file taken while ``index.json`` is read, changed and written back.
+INDEX_LOCK = ".index.lock"
 INDEX_HTML = "index.html"
 
 #: The most (model, dataset) groups the history page draws trends of, newest first.
@@ -343,6 +345,13 @@ def update_history(out_dir, *, summary: RunSummary, run_dir, keep_runs: int | No
     (index.json path, index.html path)
     """
     out_dir = Path(out_dir)
+    # Two runs finishing together must not lose a row: read-change-write under a lock.
+    with file_lock(out_dir / INDEX_LOCK):
+        return _update_history(out_dir, summary=summary, run_dir=run_dir, keep_runs=keep_runs)
+
+
+def _update_history(out_dir: Path, *, summary: RunSummary, run_dir, keep_runs: int | None
+                    ) -> tuple[Path, Path]:
     row = history_row(summary, run_dir, out_dir)
     rows = [r for r in _load(out_dir) if r.run_id != row.run_id]
     rows.append(row)
