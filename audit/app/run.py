@@ -24,6 +24,7 @@ from audit.history.run_info import RunInfo
 from audit.io import atomic_write_text
 from audit.pipeline import Pipeline, RunFolder, load_pipeline, run_pipeline
 from audit.pipeline.run_folder import now_iso
+from audit.redact import redact, redact_text
 from audit.safe_yaml import dump_yaml
 from audit.stages import STAGES
 from audit.summary import RunSummary, Verdict
@@ -113,7 +114,7 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet
         history_dir = None  # a run put elsewhere stays out of report.out_dir's history
     run_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(run_dir)
-    dump = config.resolved_dump()
+    dump = redact(config.resolved_dump())  # no secret on disk (a resume takes them anew)
     dump["pipeline"] = str(pipeline.path)
     atomic_write_text(folder.path / "config.yaml", dump_yaml(dump, sort_keys=False))
     folder.write_status(status="running", run_id=run_id, started_at=now_iso(),
@@ -161,17 +162,17 @@ def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
                   started_at=status["started_at"],
                   history_dir=Path(history_dir) if history_dir else None,
                   baseline=Path(baseline) if baseline else None,
-                  provenance=start_provenance(config, run_id=status["run_id"],
-                                              pipeline=pipeline.name,
-                                              pipeline_path=str(pipeline.path)),
-                  config=config.resolved_dump())
+                  provenance=redact(start_provenance(config, run_id=status["run_id"],
+                                                     pipeline=pipeline.name,
+                                                     pipeline_path=str(pipeline.path))),
+                  config=redact(config.resolved_dump()))
     params = {f"params:{name}": getattr(config, name)
               for name in AuditConfig.model_fields if name != "source"}
     return {"run": run, **params}
 
 
 def _failed(folder: RunFolder, exc: BaseException) -> None:
-    fields = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    fields = {"status": "failed", "error": redact_text(f"{type(exc).__name__}: {exc}")}
     if not isinstance(exc, AuditError | KeyboardInterrupt):
         log = "".join(traceback.format_exception(exc))
         atomic_write_text(folder.path / ERROR_LOG, log)
