@@ -1,16 +1,56 @@
 """Atomic file writes: a reader never sees a half-written output.
 
 Every file a run produces is written to a temporary name in the same folder and renamed into
-place (``os.replace`` is atomic on POSIX and Windows within one file system).
+place (``os.replace`` is atomic on POSIX and Windows within one file system), with the
+permissions an ordinary ``open()`` would give it (``0666`` less the process's umask: a user
+whose umask is 077 gets private outputs). A file that several processes read, change and
+write back (the history's ``index.json``) is updated under :func:`file_lock`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux's
+    ``/proc/self/status``); elsewhere set and restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the ``with`` block: other
+    processes (and threads) taking the same lock wait. ``fcntl.flock`` on POSIX; where there
+    is no ``fcntl`` (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -19,7 +59,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are for other readers too
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; honour the umask
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -40,26 +40,36 @@ import pandas as pd
 
 from audit.comparison import compare_summaries
 from audit.comparison.drift import DEFAULT_MIN_CHANGE, Drift, flagged_changes, is_flagged
-from audit.errors import AuditError
+from audit.config import ReportSection
+from audit.errors import AuditError, ConfigError
 from audit.history.baseline import baseline_of
+from audit.history.run_info import RunInfo
 from audit.history.runs import load_records
 from audit.summary import Summary, read_summary
 
 # Drift, the flagging rule and baseline_of live in audit.comparison.drift and
 # audit.history.baseline (the report reads them without the analysis); importable from here too.
-__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "flagged_changes", "is_flagged",
-           "measure_drift"]
+__all__ = ["DEFAULT_MIN_CHANGE", "Drift", "baseline_of", "explicit_baseline", "flagged_changes",
+           "is_flagged", "measure_drift"]
 
 def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
                   baseline_dir: str | Path | None,
-                  min_change: float = DEFAULT_MIN_CHANGE, fdr: float | None = None) -> Drift:
+                  min_change: float = DEFAULT_MIN_CHANGE, fdr: float | None = None,
+                  explicit: bool = False) -> Drift:
     """Compare this run (``summary`` and its ``records``) with the run in ``baseline_dir``.
 
     The baseline's ``records.csv``, when readable, pairs the tests sample by sample. An
-    unreadable baseline ``summary.json`` leaves the run without a comparison, and ``note``
-    says why: a scheduled run must not be lost because an old run folder was damaged.
+    unreadable baseline ``summary.json`` found in the history leaves the run without a
+    comparison, and ``note`` says why: a scheduled run must not be lost because an old run
+    folder was damaged. A baseline named ``explicit`` ly (``--baseline``, ``report.baseline``)
+    that cannot be read is bad input: a mistyped path must not pass ``max_regression``.
     ``fdr`` (``report.fdr``) controls the false-discovery rate across the compared figures
     (Benjamini-Hochberg) before anything is flagged.
+
+    Raises
+    ------
+    ConfigError
+        ``explicit`` and the baseline's summary cannot be read.
     """
     if baseline_dir is None:
         return Drift(min_change=min_change)
@@ -67,6 +77,10 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     try:
         baseline = read_summary(baseline_dir / "summary.json")
     except AuditError as error:
+        if explicit:
+            raise ConfigError(
+                f"the baseline run folder named by --baseline or report.baseline must be a "
+                f"finished run; got '{baseline_dir}': {error}") from None
         return Drift(baseline_dir=baseline_dir, min_change=min_change,
                      note=f"The baseline run could not be read, so nothing was compared: "
                           f"{error}")
@@ -75,3 +89,11 @@ def measure_drift(summary: Summary, records: pd.DataFrame | None, *,
     return Drift(baseline_dir=baseline_dir, baseline=baseline, comparison=comparison,
                  changes=tuple(flagged_changes(comparison, min_change=min_change)),
                  min_change=min_change)
+
+
+def explicit_baseline(run: RunInfo, report: ReportSection) -> Path | None:
+    """The baseline a person named (``--baseline``, then ``report.baseline``), or None."""
+    for explicit in (run.baseline, report.baseline):
+        if explicit is not None:
+            return Path(explicit)
+    return None

@@ -21,7 +21,8 @@ A slice too small to score (``metrics.min_slice_size``) is not gated.
 ``max_regression`` judges the run against its baseline run rather than a threshold of its own
 figures: it fails when the largest flagged regression (:mod:`audit.analysis.drift`) is bigger
 than its
-threshold, and is ``undefined`` (passes) for a run without a baseline.
+threshold, and is ``no_baseline`` (not judged, passes; ``<skipped>`` in JUnit) for a run without
+a baseline; a baseline named explicitly that cannot be read stops the run (exit 2).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def regression_gate(drift: Drift | None, threshold: float) -> Gate:
     figure's units, against ``threshold``.
 
     Without the ``drift`` stage (``drift`` is None) there is nothing to judge and the gate
-    fails, saying so; without a baseline run it is ``undefined`` and passes; with a baseline
+    fails, saying so; without a baseline run it is ``no_baseline`` and passes; with a baseline
     and no flagged regression its value is 0 and it passes.
     """
     if drift is None:
@@ -116,8 +117,9 @@ def regression_gate(drift: Drift | None, threshold: float) -> Gate:
                     reason="the pipeline has no drift stage, so there is no change against a "
                            "baseline run to judge; add the stage or switch the gate off")
     if drift.comparison is None:
+        # Its own outcome (JUnit <skipped>): "passed" for want of a baseline is not a pass.
         why = drift.note or "no baseline run to compare with (the first run on this dataset)"
-        return Gate(value=None, threshold=threshold, passed=True, outcome="undefined",
+        return Gate(value=None, threshold=threshold, passed=True, outcome="no_baseline",
                     reason=f"{why.rstrip('.')}; nothing to hold against the maximum")
     baseline = drift.baseline_run_id
     if not drift.regressions:

@@ -26,6 +26,7 @@ from audit.history.run_info import RunInfo
 from audit.io import atomic_write_text
 from audit.pipeline import Pipeline, PipelineError, RunFolder, load_pipeline, run_pipeline
 from audit.pipeline.run_folder import RunStatus, now_iso
+from audit.redact import redact, redact_text
 from audit.safe_yaml import dump_yaml, read_yaml
 from audit.stages import STAGES
 from audit.summary import RunSummary, Verdict
@@ -120,7 +121,7 @@ def _start(config: AuditConfig, pipeline_path, out_dir, limit, baseline, quiet, 
     extra = {}
     if prepare is not None:
         config, extra = prepare(config, run_dir)
-    dump = config.resolved_dump()
+    dump = redact(config.resolved_dump())  # no secret on disk (a resume takes them anew)
     dump["pipeline"] = str(pipeline.path)
     atomic_write_text(folder.path / "config.yaml", dump_yaml(dump, sort_keys=False))
     folder.write_status(status="running", run_id=run_id, started_at=now_iso(),
@@ -143,6 +144,17 @@ class AuditRunStatus(RunStatus):
 
 def _fields_of(status: RunStatus) -> str:
     return repr(status.model_dump(exclude_unset=True))[:200]
+
+
+def _check_baseline(baseline) -> None:
+    """A baseline named by ``--baseline`` or ``report.baseline`` must be a readable run."""
+    from audit.summary import read_summary
+
+    try:
+        read_summary(Path(baseline) / "summary.json")
+    except AuditError as exc:
+        raise ConfigError(f"the baseline run folder named by --baseline or report.baseline "
+                          f"must be a finished run; got '{baseline}': {exc}") from None
 
 
 def _with_engine(config: AuditConfig, engine: str | None) -> AuditConfig:
@@ -180,7 +192,7 @@ def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
                   started_at=status.started_at,
                   history_dir=Path(history_dir) if history_dir else None,
                   baseline=Path(baseline) if baseline else None,
-                  provenance=provenance,
+                  provenance=redact(provenance),
                   config=config)
     params = {f"params:{name}": getattr(config, name)
               for name in AuditConfig.model_fields if name != "source"}
@@ -188,7 +200,7 @@ def _inputs(config: AuditConfig, pipeline: Pipeline, folder: RunFolder) -> dict:
 
 
 def _failed(folder: RunFolder, exc: BaseException) -> None:
-    fields = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+    fields = {"status": "failed", "error": redact_text(f"{type(exc).__name__}: {exc}")}
     if not isinstance(exc, AuditError | PipelineError | KeyboardInterrupt):
         log = "".join(traceback.format_exception(exc))
         atomic_write_text(folder.path / ERROR_LOG, log)
@@ -241,6 +253,10 @@ def run_audit(config: AuditConfig | None = None, *, pipeline_path: str | Path | 
         A stage failed unexpectedly (exit code 3); its traceback is in ``error.log``.
     """
     stream_engine = None
+    named = baseline if baseline is not None else (
+        config.report.baseline if config is not None and resume is None else None)
+    if named is not None:
+        _check_baseline(named)  # before anything runs: a mistyped path is bad input
     if resume is not None:
         config, pipeline, folder = _reopen(resume, baseline, engine)
     else:

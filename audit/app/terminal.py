@@ -28,8 +28,7 @@ def escape_controls(text: str) -> str:
     >>> escape_controls("a\\ud800b")
     'a\\\\ud800b'
     """
-    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1] if m.group() != "\\" else m.group(),
-                         text)
+    return _CONTROLS.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class EscapingStream:

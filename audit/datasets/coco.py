@@ -61,19 +61,33 @@ def _load_json(path: str) -> Any:
             f"dataset manifest {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise DatasetError(f"dataset manifest {path} must be COCO JSON nested a few levels "
+                           "deep; got JSON nested too deeply to read") from None
     except UnicodeDecodeError as exc:
         raise DatasetError(f"dataset manifest {path} is not UTF-8 text: {exc}") from None
     except OSError as exc:
         raise DatasetError(f"dataset manifest {path} cannot be read: {exc}") from None
 
 
+def _is_id(value: Any) -> bool:
+    """COCO ids are integers (strings are accepted); a list or an object cannot be one."""
+    return isinstance(value, int | str) and not isinstance(value, bool)
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _categories(items: list[Any], path: str) -> dict[Any, str]:
     names: dict[Any, str] = {}
     for i, cat in enumerate(items):
-        if not isinstance(cat, dict) or "id" not in cat or not isinstance(cat.get("name"), str):
+        if not isinstance(cat, dict) or not _is_id(cat.get("id")) \
+                or not isinstance(cat.get("name"), str):
             raise DatasetError(
-                f"dataset manifest {path}: categories[{i}] must be an object with 'id' and a "
-                f"string 'name', got {cat!r}"
+                f"dataset manifest {path}: categories[{i}] must be an object with an integer "
+                f"'id' and a string 'name'; got {_short(cat)}"
             )
         if cat["id"] in names and names[cat["id"]] != cat["name"]:
             raise DatasetError(
@@ -126,9 +140,10 @@ def read_coco_entries(path: str) -> list[RawEntry]:
     order: list[Any] = []
     for i, img in enumerate(data["images"]):
         where = f"images[{i}]"
-        if not isinstance(img, dict) or "id" not in img:
+        if not isinstance(img, dict) or not _is_id(img.get("id")):
             entries.append(RawEntry(image="", label=None, where=where, problem=(
-                f"an image must be an object with 'id' and 'file_name', got {img!r}")))
+                f"an image must be an object with an integer 'id' and 'file_name'; got "
+                f"{_short(img)}")))
             continue
         where = f"image id {img['id']!r}"
         name = img.get("file_name")
@@ -147,10 +162,10 @@ def read_coco_entries(path: str) -> list[RawEntry]:
 
     annotations: dict[Any, list[dict[str, Any]]] = {image_id: [] for image_id in order}
     for j, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict) or "image_id" not in ann:
+        if not isinstance(ann, dict) or not _is_id(ann.get("image_id")):
             entries.append(RawEntry(image="", label=None, where=f"annotations[{j}]", problem=(
-                f"an annotation must be an object with 'image_id' and 'category_id', "
-                f"got {ann!r}")))
+                f"an annotation must be an object with an integer 'image_id' and "
+                f"'category_id'; got {_short(ann)}")))
             continue
         if ann["image_id"] not in annotations:
             entries.append(RawEntry(
@@ -188,11 +203,11 @@ def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any
             "the image has no annotations, so it has no label"))
     objects: list[AnnotatedObject] = []
     for ann in anns:
-        ann_where = f"annotation id {ann.get('id', '?')!r}"
+        ann_where = f"annotation id {_short(ann.get('id', '?'), 60)}"
         cid = ann.get("category_id")
-        if cid not in categories:
+        if not _is_id(cid) or cid not in categories:
             return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
-                f"{ann_where} has category_id {cid!r}, which is not in 'categories' "
+                f"{ann_where} has category_id {_short(cid, 60)}, which is not in 'categories' "
                 f"(known ids: {', '.join(map(repr, list(categories)[:10]))})"))
         box, problem = None, None
         if ann.get("bbox") is not None:

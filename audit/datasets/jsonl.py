@@ -70,6 +70,11 @@ def read_jsonl_entries(path: str) -> list[RawEntry]:
                         f"not valid JSON ({exc.msg} at column {exc.colno}); the line is "
                         "skipped")))
                     continue
+                except RecursionError:
+                    entries.append(RawEntry(image="", label=None, where=where, problem=(
+                        "JSON nested too deeply to read (an entry is a flat object); the line "
+                        "is skipped")))
+                    continue
                 if not isinstance(obj, dict):
                     entries.append(RawEntry(image="", label=None, where=where, problem=(
                         f"expected a JSON object {{\"image\": ..., \"label\": ...}}, got a "

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -239,6 +240,7 @@ def build_manifest(entries: Sequence[RawEntry], *, path: str, format: str, image
             "Check class_names (order and spelling) or the manifest's label column"
         )
 
+    entries = [_refuse_surrogates(e) for e in entries]
     groups: dict[Any, _Group] = {}
     for n, entry in enumerate(entries):
         if entry.problem is not None:
@@ -315,6 +317,24 @@ def build_manifest(entries: Sequence[RawEntry], *, path: str, format: str, image
                            path=str(path), format=format, n_boxes_clipped=n_clipped,
                            n_duplicates=n_duplicates, images_root=str(images_root),
                            dropped_meta=dropped_meta)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_surrogates(entry: RawEntry) -> RawEntry:
+    """An entry whose text holds a lone surrogate (JSON's ``"\\ud800"``: not a character, so
+    no file can have that name and no file can record it) is a problem entry."""
+    texts = [("image", entry.image), ("label", entry.label),
+             *((f"field {k!r}", v) for k, v in entry.meta.items())]
+    for what, text in texts:
+        if isinstance(text, str) and _SURROGATE.search(text):
+            shown = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)[:100]
+            return replace(entry, image=_SURROGATE.sub("?", entry.image), problem=(
+                f"{what} '{shown}' holds a lone surrogate (an invalid \\u escape), which is "
+                "not a character; the entry is skipped"), meta=NO_META,
+                label=None)
+    return entry
 
 
 def _resolve_mask(source: MaskSource, images_root: str) -> MaskSource:

@@ -8,6 +8,7 @@ either an affine map of the 0..255 values or a function named by a dotted path
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -171,6 +172,38 @@ class Preprocessor:
             The dotted path cannot be imported; the message names it.
         """
         return None if self.function is None else resolve_function(self.function)
+
+    def check(self, size: tuple[int, int]) -> None:
+        """Call the preprocessing once on a black batch of one ``size`` image: a function
+        with the wrong signature or output is a configuration error before any batch runs.
+
+        Raises
+        ------
+        ValueError
+            The function cannot be called with one batch, raises, or changes the shape.
+        """
+        func = self.resolve()
+        if func is None:
+            return
+        try:
+            inspect.signature(func).bind(np.zeros((1, 1, 1, self.channels), np.float32))
+        except TypeError as exc:
+            raise ValueError(f"function {self.function!r} must take one argument, the float32 "
+                             f"batch (N, H, W, C); its signature does not ({exc})") from None
+        except ValueError:  # a builtin without a signature: the call below decides
+            pass
+        height, width = (int(v) for v in size)
+        batch = np.zeros((1, height, width, self.channels), np.float32)
+        try:
+            out = np.asarray(func(batch), dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - the user's function, whatever it raises
+            raise ValueError(
+                f"function {self.function!r} must map a float32 batch (N, H, W, C) to an "
+                f"array of the same shape; calling it on one {height}x{width}x{self.channels} "
+                f"batch raised {type(exc).__name__}: {str(exc)[:200]}") from None
+        if out.shape != batch.shape:
+            raise ValueError(f"preprocessing function {self.function!r} changed the batch shape "
+                             f"from {batch.shape} to {out.shape}")
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Preprocess a ``uint8`` batch ``(N, H, W, C)`` into ``float32 (N, H, W, channels)``."""

@@ -5,6 +5,12 @@ Values are written so that the file is the same whatever the batching: floats to
 digits, NaN as an empty field, booleans as ``True``/``False``. Reading a table back gives a
 DataFrame with one dtype per column, derived from the field's type (``str`` -> string,
 ``int`` -> int64, ``float`` -> float64, ``bool`` -> bool).
+
+Text cells are safe to open in a spreadsheet (CSV formula injection, OWASP): a text value that
+starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is written with a leading
+single quote, so the spreadsheet shows it as text instead of evaluating it. A value that
+starts with a quote gets one more, so the change is undone exactly when the table is read
+back (:func:`read_table`): the values read are the values written.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import typing
 
 import pandas as pd
 
-__all__ = ["columns", "dtypes", "format_rows", "header", "read_table"]
+__all__ = ["columns", "dtypes", "format_rows", "header", "neutralise", "read_table", "restore"]
 
 _DTYPES = {str: "string", int: "int64", float: "float64", bool: "bool"}
 
@@ -39,7 +45,31 @@ def dtypes(row_type: type) -> dict[str, str]:
     return out
 
 
+#: First characters a spreadsheet reads as a formula (OWASP's list), and the quote itself.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise(text: str) -> str:
+    """A text cell as written: a leading quote before a formula character (see the module).
+
+    >>> neutralise("=HYPERLINK(1)"), neutralise("cat"), neutralise("'quoted")
+    ("'=HYPERLINK(1)", 'cat', "''quoted")
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def restore(text: str) -> str:
+    """The inverse of :func:`neutralise`.
+
+    >>> restore("'=HYPERLINK(1)"), restore("cat"), restore("''quoted")
+    ('=HYPERLINK(1)', 'cat', "'quoted")
+    """
+    return text[1:] if text.startswith("'") else text
+
+
 def _format(value) -> str:
+    if isinstance(value, str):
+        return neutralise(value)
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, float):
@@ -74,4 +104,6 @@ def read_table(path, row_type: type) -> pd.DataFrame:
     floats = [c for c, t in types.items() if t == "float64"]
     frame = pd.read_csv(path, dtype={c: str for c in text}, keep_default_na=False,
                         na_values={c: [""] for c in floats})
+    for column in text:
+        frame[column] = frame[column].map(restore)
     return frame.astype(types)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from audit.cams.methods import ordered_methods
 from audit.history.index import INDEX_JSON, HistoryRow
 from audit.history.update import finish_retention, record_run
-from audit.io import atomic_write_text
+from audit.io import atomic_write_text, file_lock
 from audit.report.changes import change_view, changes_sentence
 from audit.report.format import fmt_ci, fmt_pct, fmt_time
 from audit.report.images import data_uri
@@ -35,6 +35,8 @@ from audit.version import __version__
 
 __all__ = ["INDEX_HTML", "INDEX_JSON", "update_history"]
 
+#: The lock file taken while ``index.json`` is read, changed and written back.
+INDEX_LOCK = ".index.lock"
 INDEX_HTML = "index.html"
 
 #: The most (model, dataset) groups the history page draws trends of, newest first.
@@ -207,8 +209,10 @@ def update_history(out_dir, *, summary: RunSummary, run_dir, keep_runs: int | No
     (index.json path, index.html path)
     """
     out_dir = Path(out_dir)
-    rows, index_json, doomed = record_run(out_dir, summary=summary, run_dir=run_dir,
-                                          keep_runs=keep_runs)
-    index_html = atomic_write_text(out_dir / INDEX_HTML, _html(rows, out_dir))
-    finish_retention(out_dir, doomed)
+    # Two runs finishing together must not lose a row: read-change-write under a lock.
+    with file_lock(out_dir / INDEX_LOCK):
+        rows, index_json, doomed = record_run(out_dir, summary=summary, run_dir=run_dir,
+                                              keep_runs=keep_runs)
+        index_html = atomic_write_text(out_dir / INDEX_HTML, _html(rows, out_dir))
+        finish_retention(out_dir, doomed)
     return index_json, index_html

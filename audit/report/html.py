@@ -19,6 +19,7 @@ from audit.cams.methods import ordered_methods
 from audit.comparison.drift import Drift
 from audit.config import AuditConfig
 from audit.io import atomic_write_text
+from audit.redact import redact
 from audit.report.config_yaml import config_yaml
 from audit.report.format import fmt_text, fmt_time
 from audit.report.gallery import BehaviourItem, GalleryItem
@@ -86,7 +87,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "strategies": strategies_view(summary, list(strategy_cards)),
         "guide": guide_view(summary, config),
         "provenance": provenance_rows(summary),
-        "config_yaml": config_yaml(config.resolved_dump()),
+        "config_yaml": config_yaml(redact(config.resolved_dump())),  # no secret in the report
     }
 
 

@@ -32,16 +32,17 @@ def write_junit(run_dir, summary: RunSummary) -> Path:
     gate has ``<failure message="value ..., threshold ...: reason">``. A gate whose figure had
     not enough samples to judge (outcome ``not_enough_samples``) is ``<skipped>`` when it
     passes (``gates.on_too_few: pass``: it was not judged) and a ``<failure
-    type="NotEnoughSamples">`` when it fails. Without gates, one passing test case "no gates
-    configured". The ``<testsuite>`` carries the counts, the run id (as its ``id`` and as a
-    property) and the run's verdict.
+    type="NotEnoughSamples">`` when it fails. ``max_regression`` without a baseline run
+    (outcome ``no_baseline``) is ``<skipped>`` too: it was not judged. Without gates, one
+    passing test case "no gates configured". The ``<testsuite>`` carries the counts, the run
+    id (as its ``id`` and as a property) and the run's verdict.
     """
     provenance = summary.provenance
     run_id = _clean(summary.run_id or provenance.run_id or "unnamed")
     duration = provenance.duration_s
     seconds = f"{duration:.3f}" if is_number(duration) else "0"
     cases = [(_clean(name), gate.passed, fmt_figure(gate.value), fmt_figure(gate.threshold),
-              _clean(gate.reason), gate.outcome == "not_enough_samples")
+              _clean(gate.reason), gate.outcome in ("not_enough_samples", "no_baseline"))
              for name, gate in summary.gates.items()]
     failures = sum(not c[1] for c in cases)
     skipped = sum(c[1] and c[5] for c in cases)

@@ -81,7 +81,7 @@ def load_model(model: ModelSection, cams: CamsSection, live_model=None
     try:
         preprocessor = Preprocessor.from_config(model.preprocessing.as_block(),
                                                 channels=channels)
-        preprocessor.resolve()
+        preprocessor.check((height, width))  # imported, and called once on a black image
     except (ValueError, ImportError) as exc:
         raise ConfigError(f"model.preprocessing: {exc}") from None
     info = ModelInfo(path=str(model.path), input_size=(height, width), channels=channels,

@@ -14,6 +14,7 @@ from audit.config import CamsSection, ReportSection
 from audit.errors import ExitCode
 from audit.history.run_info import RunInfo
 from audit.pipeline.run_folder import now_iso
+from audit.redact import redact
 from audit.report import update_history, write_junit, write_report
 from audit.report.exports.mlflow import log_run
 from audit.report.exports.model_card import write_model_card
@@ -100,8 +101,8 @@ def report(report: ReportSection, cams: CamsSection, run: RunInfo, summary: Summ
     write_report(run.run_dir, **view)
     if report.mlflow is not None:
         # After the files it logs are written; a failure is a warning in the report.
-        _, warning = log_run(report.mlflow, summary=final, config=run.config.resolved_dump(),
-                             run_dir=run.run_dir)
+        _, warning = log_run(report.mlflow, summary=final,
+                             config=redact(run.config.resolved_dump()), run_dir=run.run_dir)
         if warning:
             _LOG.warning("%s", warning)
             write_report(run.run_dir, **view, warnings=[warning])

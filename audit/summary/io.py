@@ -35,6 +35,9 @@ def read_summary(path: str | os.PathLike) -> RunSummary:
     except FileNotFoundError:
         raise AuditError(f"{path}: no summary.json; is {path.parent} a completed cam-audit run "
                          "folder?") from None
+    except RecursionError:
+        raise AuditError(f"{path}: cannot read the run summary: JSON nested too deeply"
+                         ) from None
     except (OSError, ValueError, UnicodeDecodeError) as error:
         raise AuditError(f"{path}: cannot read the run summary: {error}") from None
     if not isinstance(data, dict):

@@ -12,7 +12,7 @@ from audit.summary.schema import _Model
 #: What a gate found: the figure met its threshold (``pass``) or not (``fail``), the figure
 #: rests on fewer than ``metrics.min_n`` samples (``not_enough_samples``: passes or fails as
 #: ``gates.on_too_few`` says), or it is undefined on the dataset (``undefined``: passes).
-GateOutcome = Literal["pass", "fail", "not_enough_samples", "undefined"]
+GateOutcome = Literal["pass", "fail", "not_enough_samples", "undefined", "no_baseline"]
 
 #: What a run's gates add up to: every gate passed, one failed, or no gate was configured
 #: (``no_verdict``: nothing was judged, so the run neither passes nor fails; exit code 0).

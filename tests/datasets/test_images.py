@@ -328,3 +328,13 @@ def test_large_jpegs_decode_at_a_reduced_scale_with_their_full_size(tmp_path):
     png = tmp_path / "big.png"
     Image.fromarray(full).save(png)
     assert decode_image(str(png), at_least=(224, 224))[0].shape == (1200, 1600, 3)
+
+
+def test_a_preprocessing_function_with_the_wrong_signature_is_refused_on_check():
+    with pytest.raises(ValueError, match="must map a float32 batch .* raised ValueError"):
+        Preprocessor(function="os.path.relpath").check((4, 4))  # binds, but needs a str
+    with pytest.raises(ValueError, match="must take one argument"):
+        Preprocessor(function="shutil.copyfile").check((4, 4))  # two arguments
+    with pytest.raises(ValueError, match="changed the batch shape"):
+        Preprocessor(function="numpy.ravel").check((4, 4))
+    Preprocessor(function="numpy.sqrt").check((4, 4))
