@@ -212,7 +212,7 @@ def _main(args) -> int:
     if args.command == "verify":
         try:
             return _verify(args)
-        except AuditError as exc:
+        except (AuditError, PipelineError) as exc:
             print(f"cam-audit: error: {escape_controls(str(exc))}", file=sys.stderr)
             return ExitCode.BAD_INPUT
     _quiet_tensorflow()

@@ -201,7 +201,7 @@ class RunFolder:
             return Checkpoint()
         if status.get("checkpoint_version") != CHECKPOINT_VERSION:
             raise RunFolderError(
-                f"run folder {self.path} was written by another version of cam-audit "
+                f"run folder {self.path} was written by another version "
                 f"(checkpoint version {status.get('checkpoint_version')!r}; this one reads "
                 f"{CHECKPOINT_VERSION}) and cannot be resumed; start a new run")
         try:

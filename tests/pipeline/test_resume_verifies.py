@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from audit.errors import ConfigError
+from audit.pipeline.errors import RunFolderError
 from audit.pipeline import (
     Counts,
     RunFolder,
@@ -84,7 +84,7 @@ def test_a_shortened_table_is_refused(tmp_path):
     fail_at = _killed_run(tmp_path / "r")
     partial = tmp_path / "r" / "table.partial.csv"
     partial.write_bytes(partial.read_bytes()[:-4])
-    with pytest.raises(ConfigError, match=MODIFIED + r"table.partial.csv is \d+ bytes, shorter"):
+    with pytest.raises(RunFolderError, match=MODIFIED + r"table.partial.csv is \d+ bytes, shorter"):
         _resume(tmp_path / "r", fail_at)
 
 
@@ -92,26 +92,26 @@ def test_an_edited_row_is_refused(tmp_path):
     fail_at = _killed_run(tmp_path / "r")
     partial = tmp_path / "r" / "table.partial.csv"
     partial.write_text(partial.read_text().replace("v1", "v9"))
-    with pytest.raises(ConfigError, match=MODIFIED + "table.partial.csv: its first .* SHA-256"):
+    with pytest.raises(RunFolderError, match=MODIFIED + "table.partial.csv: its first .* SHA-256"):
         _resume(tmp_path / "r", fail_at)
 
 
 def test_a_raised_length_in_the_status_is_refused(tmp_path):
     fail_at = _killed_run(tmp_path / "r")
     _edit_status(tmp_path / "r", tables=lambda t: {k: v + 50_000_000 for k, v in t.items()})
-    with pytest.raises(ConfigError, match=MODIFIED + "status.json's checkpoint does not match"):
+    with pytest.raises(RunFolderError, match=MODIFIED + "status.json's checkpoint does not match"):
         _resume(tmp_path / "r", fail_at)
     assert (tmp_path / "r" / "table.partial.csv").stat().st_size < 1000  # nothing written
 
 
 @pytest.mark.parametrize("change,message", [
     ({"table_sha256": None}, MODIFIED + "status.json lacks"),
-    ({"checkpoint_version": None}, "was written by another version of cam-audit"),
+    ({"checkpoint_version": None}, "was written by another version"),
 ])
 def test_a_missing_key_or_another_version_is_refused(tmp_path, change, message):
     fail_at = _killed_run(tmp_path / "r")
     _edit_status(tmp_path / "r", **change)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(RunFolderError, match=message):
         _resume(tmp_path / "r", fail_at)
 
 
@@ -120,7 +120,7 @@ def test_a_complete_streams_tables_are_checked_whole(tmp_path):
     _resume(tmp_path / "r", fail_at)
     final = tmp_path / "r" / "table.csv"
     final.write_text(final.read_text().replace("v4", "v8"))
-    with pytest.raises(ConfigError, match=MODIFIED + "table.csv: its first"):
+    with pytest.raises(RunFolderError, match=MODIFIED + "table.csv: its first"):
         _resume(tmp_path / "r", fail_at)
 
 
@@ -137,7 +137,7 @@ def test_the_manifest_names_what_changed(tmp_path):
     (tmp_path / "r" / "new.txt").write_text("y")
     assert folder.verify() == ["sub/x.txt: missing", "table.csv: modified (its SHA-256 differs)",
                                "new.txt: added after the run"]
-    with pytest.raises(ConfigError, match="not a finished cam-audit run folder"):
+    with pytest.raises(RunFolderError, match="not a finished run folder"):
         RunFolder(tmp_path).verify()
 
 

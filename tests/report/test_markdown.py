@@ -38,8 +38,8 @@ def test_summary_md_escapes_user_text():
     assert md_text("*bold* _it_") == "\\*bold\\* \\_it\\_"
 
 
-def test_summary_md_of_a_passed_run_without_baseline_says_so():
+def test_summary_md_of_a_run_without_gates_says_no_verdict():
     summary = make_summary(make_records(20), gates={}, passed=True)
     text = markdown_summary(summary)
-    assert text.startswith("## ✅ cam-audit: PASSED") and "No gates configured." in text
+    assert text.startswith("## ❔ cam-audit: NO VERDICT") and "no gates configured" in text
     assert "Failed gates" not in text and "Flagged changes" not in text
