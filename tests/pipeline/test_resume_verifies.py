@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from audit.pipeline.errors import RunFolderError
 from audit.pipeline import (
     Counts,
     RunFolder,
@@ -18,6 +17,7 @@ from audit.pipeline import (
     build_pipeline,
     run_pipeline,
 )
+from audit.pipeline.errors import RunFolderError
 
 
 @dataclass(frozen=True)
