@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# This checkout's audit package (not an installed one), and bench_audit beside this file.
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
 
 import bench_audit  # noqa: E402
 import numpy as np  # noqa: E402
