@@ -45,6 +45,7 @@ from audit.datasets.types import (
     Batch,
     BatchSpec,
     Box,
+    LabelObjects,
     Meta,
     Sample,
     SampleError,
@@ -63,6 +64,7 @@ __all__ = [
     "DatasetManifest",
     "ImageReadError",
     "LabelError",
+    "LabelObjects",
     "MaskError",
     "MaskSource",
     "Meta",
@@ -96,7 +98,8 @@ FORMATS: tuple[str, ...] = tuple(_LOADERS)
 
 def load_manifest(format: str, path: str | os.PathLike, *,
                   images_root: str | os.PathLike | None = None,
-                  class_names: Sequence[str] | None = None) -> DatasetManifest:
+                  class_names: Sequence[str] | None = None,
+                  multilabel: bool = False) -> DatasetManifest:
     """Load a dataset manifest of the given format.
 
     Parameters
@@ -111,6 +114,9 @@ def load_manifest(format: str, path: str | os.PathLike, *,
     class_names : sequence of str, optional
         The model's classes in output order. ``None`` derives the vocabulary from the labels:
         ``"0".."max"`` for integer labels, else the sorted distinct label names.
+    multilabel : bool
+        Samples with label sets (``Sample.label_set``), for a multi-label model: every label
+        of an image, each with its own objects (see :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -129,4 +135,5 @@ def load_manifest(format: str, path: str | os.PathLike, *,
             f"unknown dataset format {format!r} for manifest {os.fspath(path)}; "
             f"allowed formats: {', '.join(FORMATS)}"
         )
-    return loader(path, images_root=images_root, class_names=class_names)
+    return loader(path, images_root=images_root, class_names=class_names,
+                  multilabel=multilabel)
