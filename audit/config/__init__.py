@@ -20,7 +20,7 @@ faithfulness, sanity), :mod:`~audit.config.gates` (the release gates),
 
 from audit.config.audit_config import AuditConfig
 from audit.config.evidence import BehaviourSection, FaithfulnessSection, SanitySection
-from audit.config.gates import GatesSection
+from audit.config.gates import GatesSection, LabelGates
 from audit.config.loading import load_config, parse_config
 from audit.config.sections import (
     DEFAULT_SCORECAM_CHANNELS,
@@ -52,6 +52,7 @@ __all__ = [
     "DemoSection",
     "FaithfulnessSection",
     "GatesSection",
+    "LabelGates",
     "Method",
     "MetricsSection",
     "ModelSection",

@@ -30,6 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from audit.datasets.annotated import AnnotatedObject
 from audit.datasets.boxes import fit_box, format_box
 from audit.datasets.labels import (
@@ -50,7 +52,8 @@ from audit.datasets.manifest import (
 from audit.datasets.types import Box, LabelObjects, Meta, Sample, SampleError, SkippedSample
 from audit.errors import DatasetError
 
-__all__ = ["LABEL_SEPARATOR", "build_label_set_manifest", "entry_labels", "split_labels"]
+__all__ = ["LABEL_SEPARATOR", "build_label_set_manifest", "entry_labels", "label_matrix",
+           "split_labels"]
 
 #: What separates the labels of a CSV ``labels`` cell.
 LABEL_SEPARATOR = "|"
@@ -268,3 +271,21 @@ def _label_objects(kept: list[RawEntry], vocabulary: Sequence[str], images_root:
         raise SampleError("; ".join(problems) + " (a sample with a broken or unowned object is "
                           "skipped as a whole; fix or remove it)")
     return tuple(labels), n_clipped
+
+
+def label_matrix(samples: Sequence[Sample], n_classes: int) -> np.ndarray:
+    """``bool (N, n_classes)``: sample ``i`` has class ``c`` in its label set.
+
+    Raises
+    ------
+    ValueError
+        A sample has no label set (a single-label sample).
+    """
+    truth = np.zeros((len(samples), n_classes), dtype=bool)
+    for i, sample in enumerate(samples):
+        if sample.label_set is None:
+            raise ValueError(f"sample {sample.sample_id!r} has no label set; a multi-label "
+                             "model is audited on a manifest read with multilabel=True")
+        for objects in sample.label_set:
+            truth[i, objects.label] = True
+    return truth

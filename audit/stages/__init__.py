@@ -4,7 +4,8 @@ Each stage is a plain function; :data:`STAGES` says what it reads and makes. ``p
 inputs are sections of the configuration; ``run`` is the :class:`~audit.history.run_info.RunInfo`.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
-    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour]
+    load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour,
+                                             label_scores (multi-label models)]
                ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
@@ -16,6 +17,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from audit.datasets import SkippedSample
+from audit.metrics.multilabel import LabelScore
 from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Stage
 from audit.stages.aggregate import aggregate_stage
@@ -25,6 +27,7 @@ from audit.stages.explain import explain
 from audit.stages.faithfulness import faithfulness
 from audit.stages.gallery import gallery
 from audit.stages.gate import gate
+from audit.stages.label_scores import label_scores
 from audit.stages.load_dataset import load_dataset
 from audit.stages.load_model import load_model
 from audit.stages.predict import predict
@@ -42,14 +45,17 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:dataset", "params:cams", "class_names", "model_info"),
           outputs=("manifest", "batch"), stream="batch"),
     Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",)),
-    Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
-          per_batch=True),
+    Stage("predict", predict, inputs=("explainer", "batch", "model_info"),
+          outputs=("predictions",), per_batch=True),
     Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "predictions"),
           outputs=("maps",), per_batch=True),
     Stage("score", score,
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
           collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("label_scores", label_scores,
+          inputs=("batch", "predictions", "class_names", "model_info"),
+          outputs=("label_scores",), per_batch=True, collect={"label_scores": LabelScore}),
     Stage("behaviour", behaviour,
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
                   "model_info"),
@@ -65,8 +71,10 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("aggregate", aggregate_stage,
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
                   "params:slices", "records", "skipped", "manifest", "batch_counts",
-                  "class_names", "samples", "faithfulness", "sanity", "slice_keys"),
-          outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys")),
+                  "class_names", "samples", "faithfulness", "sanity", "slice_keys",
+                  "label_scores"),
+          outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys",
+                                          "label_scores")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",)),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),

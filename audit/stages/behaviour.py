@@ -22,7 +22,7 @@ from audit.datasets import Batch
 from audit.datasets.preprocessing import to_channels
 from audit.datasets.regions import region_mask, resize_region
 from audit.evidence import background_decision, remove_background, remove_object
-from audit.stages.load_model import ModelInfo
+from audit.stages.load_model import ModelInfo, require_single_label
 
 __all__ = ["SampleRow", "behaviour", "edited_images"]
 
@@ -72,6 +72,7 @@ def behaviour(behaviour: BehaviourSection, explainer: CamExplainer, batch: Batch
     """One :class:`SampleRow` per audited sample of the batch (a pure function of model and
     batch). Samples without a box or mask have no edited copies: their behaviour columns are
     empty."""
+    require_single_label(model_info, "behaviour")
     rows, no_object, no_background = edited_images(batch, fill=behaviour.fill)
     predicted = predictions.predicted
     edited: dict[int, tuple] = {}

@@ -38,7 +38,7 @@ from audit.evidence import (
     random_map,
     substrate,
 )
-from audit.stages.load_model import ModelInfo
+from audit.stages.load_model import ModelInfo, require_single_label
 from audit.stages.reload import classes_of, decisions, reload
 
 __all__ = ["BASELINES", "FaithfulnessRow", "faithfulness", "map_scores"]
@@ -106,6 +106,7 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, seed: int
                  model_info: ModelInfo) -> pd.DataFrame:
     """One :class:`FaithfulnessRow` per map of each sample of the seeded subset, as a
     DataFrame (methods first, in registry order, then the baselines)."""
+    require_single_label(model_info, "faithfulness")
     decided = decisions(records)
     chosen = choose_subset(decided["sample_id"].tolist(), decided["correct"].tolist(),
                            max_samples=faithfulness.max_samples, seed=seed)

@@ -179,7 +179,12 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
 
     Each edited copy's caption names the class predicted on it and the probability of the
     class predicted on the original.
+
+    A multi-label model's run has no gallery yet (its errors are per label; the report's label
+    table shows their fixation).
     """
+    if model_info.multilabel:
+        return [], []
     chosen = select_gallery(records, size=report.gallery_size)
     items = build_gallery(chosen, records, manifest=manifest, explainer=explainer,
                           methods=cams.methods, model_info=model_info)
