@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from audit.cams.methods import METHODS
 from audit.comparison import figure_title
-from audit.config import GatesSection
+from audit.config import GatesSection, LabelGates
 from audit.errors import ConfigError
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
 from audit.summary import Change, Gate, Summary
@@ -158,7 +158,8 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
 def label_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str, Gate]:
     """The gates of a multi-label model's labels and macro figures (none configured: ``{}``).
 
-    Labels are gated in class order; ``per_label["*"]`` applies to every label not named.
+    Labels are gated in class order; ``per_label["*"]`` gives every label the gates its own
+    entry leaves unset.
     On a single-label run every configured label gate fails, saying why.
 
     Raises
@@ -190,10 +191,11 @@ def label_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[st
             out[gate] = _gate(getattr(figures.macro, key), summary.n_samples, threshold,
                               minimum=True, what=what, **options)
     fixated = fixation_methods(summary, gates)
+    default = gates.per_label.get("*", LabelGates())
     for name, label in figures.labels.items():
-        wanted = gates.per_label.get(name, gates.per_label.get("*"))
-        if wanted is None:
-            continue
+        named = gates.per_label.get(name, LabelGates())
+        wanted = LabelGates(**{key: value if value is not None else getattr(default, key)
+                               for key, value in named})
         for gate, stat, what in (("min_recall", label.recall, "recall"),
                                  ("min_precision", label.precision, "precision")):
             threshold = getattr(wanted, gate)

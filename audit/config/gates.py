@@ -46,7 +46,8 @@ class GatesSection(_Section):
 
     per_label: dict[str, LabelGates] = Field(default={}, description=(
         "Multi-label models: gates per label, {label: {min_recall, min_precision, "
-        "max_background_fixation_rate}}; the label '*' sets them for every label not named. "
+        "max_background_fixation_rate}}; the label '*' gives every label the gates its own "
+        "entry leaves unset. "
         "Named <gate>[<label>], e.g. min_recall[cat]."))
     min_macro_recall: float | None = Field(default=None, ge=0.0, le=1.0, description=(
         "Multi-label models: the mean recall over the labels some image has."))
