@@ -191,3 +191,28 @@ def test_report_shows_the_label_table(runs):
     html = (runs["tmp"] / "csv" / "report.html").read_text()
     assert "Per label" in html and "fixated false positives" in html
     assert "Confusion matrix" not in html
+
+
+def test_task_and_thresholds_are_resolved_from_the_head(runs):
+    from audit.config import CamsSection, ModelSection
+    from audit.errors import ConfigError
+    from audit.stages.load_model import load_model
+
+    path = runs["tmp"] / "model.keras"
+    _, _, info = load_model(ModelSection(path=path, class_names=CLASSES,
+                                         threshold={"square": 0.8}), CamsSection())
+    assert info.task == "multilabel" and info.thresholds == (0.5, 0.8)
+    _, _, info = load_model(ModelSection(path=path, task="single"), CamsSection())
+    assert info.task == "single" and info.thresholds == ()
+    with pytest.raises(ConfigError, match="did you mean 'square'"):
+        load_model(ModelSection(path=path, class_names=CLASSES, threshold={"sqare": 0.8}),
+                   CamsSection())
+
+
+def test_the_full_audit_pipeline_refuses_a_multilabel_model(runs, capsys):
+    config = yaml.safe_load((runs["tmp"] / "csv.yaml").read_text())
+    config.update(pipeline="audit.yaml", gates={})
+    path = runs["tmp"] / "full.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["run", str(path), "--out", str(runs["tmp"] / "full"), "--quiet"]) == 2
+    assert "stage 'behaviour' does not support multi-label models" in capsys.readouterr().err
