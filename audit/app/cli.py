@@ -139,7 +139,7 @@ def _validate(args) -> int:
     from audit.app.run import load_audit_pipeline
     from audit.config import load_config
     from audit.stages.load_dataset import load_dataset
-    from audit.stages.load_model import load_model
+    from audit.stages.load_model import load_model, require_single_label
 
     config = load_config(args.config)
     pipeline = load_audit_pipeline(config.pipeline)
@@ -148,6 +148,9 @@ def _validate(args) -> int:
         print(f"config ok; the demo model '{config.model.path}' will be built on first run")
         return ExitCode.PASSED
     explainer, class_names, info = load_model(config.model, config.cams)
+    for stage in pipeline.stages:  # a multi-label model in a pipeline it cannot run: say so now
+        if stage.name in ("behaviour", "faithfulness", "sanity"):
+            require_single_label(info, stage.name)
     manifest, batches = load_dataset(config.dataset, config.cams, class_names, info)
     if config.slices:
         from audit.analysis.slices import extract_slice_keys
@@ -156,7 +159,8 @@ def _validate(args) -> int:
     print(f"config ok: {args.config}")
     print(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
     print(f"model: {config.model.path} (input {info.input_size[0]}x{info.input_size[1]}x"
-          f"{info.channels}, {len(class_names)} classes, head {info.head})")
+          f"{info.channels}, {len(class_names)} classes, head {info.head}"
+          + (", multi-label" if info.multilabel else "") + ")")
     print(f"layer: {info.layer} ({info.layer_channels} channels)")
     engine = config.engine + (f" ({runner_name(config.beam.options)})"
                               if config.engine == "beam" else "")

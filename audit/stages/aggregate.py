@@ -107,7 +107,7 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
 
 _MULTILABEL_PIPELINE = (
     "a multi-label model's audit needs {what}; run the multilabel pipeline "
-    "(pipeline: multilabel, pipelines/multilabel.yaml), which has the label_scores stage and "
+    "(pipeline: multilabel.yaml), which has the label_scores stage and "
     "none of behaviour, faithfulness, sanity and slices")
 
 

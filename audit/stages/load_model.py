@@ -45,7 +45,7 @@ def require_single_label(model_info: ModelInfo, stage: str) -> None:
         raise ConfigError(
             f"stage '{stage}' does not support multi-label models yet (model '{model_info.path}' "
             "has independent sigmoid outputs, or model.task is multilabel); run the multilabel "
-            "pipeline (pipeline: multilabel, pipelines/multilabel.yaml), which leaves out "
+            "pipeline (pipeline: multilabel.yaml), which leaves out "
             "behaviour, faithfulness, sanity and slices")
 
 

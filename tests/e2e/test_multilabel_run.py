@@ -191,6 +191,9 @@ def test_report_shows_the_label_table(runs):
     html = (runs["tmp"] / "csv" / "report.html").read_text()
     assert "Per label" in html and "fixated false positives" in html
     assert "Confusion matrix" not in html
+    # The gallery: the false positive scored against a square, and the missed tiny circle.
+    assert html.count('class="gallery-item"') == 2
+    assert "false positive &#39;circle&#39;" in html and "missed &#39;circle&#39;" in html
 
 
 def test_task_and_thresholds_are_resolved_from_the_head(runs):
