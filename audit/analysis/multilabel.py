@@ -35,8 +35,21 @@ def _fixation(rows: pd.DataFrame, stats: _Describer) -> dict:
             "errors": stats.proportion(_floats(wrong["background_fixation"]))}
 
 
+def _behaviour(rows: pd.DataFrame, stats: _Describer) -> dict:
+    """A label's behavioural test: the share of its true positives kept without the label's
+    objects and with its objects alone, and the difference (background reliance)."""
+    without_object = stats.proportion(_floats(rows["keeps_without_object"].astype(float)))
+    without_background = stats.proportion(
+        _floats(rows["keeps_without_background"].astype(float)))
+    reliance = (None if without_object["mean"] is None else
+                without_object["mean"] - without_background["mean"])
+    return {"n": len(rows), "keeps_without_object": without_object,
+            "keeps_without_background": without_background, "background_reliance": reliance}
+
+
 def label_figures(records: pd.DataFrame, label_scores: pd.DataFrame, *, class_names: list[str],
-                  seed: int, n_resamples: int = 1000, min_n: int = 10) -> dict:
+                  seed: int, n_resamples: int = 1000, min_n: int = 10,
+                  label_behaviour: pd.DataFrame | None = None) -> dict:
     """``summary.multilabel`` as a dict (see :class:`~audit.summary.MultilabelFigures`).
 
     Parameters
@@ -49,6 +62,8 @@ def label_figures(records: pd.DataFrame, label_scores: pd.DataFrame, *, class_na
     seed, n_resamples, min_n
         As in :func:`audit.analysis.aggregate.aggregate`; the F1 interval of label ``c`` draws
         from ``sub_seed(seed, "multilabel.<c>.f1")``.
+    label_behaviour : pandas.DataFrame, optional
+        The ``label_behaviour`` stage's rows; each label's ``behaviour`` is None without them.
     """
     stats = _Describer(int(seed), int(n_resamples), check_min_n(min_n))
     scores = label_scores.sort_values(["sample_id", "label_index"], kind="mergesort")
@@ -85,6 +100,8 @@ def label_figures(records: pd.DataFrame, label_scores: pd.DataFrame, *, class_na
             "f1": None if np.isnan(f1) else f1, "f1_ci": ci,
             "average_precision": None if np.isnan(ap) else ap,
             "fixation": fixation, "energy_in_box": energy,
+            "behaviour": None if label_behaviour is None else _behaviour(
+                label_behaviour[label_behaviour["label_index"] == index], stats),
         }
     present = [f for f in labels.values() if f["n_positive"]]
 
@@ -108,7 +125,8 @@ def label_figures(records: pd.DataFrame, label_scores: pd.DataFrame, *, class_na
 
 def aggregate_multilabel(records: pd.DataFrame, label_scores: pd.DataFrame, *,
                          class_names: list[str], seed: int, n_resamples: int = 1000,
-                         min_n: int = 10) -> Summary:
+                         min_n: int = 10, label_behaviour: pd.DataFrame | None = None
+                         ) -> Summary:
     """The summary of a multi-label run (see the module's notes): ``n_samples``,
     ``class_names``, ``accuracy`` (exact match), ``centre_baseline``, ``methods`` and
     ``multilabel``; ``per_class`` and ``confusion_matrix`` stay empty."""
@@ -116,7 +134,8 @@ def aggregate_multilabel(records: pd.DataFrame, label_scores: pd.DataFrame, *,
     frame = records.sort_values(["sample_id", "method", "target", "target_index"],
                                 kind="mergesort").reset_index(drop=True)
     figures = label_figures(frame, label_scores, class_names=list(class_names), seed=seed,
-                            n_resamples=n_resamples, min_n=min_n)
+                            n_resamples=n_resamples, min_n=min_n,
+                            label_behaviour=label_behaviour)
     exact = figures["exact_match"]
     centre = frame.drop_duplicates("sample_id", keep="first")
     methods = sorted(str(m) for m in frame["method"].unique())

@@ -5,7 +5,7 @@ inputs are sections of the configuration; ``run`` is the :class:`~audit.history.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
     load_model ─► load_dataset ─► slices ─► [per batch: predict ─► explain ─► score, behaviour,
-                                             label_scores (multi-label models)]
+                                             label_scores, label_behaviour (multi-label)]
                ─► faithfulness, sanity ─► aggregate ─► drift ─► gate ─► gallery ─► report
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
@@ -27,6 +27,7 @@ from audit.stages.explain import explain
 from audit.stages.faithfulness import faithfulness
 from audit.stages.gallery import gallery
 from audit.stages.gate import gate
+from audit.stages.label_behaviour import LabelBehaviourRow, label_behaviour
 from audit.stages.label_scores import label_scores
 from audit.stages.load_dataset import load_dataset
 from audit.stages.load_model import load_model
@@ -56,6 +57,10 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("label_scores", label_scores,
           inputs=("batch", "predictions", "class_names", "model_info"),
           outputs=("label_scores",), per_batch=True, collect={"label_scores": LabelScore}),
+    Stage("label_behaviour", label_behaviour,
+          inputs=("params:behaviour", "explainer", "batch", "predictions", "model_info"),
+          outputs=("label_behaviour",), per_batch=True,
+          collect={"label_behaviour": LabelBehaviourRow}),
     Stage("behaviour", behaviour,
           inputs=("params:behaviour", "explainer", "batch", "predictions", "class_names",
                   "model_info"),
@@ -72,9 +77,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
                   "params:slices", "records", "skipped", "manifest", "batch_counts",
                   "class_names", "samples", "faithfulness", "sanity", "slice_keys",
-                  "label_scores"),
+                  "label_scores", "label_behaviour"),
           outputs=("summary",), optional=("samples", "faithfulness", "sanity", "slice_keys",
-                                          "label_scores")),
+                                          "label_scores", "label_behaviour")),
     Stage("drift", drift, inputs=("params:report", "run", "summary", "records"),
           outputs=("changes",)),
     Stage("gate", gate, inputs=("params:gates", "params:dataset", "summary", "changes"),

@@ -29,8 +29,8 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                     records: pd.DataFrame, skipped: pd.DataFrame, manifest: DatasetManifest,
                     batch_counts: Counts, class_names: list[str], samples: pd.DataFrame | None,
                     faithfulness: pd.DataFrame | None, sanity: SanityResult | None,
-                    slice_keys: SliceKeys | None, label_scores: pd.DataFrame | None = None
-                    ) -> Summary:
+                    slice_keys: SliceKeys | None, label_scores: pd.DataFrame | None = None,
+                    label_behaviour: pd.DataFrame | None = None) -> Summary:
     """Accuracy, per-method localisation and fixation figures with their intervals (none below
     ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
     figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
@@ -63,7 +63,8 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
     if multilabel:
         _check_multilabel_inputs(samples, faithfulness, sanity, slice_keys, slices)
         summary = aggregate_multilabel(records, label_scores, class_names=list(class_names),
-                                       seed=seed, n_resamples=n_resamples, min_n=metrics.min_n)
+                                       seed=seed, n_resamples=n_resamples, min_n=metrics.min_n,
+                                       label_behaviour=label_behaviour)
     elif manifest.samples and manifest.samples[0].label_set is not None:
         raise ConfigError(_MULTILABEL_PIPELINE.format(what="the label_scores stage"))
     else:

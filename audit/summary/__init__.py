@@ -45,7 +45,13 @@ from audit.summary.evidence import (
 )
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures, TrueClassFigures
 from audit.summary.io import read_summary, write_summary
-from audit.summary.multilabel import LabelFigures, LabelFixation, MacroFigures, MultilabelFigures
+from audit.summary.multilabel import (
+    LabelBehaviour,
+    LabelFigures,
+    LabelFixation,
+    MacroFigures,
+    MultilabelFigures,
+)
 from audit.summary.run import Provenance, RunSummary, Summary
 from audit.summary.schema import READABLE_VERSIONS as READABLE_VERSIONS
 from audit.summary.schema import SCHEMA_VERSION, IntervalMethod
@@ -72,6 +78,7 @@ __all__ = [
     "Gate",
     "GateOutcome",
     "IntervalMethod",
+    "LabelBehaviour",
     "LabelFigures",
     "LabelFixation",
     "MacroFigures",

@@ -27,6 +27,18 @@ class LabelFixation(_Model):
     errors: Proportion = Proportion()
 
 
+class LabelBehaviour(_Model):
+    """A label's behavioural test over its true positives with a region (the
+    ``label_behaviour`` stage): kept (still at or above the threshold) with the label's objects
+    removed, and with its objects alone; ``background_reliance`` = the first minus the second,
+    in [-1, 1] (near 1: the label is read off the background; near -1: off its objects)."""
+
+    n: int = 0
+    keeps_without_object: Proportion = Proportion()
+    keeps_without_background: Proportion = Proportion()
+    background_reliance: float | None = None
+
+
 class LabelFigures(_Model):
     """The figures of one label over every audited image.
 
@@ -36,7 +48,8 @@ class LabelFigures(_Model):
     bootstrap interval over images (``f1_ci``); ``average_precision`` is None for a label no
     image has. ``fixation`` is per method (see :class:`LabelFixation`), ``energy_in_box`` the
     mean energy of each method's maps of the label on images that have it and were right
-    about it (true positives).
+    about it (true positives); ``behaviour`` its behavioural test (None when the pipeline has
+    no ``label_behaviour`` stage).
     """
 
     threshold: float = 0.5
@@ -52,6 +65,7 @@ class LabelFigures(_Model):
     average_precision: float | None = None
     fixation: dict[str, LabelFixation] = {}
     energy_in_box: dict[str, float | None] = {}
+    behaviour: LabelBehaviour | None = None
 
 
 class MacroFigures(_Model):

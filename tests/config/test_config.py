@@ -131,8 +131,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, slices, predict, explain, score, label_scores, behaviour, faithfulness, "
-     "sanity, aggregate, drift, gate, gallery, report."),
+     "load_dataset, slices, predict, explain, score, label_scores, label_behaviour, "
+     "behaviour, faithfulness, sanity, aggregate, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch', 'model_info'], which no stage of "
      "the pipeline makes ('explainer' is made by load_model; 'batch' is made by "

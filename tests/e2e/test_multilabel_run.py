@@ -152,6 +152,11 @@ def test_per_label_figures(runs):
     assert summary["confusion_matrix"]["matrix"] == [] and summary["per_class"] == {}
     # Negative evidence is counter-evidence: no fixation figures of its own.
     assert set(circle["fixation"]) == {"gradcam"}
+    # The behavioural test per label: the model reads each label off its own objects.
+    behaviour = circle["behaviour"]
+    assert behaviour["n"] == 7 and behaviour["keeps_without_object"]["count"] == 0
+    assert behaviour["keeps_without_background"]["count"] == 7
+    assert behaviour["background_reliance"] == -1.0
 
 
 def test_false_positive_maps_sit_on_the_background(runs):
@@ -190,6 +195,7 @@ def test_csv_and_jsonl_label_sets_give_the_same_records(runs):
 def test_report_shows_the_label_table(runs):
     html = (runs["tmp"] / "csv" / "report.html").read_text()
     assert "Per label" in html and "fixated false positives" in html
+    assert "background reliance" in html
     assert "Confusion matrix" not in html
     # The gallery: the false positive scored against a square, and the missed tiny circle.
     assert html.count('class="gallery-item"') == 2

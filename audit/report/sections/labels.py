@@ -24,8 +24,9 @@ def labels_view(summary: RunSummary, methods: list[str]) -> dict | None:
     """None for a single-label run. Otherwise, per label (up to :data:`MAX_LABEL_ROWS`): its
     threshold, images with it and predicted with it, precision and recall with their Wilson
     intervals, F1 with its bootstrap interval, average precision, and per method that explains
-    the decision the fixation rate of its false positives and of its false negatives; the macro
-    figures and the exact-match share."""
+    the decision the fixation rate of its false positives and of its false negatives, and its
+    behavioural test when it ran (``behaviour``); the macro figures and the exact-match
+    share."""
     figures = summary.multilabel
     if figures is None:
         return None
@@ -45,6 +46,10 @@ def labels_view(summary: RunSummary, methods: list[str]) -> dict | None:
             "precision": _share(label.precision), "recall": _share(label.recall),
             "f1": fmt_pct(label.f1), "f1_ci": fmt_ci(label.f1_ci, "pct"),
             "ap": fmt_pct(label.average_precision), "fixation": fixation,
+            "behaviour": None if label.behaviour is None else {
+                "reliance": fmt_num(label.behaviour.background_reliance, 2),
+                "without_object": _share(label.behaviour.keeps_without_object),
+                "without_background": _share(label.behaviour.keeps_without_background)},
         })
     macro = figures.macro
     return {
@@ -52,6 +57,7 @@ def labels_view(summary: RunSummary, methods: list[str]) -> dict | None:
         "more": max(0, len(figures.labels) - MAX_LABEL_ROWS),
         "methods": [{"name": m, "title": method_title(m)} for m in shown],
         "exact_match": _share(figures.exact_match),
+        "behaviour": any(r["behaviour"] is not None for r in rows),
         "macro": {"n_labels": fmt_count(macro.n_labels), "precision": fmt_pct(macro.precision),
                   "recall": fmt_pct(macro.recall), "f1": fmt_pct(macro.f1),
                   "map": fmt_pct(macro.mean_average_precision)},
