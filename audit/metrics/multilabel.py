@@ -46,7 +46,7 @@ def decide(logits: np.ndarray, thresholds) -> tuple[np.ndarray, np.ndarray]:
     Examples
     --------
     >>> p, positive = decide(np.array([[0.0, 2.0, -3.0]]), [0.5, 0.9, 0.01])
-    >>> np.round(p, 3).tolist(), positive.tolist()
+    >>> np.round(p.astype(float), 3).tolist(), positive.tolist()
     ([[0.5, 0.881, 0.047]], [[True, False, True]])
     """
     logits = np.asarray(logits, dtype=np.float32)

@@ -98,3 +98,13 @@ def test_label_gates_on_a_single_label_run_fail_and_unknown_labels_are_refused(s
     assert not out["per_label"].passed and "single-label" in out["per_label"].reason
     with pytest.raises(ConfigError, match="got 'cow'"):
         evaluate_gates(summary, GatesSection(per_label={"cow": {"min_recall": 0.5}}))
+
+
+@pytest.mark.parametrize("name", ["audit.metrics.multilabel", "audit.datasets.label_sets",
+                                  "audit.stages.explain"])
+def test_doctests(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted and not result.failed
