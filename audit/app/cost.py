@@ -61,6 +61,9 @@ def stage_costs(config: AuditConfig, stages: list[str], *, n_samples: int,
                              f"{how}, x {maps_per_image:.2f} maps per image"))
     if "behaviour" in stages:
         out.append(StageCost("behaviour", 2.0 * n, "2 edited copies per image"))
+    if "label_behaviour" in stages:  # multi-label: per true positive label, about one an image
+        out.append(StageCost("label_behaviour", 2.0 * n,
+                             "2 edited copies per true positive label (about 1 per image)"))
     if "faithfulness" in stages:
         subset = min(config.faithfulness.max_samples, n)
         n_maps = len(deciding) + 2  # the random and centre baselines
