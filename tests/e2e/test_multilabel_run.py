@@ -1,5 +1,5 @@
-"""A multi-label model audited end to end through the command line: label sets from CSV and
-JSON Lines manifests, per-label figures, the maps of false positives, a failing per-label gate.
+"""A multi-label model audited end to end through the command line: label sets from CSV, JSON
+Lines and COCO manifests, per-label figures, the maps of false positives, a failing per-label gate.
 
 The model's weights are set by hand, so it is the same everywhere and needs no training: a
 1x1 convolution ``conv`` whose two channels respond to red ("circle") and to green ("square")
@@ -94,6 +94,21 @@ def _jsonl(entries: list[dict], path: Path) -> Path:
     return path
 
 
+def _coco(entries: list[dict], path: Path) -> Path:
+    ids = {name: k + 1 for k, name in enumerate(CLASSES)}
+    objects = [(i, label, b) for i, e in enumerate(entries)
+               for label, boxes in e["boxes"].items() for b in boxes]
+    annotations = [{"id": n + 1, "image_id": i, "category_id": ids[label],
+                    "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]}
+                   for n, (i, label, b) in enumerate(objects)]
+    path.write_text(json.dumps({
+        "images": [{"id": i, "file_name": e["image"], "width": SIZE, "height": SIZE}
+                   for i, e in enumerate(entries)],
+        "annotations": annotations,
+        "categories": [{"id": k, "name": name} for name, k in ids.items()]}))
+    return path
+
+
 def _config(tmp: Path, manifest: Path, fmt: str, **gates) -> Path:
     config = {
         "run_name": f"multilabel-{fmt}", "seed": 1, "pipeline": "multilabel.yaml",
@@ -118,13 +133,15 @@ def runs(tmp_path_factory) -> dict:
                   per_label={"circle": {"min_recall": 0.95}, "*": {"min_precision": 0.1}},
                   min_macro_f1=0.5)
     jsonl = _config(tmp, _jsonl(entries, tmp / "manifest.jsonl"), "jsonl")
+    coco = _config(tmp, _coco(entries, tmp / "coco.json"), "coco")
     codes = {"csv": main(["run", str(csv), "--out", str(tmp / "csv"), "--quiet"]),
-             "jsonl": main(["run", str(jsonl), "--out", str(tmp / "jsonl"), "--quiet"])}
+             "jsonl": main(["run", str(jsonl), "--out", str(tmp / "jsonl"), "--quiet"]),
+             "coco": main(["run", str(coco), "--out", str(tmp / "coco"), "--quiet"])}
     return {"tmp": tmp, "codes": codes}
 
 
 def test_a_failing_per_label_gate_exits_1(runs):
-    assert runs["codes"] == {"csv": 1, "jsonl": 0}
+    assert runs["codes"] == {"csv": 1, "jsonl": 0, "coco": 0}
     summary = json.loads((runs["tmp"] / "csv" / "summary.json").read_text())
     gates = summary["gates"]
     assert gates["min_recall[circle]"]["outcome"] == "fail"
@@ -184,10 +201,10 @@ def test_false_positive_maps_sit_on_the_background(runs):
     assert len(both) == 8 and set(both["predicted"]) == {"circle|square"}
 
 
-def test_csv_and_jsonl_label_sets_give_the_same_records(runs):
+def test_csv_jsonl_and_coco_label_sets_give_the_same_records(runs):
     a = read_records(runs["tmp"] / "csv" / "records.csv")
-    b = read_records(runs["tmp"] / "jsonl" / "records.csv")
-    pd.testing.assert_frame_equal(a, b)
+    for fmt in ("jsonl", "coco"):
+        pd.testing.assert_frame_equal(a, read_records(runs["tmp"] / fmt / "records.csv"))
     scores = pd.read_csv(runs["tmp"] / "jsonl" / "label_scores.csv")
     assert len(scores) == 16 * 2 and scores["positive"].sum() == 17
 
