@@ -94,3 +94,22 @@ def test_coco_every_category_is_a_label_with_its_own_boxes(tmp_path):
     assert b.label_set == ()
     single = load_manifest("coco", tmp_path / "c.json", class_names=CLASSES)
     assert [s.label_name for s in single.samples] == ["square"]
+
+
+def test_voc_every_object_class_is_a_label(tmp_path):
+    annotations = tmp_path / "voc" / "Annotations"
+    annotations.mkdir(parents=True)
+
+    def obj(name, box):
+        corners = "".join(f"<{k}>{v}</{k}>" for k, v in zip(("xmin", "ymin", "xmax", "ymax"),
+                                                            box, strict=True))
+        return f"<object><name>{name}</name><bndbox>{corners}</bndbox></object>"
+
+    (annotations / "a.xml").write_text(
+        "<annotation><filename>a.png</filename><size><width>32</width><height>32</height>"
+        f"</size>{obj('circle', (2, 2, 6, 6))}{obj('square', (10, 10, 20, 20))}</annotation>")
+    (annotations / "b.xml").write_text("<annotation><filename>b.png</filename></annotation>")
+    manifest = load_manifest("voc", tmp_path / "voc", class_names=CLASSES, multilabel=True)
+    a, b = manifest.samples
+    assert _boxes(a) == {"circle": (Box(1, 1, 6, 6),), "square": (Box(9, 9, 20, 20),)}
+    assert b.label_set == () and not manifest.skipped
