@@ -95,5 +95,5 @@ def test_validate_prints_the_cost(demo_small_biased, tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     cost = next(i for i, line in enumerate(out) if line.startswith("cost: about "))
     assert [line.split()[0] for line in out[cost + 1:cost + 7]] == [
-        "explain", "behaviour", "background_swap", "faithfulness", "sanity", "gallery"]
+        "explain", "background_swap", "behaviour", "faithfulness", "sanity", "gallery"]
     assert out[cost + 7].startswith("one forward pass: ")
