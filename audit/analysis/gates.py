@@ -23,6 +23,12 @@ figures: it fails when the largest flagged regression (:mod:`audit.analysis.drif
 than its
 threshold, and is ``no_baseline`` (not judged, passes; ``<skipped>`` in JUnit) for a run without
 a baseline; a baseline named explicitly that cannot be read stops the run (exit 2).
+
+A multi-label model's run (``summary.multilabel``) has gates per label
+(``gates.per_label``: ``min_recall[<label>]``, ``min_precision[<label>]``,
+``max_background_fixation_rate[<label>][<method>]``, the fixation rate over the label's false
+positives and false negatives) and on the macro figures (``min_macro_recall``,
+``min_macro_f1``, ``min_map``); see :func:`label_gates`.
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from typing import TYPE_CHECKING
 
 from audit.cams.methods import METHODS
 from audit.comparison import figure_title
-from audit.config import GatesSection
+from audit.config import GatesSection, LabelGates
+from audit.errors import ConfigError
 from audit.metrics.fdr import benjamini_hochberg, p_above
 from audit.metrics.sample_size import DEFAULT_MIN_N, check_min_n
 from audit.summary import Change, Gate, StrategiesFigures, Summary
@@ -40,7 +47,8 @@ from audit.summary import Change, Gate, StrategiesFigures, Summary
 if TYPE_CHECKING:
     from audit.analysis.drift import Drift
 
-__all__ = ["control_slice_gates", "evaluate_gates", "fixation_methods", "regression_gate",
+__all__ = ["control_slice_gates", "evaluate_gates", "fixation_methods", "label_gates",
+           "regression_gate",
            "skipped_fraction_gate"]
 
 
@@ -186,6 +194,7 @@ def evaluate_gates(summary: Summary, gates: GatesSection, *, min_n: int | None =
         min_n = summary.min_n if summary.min_n is not None else DEFAULT_MIN_N
     min_n = check_min_n(min_n)
     out = _run_gates(summary, gates, min_n=min_n)
+    out.update(label_gates(summary, gates, min_n=min_n))
     if gates.max_regression is not None:  # the run against its baseline: not per slice
         out["max_regression"] = regression_gate(drift, gates.max_regression)
     if gates.max_offobject_strategy_share is not None:  # per class already: not per slice
@@ -234,6 +243,65 @@ def control_slice_gates(results: dict[str, Gate], *, fdr: float) -> dict[str, Ga
                        f"(Benjamini-Hochberg, report.fdr {fdr:g}: adjusted p "
                        f"{float(p_adj):.3g}); the gate passes")
         out[name] = gate.model_copy(update=update)
+    return out
+
+
+def label_gates(summary: Summary, gates: GatesSection, *, min_n: int) -> dict[str, Gate]:
+    """The gates of a multi-label model's labels and macro figures (none configured: ``{}``).
+
+    Labels are gated in class order; ``per_label["*"]`` gives every label the gates its own
+    entry leaves unset.
+    On a single-label run every configured label gate fails, saying why.
+
+    Raises
+    ------
+    ConfigError
+        ``gates.per_label`` names a label the model does not have.
+    """
+    macro_gates = {"min_macro_recall": ("recall", "macro recall"),
+                   "min_macro_f1": ("f1", "macro F1"),
+                   "min_map": ("mean_average_precision", "mean average precision")}
+    asked = bool(gates.per_label) or any(getattr(gates, g) is not None for g in macro_gates)
+    if not asked:
+        return {}
+    figures = summary.multilabel
+    if figures is None:
+        return {"per_label": Gate(value=None, threshold=None, passed=False, outcome="fail",
+                                  reason="gates.per_label and the macro label gates judge a "
+                                         "multi-label model; this run's model is single-label")}
+    unknown = [name for name in gates.per_label if name != "*" and name not in figures.labels]
+    if unknown:
+        raise ConfigError(f"gates.per_label must name labels of the model "
+                          f"({', '.join(figures.labels)[:200]}) or '*'; got "
+                          f"{', '.join(map(repr, unknown))[:200]}")
+    options = dict(min_n=min_n, on_too_few=gates.on_too_few)
+    out: dict[str, Gate] = {}
+    for gate, (key, what) in macro_gates.items():
+        threshold = getattr(gates, gate)
+        if threshold is not None:
+            out[gate] = _gate(getattr(figures.macro, key), summary.n_samples, threshold,
+                              minimum=True, what=what, **options)
+    fixated = fixation_methods(summary, gates)
+    default = gates.per_label.get("*", LabelGates())
+    for name, label in figures.labels.items():
+        named = gates.per_label.get(name, LabelGates())
+        wanted = LabelGates(**{key: value if value is not None else getattr(default, key)
+                               for key, value in named})
+        for gate, stat, what in (("min_recall", label.recall, "recall"),
+                                 ("min_precision", label.precision, "precision")):
+            threshold = getattr(wanted, gate)
+            if threshold is not None:
+                out[f"{gate}[{name}]"] = _gate(stat.mean, stat.n, threshold, minimum=True,
+                                               what=f"label {name!r} {what}", **options)
+        if wanted.max_background_fixation_rate is None:
+            continue
+        for method in fixated:
+            errors = label.fixation[method].errors if method in label.fixation else None
+            out[f"max_background_fixation_rate[{name}][{method}]"] = _gate(
+                None if errors is None else errors.mean, 0 if errors is None else errors.n,
+                wanted.max_background_fixation_rate, minimum=False,
+                what=f"{method} background-fixation rate among label {name!r}'s false "
+                     "positives and false negatives", **options)
     return out
 
 

@@ -15,7 +15,7 @@ from audit.app.run import load_audit_pipeline
 from audit.config import AuditConfig, load_config
 from audit.pipeline import Pipeline
 from audit.stages.load_dataset import load_dataset
-from audit.stages.load_model import load_model
+from audit.stages.load_model import load_model, require_single_label
 
 __all__ = ["cost_lines", "validate"]
 
@@ -37,6 +37,9 @@ def validate(config_path) -> list[str]:
     if config.demo is not None and not Path(config.model.path).exists():
         return [f"config ok; the demo model '{config.model.path}' will be built on first run"]
     explainer, class_names, info = load_model(config.model, config.cams)
+    for stage in pipeline.stages:  # a multi-label model in a pipeline it cannot run: say so now
+        if stage.name in ("behaviour", "faithfulness", "sanity"):
+            require_single_label(info, stage.name)
     manifest, batches = load_dataset(config.dataset, config.cams, class_names, info)
     if config.slices:
         extract_slice_keys(manifest, config.slices)  # a missing column is an error here too
@@ -44,7 +47,7 @@ def validate(config_path) -> list[str]:
     lines.append(f"pipeline: {pipeline.name} ({', '.join(s.name for s in pipeline.stages)})")
     lines.append(f"model: {config.model.path} (input {info.input_size[0]}x"
                  f"{info.input_size[1]}x{info.channels}, {len(class_names)} classes, "
-                 f"head {info.head})")
+                 f"head {info.head}" + (", multi-label" if info.multilabel else "") + ")")
     lines.append(f"layer: {info.layer} ({info.layer_channels} channels)")
     engine = config.engine + (f" ({runner_name(config.beam.options)})"
                               if config.engine == "beam" else "")

@@ -60,6 +60,11 @@ class Head:
     def binary(self) -> bool:
         return self.n_units == 1
 
+    @property
+    def multilabel(self) -> bool:
+        """Independent sigmoid outputs, one per class: a multi-label model."""
+        return self.activation == "sigmoid" and self.n_units > 1
+
 
 def _activation_name(fn) -> str:
     name = getattr(fn, "__name__", "") or fn.__class__.__name__

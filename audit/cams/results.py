@@ -37,10 +37,20 @@ class CamMaps(dict):
 
 @dataclass(frozen=True)
 class Predictions:
-    """The model's output for a batch: logits and class probabilities ``(N, n_classes)``."""
+    """The model's output for a batch: logits and class probabilities ``(N, n_classes)``.
+
+    ``positive`` is ``None`` for a single-label model; for a multi-label model it is the
+    decision per class, ``bool (N, n_classes)``: the class's sigmoid probability is at or above
+    its threshold (see :func:`audit.metrics.multilabel.decide`).
+    """
 
     logits: np.ndarray
     probabilities: np.ndarray
+    positive: np.ndarray | None = None
+
+    @property
+    def multilabel(self) -> bool:
+        return self.positive is not None
 
     @property
     def predicted(self) -> np.ndarray:

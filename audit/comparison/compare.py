@@ -258,7 +258,8 @@ def compare_summaries(
     records_a, records_b : pandas.DataFrame, optional
         The runs' ``records.csv``. With both, and the same samples in both
         (:func:`pairing`), per-sample outcomes are tested pair by pair; otherwise every
-        figure is compared by interval rules.
+        figure is compared by interval rules. The records of a multi-label run (one per
+        sample x target label) are not paired: its figures are compared by interval rules.
     min_n : int, optional
         The fewest samples (or pairs) a change is judged on; default the larger ``min_n`` the
         two summaries record, else :data:`~audit.metrics.sample_size.DEFAULT_MIN_N`.
@@ -301,6 +302,8 @@ def compare_summaries(
         recorded = [s.min_n for s in (a, b) if s.min_n is not None]
         min_n = max(recorded) if recorded else DEFAULT_MIN_N
     min_n = check_min_n(min_n)
+    if a.multilabel is not None or b.multilabel is not None:
+        records_a = records_b = None  # one record per sample x label: no per-sample outcome
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1; got {confidence!r}")
     paired = pairing(records_a, records_b)

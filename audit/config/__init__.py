@@ -25,7 +25,7 @@ from audit.config.evidence import (
     SanitySection,
     StrategiesSection,
 )
-from audit.config.gates import GatesSection
+from audit.config.gates import GatesSection, LabelGates
 from audit.config.loading import load_config, parse_config
 from audit.config.sections import (
     DEFAULT_SCORECAM_CHANNELS,
@@ -58,6 +58,7 @@ __all__ = [
     "DemoSection",
     "FaithfulnessSection",
     "GatesSection",
+    "LabelGates",
     "Method",
     "MetricsSection",
     "ModelSection",

@@ -9,6 +9,16 @@ from pydantic import Field, field_validator
 from audit.config.base import _Section
 
 
+class LabelGates(_Section):
+    """The gates of one label of a multi-label model (``gates.per_label.<label>``)."""
+
+    min_recall: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_precision: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_background_fixation_rate: float | None = Field(default=None, ge=0.0, le=1.0, description=(
+        "Of the label's errors (false positives and false negatives) with a defined flag, the "
+        "share whose map is background-fixated; per method that explains the decision."))
+
+
 class GatesSection(_Section):
     """Release gates; ``null`` switches a gate off. Rates and accuracies lie in [0, 1]."""
 
@@ -47,6 +57,17 @@ class GatesSection(_Section):
                                                        description=(
         "Fails a run in which a strategy flagged off-object (stage strategies) holds more than "
         "this share of its class's maps (0.1 = a tenth of the class)."))
+    per_label: dict[str, LabelGates] = Field(default={}, description=(
+        "Multi-label models: gates per label, {label: {min_recall, min_precision, "
+        "max_background_fixation_rate}}; the label '*' gives every label the gates its own "
+        "entry leaves unset. "
+        "Named <gate>[<label>], e.g. min_recall[cat]."))
+    min_macro_recall: float | None = Field(default=None, ge=0.0, le=1.0, description=(
+        "Multi-label models: the mean recall over the labels some image has."))
+    min_macro_f1: float | None = Field(default=None, ge=0.0, le=1.0, description=(
+        "Multi-label models: the mean F1 over the labels."))
+    min_map: float | None = Field(default=None, ge=0.0, le=1.0, description=(
+        "Multi-label models: the mean average precision over the labels some image has."))
 
     @field_validator("fixation_methods")
     @classmethod

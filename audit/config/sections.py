@@ -149,6 +149,15 @@ class ModelSection(_Section):
     search_path: Path | None = Field(default=None, description=(
         "The folder put first on sys.path while imports and custom_objects are imported; "
         "set to the configuration file's folder when either is given."))
+    task: Literal["auto", "single", "multilabel"] = Field(default="auto", description=(
+        "single: one class per image (softmax, or one sigmoid unit); multilabel: any number "
+        "of classes per image, one independent sigmoid per class; auto: multilabel when the "
+        "model's output is N > 1 sigmoid units, else single."))
+    threshold: Annotated[float, Field(gt=0.0, lt=1.0)] | dict[
+        str, Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(default=0.5, description=(
+            "Multi-label models: a label is predicted when its sigmoid probability is at or "
+            "above this; a mapping class -> threshold sets it per class (classes left out: "
+            "0.5)."))
 
     @field_validator("imports", mode="before")
     @classmethod

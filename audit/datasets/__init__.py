@@ -48,6 +48,7 @@ from audit.datasets.types import (
     Batch,
     BatchSpec,
     Box,
+    LabelObjects,
     Meta,
     Sample,
     SampleError,
@@ -66,6 +67,7 @@ __all__ = [
     "DatasetManifest",
     "ImageReadError",
     "LabelError",
+    "LabelObjects",
     "MaskError",
     "MaskSource",
     "Meta",
@@ -101,7 +103,7 @@ FORMATS: tuple[str, ...] = tuple(_LOADERS)
 def load_manifest(format: str, path: str | os.PathLike, *,
                   images_root: str | os.PathLike | None = None,
                   class_names: Sequence[str] | None = None,
-                  confine_paths: bool = False) -> DatasetManifest:
+                  confine_paths: bool = False, multilabel: bool = False) -> DatasetManifest:
     """Load a dataset manifest of the given format.
 
     Parameters
@@ -121,6 +123,9 @@ def load_manifest(format: str, path: str | os.PathLike, *,
         Skip every sample whose image or mask resolves (symbolic links followed) outside
         ``images_root`` (for VOC, outside the VOC folder) (:mod:`audit.datasets.confine`).
         The audit passes ``dataset.confine_paths`` (default true).
+    multilabel : bool
+        Samples with label sets (``Sample.label_set``), for a multi-label model: every label
+        of an image, each with its own objects (see :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -139,7 +144,12 @@ def load_manifest(format: str, path: str | os.PathLike, *,
             f"unknown dataset format {format!r} for manifest {os.fspath(path)}; "
             f"allowed formats: {', '.join(FORMATS)}"
         )
-    manifest = loader(path, images_root=images_root, class_names=class_names)
+    if multilabel and key == "folder":
+        raise DatasetError(
+            f"dataset.format must be csv, jsonl, coco or voc for a multi-label model (label "
+            f"sets); got {format!r}")
+    options = {"multilabel": True} if multilabel else {}
+    manifest = loader(path, images_root=images_root, class_names=class_names, **options)
     if not confine_paths:
         return manifest
     roots = [manifest.images_root]

@@ -262,6 +262,11 @@ def apply_image_size(sample: Sample, image_size: tuple[int, int]) -> tuple[Sampl
         ) from None
     if clipped == 0:
         return sample, 0
+    if sample.label_set:  # a multi-label sample's labels hold the same boxes: clip them too
+        labels = tuple(replace(objects, boxes=tuple(fit_box(box, image_size)[0]
+                                                    for box in objects.boxes))
+                       for objects in sample.label_set)
+        return replace(sample, boxes=fitted, label_set=labels), clipped
     return replace(sample, boxes=fitted), clipped
 
 

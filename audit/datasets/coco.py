@@ -19,6 +19,10 @@ first) and only that category's boxes are kept: the audit asks whether the map o
 lies on that class's objects. An image without annotations has no label and is skipped.
 Annotations that refer to an unknown image are listed as skipped entries.
 
+Multi-label models: an image's labels are **every** category its annotations name, each with
+its own boxes and segmentations, and an image without annotations has none of the classes (see
+:mod:`audit.datasets.label_sets`).
+
 Masks and metadata
 ------------------
 The image's mask is the union of the kept annotations' segmentations. When some kept
@@ -36,6 +40,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audit.datasets.boxes import BoxError, check_box, parse_number
+from audit.datasets.label_sets import build_label_set_manifest
 from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.datasets.masks import MaskError, MaskSource, PolygonMask, RleMask
 from audit.datasets.objects import AnnotatedObject, entry_from_objects
@@ -98,13 +103,15 @@ def _categories(items: list[Any], path: str) -> dict[Any, str]:
     return names
 
 
-def read_coco_entries(path: str) -> list[RawEntry]:
+def read_coco_entries(path: str, *, multilabel: bool = False) -> list[RawEntry]:
     """Parse a COCO JSON manifest into raw entries (one per image).
 
     Parameters
     ----------
     path : str
         The COCO JSON file.
+    multilabel : bool
+        An image without annotations is an image without labels, not a problem.
 
     Returns
     -------
@@ -176,7 +183,8 @@ def read_coco_entries(path: str) -> list[RawEntry]:
         annotations[ann["image_id"]].append(ann)
 
     for image_id in order:
-        entries.append(_entry(images[image_id], annotations[image_id], categories))
+        entries.append(_entry(images[image_id], annotations[image_id], categories,
+                              multilabel=multilabel))
     if any(entry.masks for entry in entries):
         _require_pycocotools(path)
     return entries
@@ -192,12 +200,16 @@ def _require_pycocotools(path: str) -> None:
         ) from None
 
 
-def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any, str]
-           ) -> RawEntry:
+def _entry(img: dict[str, Any], anns: list[dict[str, Any]], categories: dict[Any, str], *,
+           multilabel: bool = False) -> RawEntry:
     image = img["file_name"].strip()
     where = f"image id {img['id']!r}"
     width, height = parse_number(img.get("width")), parse_number(img.get("height"))
     size = (int(height), int(width)) if width and height and width > 0 and height > 0 else None
+    if not anns and multilabel:
+        return RawEntry(image=image, label=None, where=where, image_size=size, label_set=(),
+                        meta=Meta.from_json({k: v for k, v in img.items()
+                                             if k not in IMAGE_KEYS}))
     if not anns:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the image has no annotations, so it has no label"))
@@ -265,7 +277,8 @@ def _bbox(raw: Any, where: str) -> Box:
 
 
 def load_coco(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
-              class_names: Sequence[str] | None = None) -> DatasetManifest:
+              class_names: Sequence[str] | None = None, multilabel: bool = False
+              ) -> DatasetManifest:
     """Load a COCO JSON manifest.
 
     Parameters
@@ -276,6 +289,9 @@ def load_coco(path: str | os.PathLike, *, images_root: str | os.PathLike | None 
         Folder ``file_name`` is resolved against; defaults to the JSON file's folder.
     class_names : sequence of str, optional
         The model's classes; ``None`` uses the sorted distinct category names of the images.
+    multilabel : bool
+        Every category of an image is one of its labels (see
+        :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -290,5 +306,6 @@ def load_coco(path: str | os.PathLike, *, images_root: str | os.PathLike | None 
     path = os.fspath(path)
     root = os.fspath(images_root) if images_root is not None else os.path.dirname(
         os.path.abspath(path))
-    return build_manifest(read_coco_entries(path), path=path, format="coco", images_root=root,
-                          class_names=class_names, one_entry_per_image=True)
+    build = build_label_set_manifest if multilabel else build_manifest
+    return build(read_coco_entries(path, multilabel=multilabel), path=path, format="coco",
+                 images_root=root, class_names=class_names, one_entry_per_image=True)

@@ -17,6 +17,10 @@ Format
   image give one value (empty cells do not count); a column on which they disagree describes the
   rows, not the image, and is dropped (see :mod:`audit.datasets.manifest`).
 * Line numbers in reasons are 1-based physical lines of the file (the header is line 1).
+* Multi-label models: a ``labels`` column holds an image's labels separated by ``|``, and
+  ``label`` becomes optional (one of the two is required); a row's box belongs to its
+  ``label`` (see :mod:`audit.datasets.label_sets`). For a single-label model a ``labels``
+  column is metadata, as any other.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ import os
 import re
 from collections.abc import Sequence
 
+from audit.datasets.annotated import AnnotatedObject
 from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.label_sets import build_label_set_manifest, split_labels
 from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.datasets.masks import PngMask
 from audit.datasets.types import Meta
@@ -34,15 +40,18 @@ from audit.errors import DatasetError
 
 REQUIRED_COLUMNS = ("image", "label")
 MASK_COLUMN = "mask"
+LABELS_COLUMN = "labels"
 
 
-def read_csv_entries(path: str) -> list[RawEntry]:
+def read_csv_entries(path: str, *, multilabel: bool = False) -> list[RawEntry]:
     """Parse a CSV manifest into raw entries (one per data row).
 
     Parameters
     ----------
     path : str
         The CSV file.
+    multilabel : bool
+        Read the ``labels`` column (label sets) and accept rows without ``label``.
 
     Returns
     -------
@@ -72,7 +81,7 @@ def read_csv_entries(path: str) -> list[RawEntry]:
                     f"dataset manifest {path} is empty: expected a header row "
                     f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}'"
                 )
-            columns, meta_columns = _columns(header, path)
+            columns, meta_columns = _columns(header, path, multilabel)
             line = reader.line_num + 1
             for row in reader:
                 start, line = line, reader.line_num + 1
@@ -100,7 +109,7 @@ def _cap(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _columns(header: Sequence[str], path: str
+def _columns(header: Sequence[str], path: str, multilabel: bool = False
              ) -> tuple[dict[str, int], list[tuple[str, int]]]:
     """The known columns' positions and the metadata columns (name, position).
 
@@ -112,7 +121,10 @@ def _columns(header: Sequence[str], path: str
         positions.setdefault(name, i)
     found = ", ".join(repr(_cap(cell.strip())) for cell in header[:20]) + (
         f" and {len(header) - 20} more" if len(header) > 20 else "")
-    missing = [c for c in REQUIRED_COLUMNS if c not in positions]
+    required = REQUIRED_COLUMNS
+    if multilabel and LABELS_COLUMN in positions:
+        required = ("image",)
+    missing = [c for c in required if c not in positions]
     box_present = [c for c in BOX_FIELDS if c in positions]
     if box_present and len(box_present) < len(BOX_FIELDS):
         missing += [c for c in BOX_FIELDS if c not in positions]
@@ -124,20 +136,26 @@ def _columns(header: Sequence[str], path: str
             f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}'; got a first line of {len(header)} "
             "cell(s) naming none of these columns (is dataset.path the manifest?)"
         )
+    if multilabel and "label" in missing:
+        raise DatasetError(
+            f"dataset manifest {path} must have a 'labels' column (a multi-label model's "
+            f"label sets, written 'a|b') or a 'label' column; found columns: {found}")
     if missing:
         raise DatasetError(
             f"dataset manifest {path} is missing required column(s) "
             f"{', '.join(map(repr, missing))}; found columns: {found}. Expected the header "
             f"'{','.join(REQUIRED_COLUMNS + BOX_FIELDS)}' (the four box columns may all be omitted)"
         )
-    known = REQUIRED_COLUMNS + BOX_FIELDS + (MASK_COLUMN,)
+    known = REQUIRED_COLUMNS + BOX_FIELDS + (MASK_COLUMN,) + (
+        (LABELS_COLUMN,) if multilabel else ())
     meta: dict[str, int] = {}
     for i, cell in enumerate(header):
         if cell.strip() and names[i] not in known:
             meta.setdefault(cell.strip(), i)
-    mask = (MASK_COLUMN,) if MASK_COLUMN in positions else ()
-    return ({c: positions[c] for c in REQUIRED_COLUMNS + tuple(box_present) + mask},
-            list(meta.items()))
+    optional = tuple(c for c in (MASK_COLUMN, *((LABELS_COLUMN, "label") if multilabel else ()))
+                     if c in positions)
+    return ({c: positions[c] for c in dict.fromkeys(
+                (*required, *box_present, *optional))}, list(meta.items()))
 
 
 def _entry(row: list[str], columns: dict[str, int], meta_columns: list[tuple[str, int]],
@@ -151,25 +169,30 @@ def _entry(row: list[str], columns: dict[str, int], meta_columns: list[tuple[str
     if not image:
         return RawEntry(image="", label=None, where=where,
                         problem="the image field is empty; the row is skipped")
-    label = row[columns["label"]].strip() or None
+    label = (row[columns["label"]].strip() or None) if "label" in columns else None
     mask = row[columns[MASK_COLUMN]].strip() if MASK_COLUMN in columns else ""
     found = {"masks": (PngMask(mask),) if mask else (),
              "meta": Meta((name, row[i].strip()) for name, i in meta_columns)}
-    if "x_min" not in columns:
-        return RawEntry(image=image, label=label, where=where, **found)
-    values = [row[columns[name]] for name in BOX_FIELDS]
+    if LABELS_COLUMN in columns:
+        found["label_set"] = split_labels(row[columns[LABELS_COLUMN]])
+    # The row's object for a multi-label model: its box and mask belong to the row's label.
+    obj = {"label": label, "where": where, "mask": found["masks"][0] if mask else None}
+    values = [row[columns[name]] for name in BOX_FIELDS] if "x_min" in columns else []
     if not any(v.strip() for v in values):
-        return RawEntry(image=image, label=label, where=where, **found)
+        objects = (AnnotatedObject(**obj),) if mask else ()
+        return RawEntry(image=image, label=label, where=where, objects=objects, **found)
     try:
         box = parse_box(values, where)
     except BoxError as exc:
         return RawEntry(image=image, label=label, where=where, box_problems=(exc.reason,),
-                        **found)
-    return RawEntry(image=image, label=label, where=where, boxes=(box,), **found)
+                        objects=(AnnotatedObject(**obj, box_problem=exc.reason),), **found)
+    return RawEntry(image=image, label=label, where=where, boxes=(box,),
+                    objects=(AnnotatedObject(**obj, box=box),), **found)
 
 
 def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
-             class_names: Sequence[str] | None = None) -> DatasetManifest:
+             class_names: Sequence[str] | None = None, multilabel: bool = False
+             ) -> DatasetManifest:
     """Load a CSV manifest.
 
     Parameters
@@ -180,6 +203,9 @@ def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
         Folder relative image paths are resolved against; defaults to the CSV's folder.
     class_names : sequence of str, optional
         The model's classes (see :func:`audit.datasets.labels.match_label`).
+    multilabel : bool
+        Samples with label sets, for a multi-label model (see
+        :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -193,6 +219,7 @@ def load_csv(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
     path = os.fspath(path)
     root = os.fspath(images_root) if images_root is not None else os.path.dirname(
         os.path.abspath(path))
-    entries = read_csv_entries(path)
-    return build_manifest(entries, path=path, format="csv", images_root=root,
+    entries = read_csv_entries(path, multilabel=multilabel)
+    build = build_label_set_manifest if multilabel else build_manifest
+    return build(entries, path=path, format="csv", images_root=root,
                           class_names=class_names, one_entry_per_image=False)

@@ -18,6 +18,9 @@ Format
   skipped with its line number (1-based). When *no* line has a required key the manifest is
   taken to be in another layout and the run stops with an error naming the keys found.
 * Each image is listed once; a repeated image is a duplicate (the first entry is kept).
+* Multi-label models: ``"labels": ["cat", "dog"]`` lists the image's labels (``[]``: none of
+  the classes) and ``label`` becomes optional (one of the two is required); a box object may
+  name its label, ``{"x_min": .., "label": "dog"}`` (see :mod:`audit.datasets.label_sets`).
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from audit.datasets.annotated import AnnotatedObject
 from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_box
+from audit.datasets.label_sets import build_label_set_manifest
 from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.datasets.masks import PngMask
 from audit.datasets.types import NO_META, Box, Meta
@@ -36,13 +42,15 @@ from audit.errors import DatasetError
 REQUIRED_KEYS = ("image", "label")
 
 
-def read_jsonl_entries(path: str) -> list[RawEntry]:
+def read_jsonl_entries(path: str, *, multilabel: bool = False) -> list[RawEntry]:
     """Parse a JSON Lines manifest into raw entries (one per non-blank line).
 
     Parameters
     ----------
     path : str
         The ``.jsonl`` file.
+    multilabel : bool
+        Read ``labels`` (label sets) and accept objects without ``label``.
 
     Returns
     -------
@@ -83,8 +91,10 @@ def read_jsonl_entries(path: str) -> list[RawEntry]:
                 n_objects += 1
                 keys_seen.update(dict.fromkeys(obj))
                 for key in REQUIRED_KEYS:
-                    has_key[key] = has_key[key] or key in obj
-                entries.append(_entry(obj, where))
+                    has_key[key] = has_key[key] or key in obj or (
+                        multilabel and key == "label" and "labels" in obj)
+                entries.append(_label_set_entry(obj, where) if multilabel
+                               else _entry(obj, where))
     except FileNotFoundError:
         raise DatasetError(f"dataset manifest {path} does not exist") from None
     except IsADirectoryError:
@@ -150,6 +160,37 @@ def _entry(obj: dict[str, Any], where: str) -> RawEntry:
                     box_problems=tuple(problems), **found)
 
 
+def _label_set_entry(obj: dict[str, Any], where: str) -> RawEntry:
+    """The entry of a multi-label model: ``labels`` and/or ``label``; boxes may name theirs."""
+    labels = obj.get("labels")
+    if labels is not None and (not isinstance(labels, list)
+                               or not all(isinstance(v, str | int) for v in labels)):
+        return RawEntry(image=str(obj.get("image", "")), label=None, where=where, problem=(
+            f"'labels' must be a list of class names or indices; got {labels!r}"[:240]
+            + "; the line is skipped"))
+    if "labels" not in obj and "label" not in obj and isinstance(obj.get("image"), str):
+        return RawEntry(image=obj["image"].strip(), label=None, where=where, problem=(
+            f"the object for image {obj['image']!r} has neither 'labels' nor 'label'; the "
+            "line is skipped"))
+    entry = _entry({**obj, "label": obj.get("label")}, where)
+    if entry.problem is not None:
+        return entry
+    raw_boxes = obj.get("boxes") if isinstance(obj.get("boxes"), list) else []
+    objects = []
+    for i, raw in enumerate(raw_boxes):
+        label = raw.get("label") if isinstance(raw, dict) else None
+        box_where = f"{where}, box {i + 1}"
+        try:
+            box = _parse_one({k: v for k, v in raw.items() if k != "label"}
+                             if isinstance(raw, dict) else raw, box_where)
+            objects.append(AnnotatedObject(label, box, where=box_where))
+        except BoxError as exc:
+            objects.append(AnnotatedObject(label, box_problem=exc.reason, where=box_where))
+    return replace(entry, label_set=tuple(labels) if labels is not None else None,
+                   objects=tuple(objects), box_problems=entry.box_problems if not raw_boxes
+                   else ())
+
+
 def _parse_one(raw: Any, where: str) -> Box:
     """One box of ``boxes``: a list of corners or an object; raises :class:`BoxError`."""
     if isinstance(raw, dict):
@@ -165,7 +206,8 @@ def _parse_one(raw: Any, where: str) -> Box:
 
 
 def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
-               class_names: Sequence[str] | None = None) -> DatasetManifest:
+               class_names: Sequence[str] | None = None, multilabel: bool = False
+               ) -> DatasetManifest:
     """Load a JSON Lines manifest.
 
     Parameters
@@ -176,6 +218,9 @@ def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None
         Folder relative image paths are resolved against; defaults to the file's folder.
     class_names : sequence of str, optional
         The model's classes (see :func:`audit.datasets.labels.match_label`).
+    multilabel : bool
+        Samples with label sets, for a multi-label model (see
+        :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -189,5 +234,6 @@ def load_jsonl(path: str | os.PathLike, *, images_root: str | os.PathLike | None
     path = os.fspath(path)
     root = os.fspath(images_root) if images_root is not None else os.path.dirname(
         os.path.abspath(path))
-    return build_manifest(read_jsonl_entries(path), path=path, format="jsonl", images_root=root,
-                          class_names=class_names, one_entry_per_image=True)
+    build = build_label_set_manifest if multilabel else build_manifest
+    return build(read_jsonl_entries(path, multilabel=multilabel), path=path, format="jsonl",
+                 images_root=root, class_names=class_names, one_entry_per_image=True)

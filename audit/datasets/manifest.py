@@ -57,6 +57,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from audit.datasets.annotated import AnnotatedObject
 from audit.datasets.boxes import BoxesOutsideError, fit_sample_boxes, format_box
 from audit.datasets.images import DEFAULT_MAX_IMAGE_PIXELS, IMAGE_FORMATS
 from audit.datasets.labels import (
@@ -102,6 +103,13 @@ class RawEntry:
         :class:`~audit.datasets.masks.MaskError` s); any of them skips the sample.
     meta : Meta
         The entry's extra fields, as text.
+    label_set : tuple or None
+        The image's labels as written (a CSV ``labels`` cell split at ``|``, a JSON Lines
+        ``labels`` list, the classes of a COCO or VOC image's objects); ``None`` when the
+        manifest gives none. Read only for a multi-label model.
+    objects : tuple of AnnotatedObject
+        The entry's objects, each with its own label (``None``: not said), for a multi-label
+        model (see :mod:`audit.datasets.label_sets`).
     """
 
     image: str
@@ -114,6 +122,8 @@ class RawEntry:
     masks: tuple[MaskSource, ...] = ()
     mask_problems: tuple[str, ...] = ()
     meta: Meta = NO_META
+    label_set: tuple[Any, ...] | None = None
+    objects: tuple[AnnotatedObject, ...] = ()
 
 
 @dataclass

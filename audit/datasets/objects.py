@@ -16,42 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from audit.datasets.annotated import AnnotatedObject
 from audit.datasets.labels import label_text
 from audit.datasets.manifest import RawEntry
-from audit.datasets.masks import MaskSource
-from audit.datasets.types import NO_META, Box, Meta
+from audit.datasets.types import NO_META, Meta
 
-
-@dataclass(frozen=True)
-class AnnotatedObject:
-    """One annotated object of an image, in formats that annotate objects (COCO, VOC).
-
-    Parameters
-    ----------
-    label : object
-        The object's class as written.
-    box : Box or None
-        Its box; ``None`` when it has none or when the box is broken.
-    box_problem : str or None
-        Why the box is broken. Whether that skips the sample is decided once the image's label
-        is known: only the objects of that label are kept.
-    where : str
-        The object in the manifest (``"annotation id 7"``), for reasons.
-    mask : MaskSource or None
-        Its mask; ``None`` when it has none or when the mask is malformed.
-    mask_problem : str or None
-        Why the mask is malformed (decided on like ``box_problem``).
-    """
-
-    label: Any
-    box: Box | None = None
-    box_problem: str | None = None
-    where: str = ""
-    mask: MaskSource | None = None
-    mask_problem: str | None = None
+__all__ = ["AnnotatedObject", "dominant_label", "entry_from_objects"]
 
 
 def entry_from_objects(objects: Sequence[AnnotatedObject], *, image: str, where: str,
@@ -73,7 +45,9 @@ def entry_from_objects(objects: Sequence[AnnotatedObject], *, image: str, where:
     -------
     RawEntry
         Labelled with :func:`dominant_label` (broken or missing boxes count with area 0), with
-        the boxes, masks and their problems of the objects of that label only. When some of
+        the boxes, masks and their problems of the objects of that label only; every object's
+        label in ``label_set`` and every object in ``objects``, for a multi-label model (see
+        :mod:`audit.datasets.label_sets`). When some of
         these objects have a mask and others none, a mask problem names the first without.
     """
     label = dominant_label([(o.label, o.box.area if o.box is not None else 0.0)
@@ -87,6 +61,8 @@ def entry_from_objects(objects: Sequence[AnnotatedObject], *, image: str, where:
             f"{bare[0].where}: the object has no mask while {masked[0].where} has one; the "
             f"mask of the image would not cover all its {label_text(label)!r} objects")
     return RawEntry(image=image, label=label, where=where,
+                    label_set=tuple(dict.fromkeys(o.label for o in objects)),
+                    objects=tuple(objects),
                     boxes=tuple(o.box for o in kept if o.box is not None),
                     box_problems=tuple(o.box_problem for o in kept if o.box_problem is not None),
                     image_size=image_size, masks=tuple(o.mask for o in kept if o.mask is not None),

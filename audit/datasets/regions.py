@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.datasets import Sample
+from audit.datasets import LabelObjects, Sample, decode_mask
 from audit.metrics import boxes_to_mask
 
-__all__ = ["region_at", "region_kind", "region_mask", "resize_region", "scoring_size"]
+__all__ = ["label_region_at", "region_at", "region_kind", "region_mask", "resize_region",
+           "scoring_size"]
 
 
 def region_kind(sample: Sample, mask: np.ndarray | None) -> str:
@@ -62,3 +63,19 @@ def region_at(sample: Sample, mask: np.ndarray | None, original: tuple[int, int]
     if boxes:
         return boxes_to_mask(boxes, size), boxes
     return np.zeros(size, dtype=bool), boxes
+
+
+def label_region_at(objects: LabelObjects, original: tuple[int, int], size: tuple[int, int]
+                    ) -> tuple[np.ndarray, list[tuple[float, float, float, float]], str]:
+    """The region of one label of a multi-label sample at ``size`` (its image being
+    ``original``): the union of the label's own masks (decoded here, resized by nearest
+    neighbour) when it has them, else of its boxes; with its boxes scaled and its kind
+    (``"mask"``, ``"box"`` or ``""``)."""
+    sy, sx = size[0] / original[0], size[1] / original[1]
+    boxes = [b.scaled(sx, sy).as_tuple() for b in objects.boxes]
+    mask = decode_mask(objects.masks, original) if objects.masks else None
+    if mask is not None:
+        return resize_region(mask, size), boxes, "mask"
+    if boxes:
+        return boxes_to_mask(boxes, size), boxes, "box"
+    return np.zeros(size, dtype=bool), boxes, ""

@@ -117,6 +117,20 @@ NO_META = Meta()
 
 
 @dataclass(frozen=True)
+class LabelObjects:
+    """One label of a multi-label sample and its own objects: the label's region is the union
+    of its masks when it has them, else of its boxes (neither: no region to score against).
+
+    ``label`` is the model's output index, ``name`` the class name.
+    """
+
+    label: int
+    name: str
+    boxes: tuple[Box, ...] = ()
+    masks: tuple[MaskSource, ...] = ()
+
+
+@dataclass(frozen=True)
 class Sample:
     """One labelled image of a dataset, as the manifest describes it (nothing loaded yet).
 
@@ -126,6 +140,12 @@ class Sample:
     sample's segmentation mask, one per object (decoded when the image is read; see
     :mod:`audit.datasets.masks`); ``meta`` its extra fields (a plain ``dict`` given here is
     turned into a :class:`Meta`).
+
+    ``label_set`` is ``None`` for a single-label sample. A sample of a multi-label dataset
+    (:mod:`audit.datasets.label_sets`) has its labels there, each with its own objects (an
+    empty tuple: an image with none of the classes); its ``label`` is then its first label's
+    index (``-1`` without labels), ``label_name`` its label names joined by ``|``, and
+    ``boxes`` and ``masks`` those of all its labels.
     """
 
     sample_id: str
@@ -136,6 +156,7 @@ class Sample:
     boxes: tuple[Box, ...] = ()
     masks: tuple[MaskSource, ...] = ()
     meta: Meta = NO_META
+    label_set: tuple[LabelObjects, ...] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.meta, Meta):

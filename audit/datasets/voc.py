@@ -17,6 +17,10 @@ the class listed first), keeping only that class's boxes. A file with no ``<obje
 label and is skipped; an XML file that does not parse is skipped with the parser's message.
 XML files are read in sorted file-name order.
 
+Multi-label models: an image's labels are **every** object class of its file, each with its
+own objects, and a file without ``<object>`` is an image without labels (see
+:mod:`audit.datasets.label_sets`).
+
 Masks
 -----
 When ``<VOC folder>/SegmentationObject/<id>.png`` exists for ``Annotations/<id>.xml`` (the same
@@ -36,6 +40,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from audit.datasets.boxes import BOX_FIELDS, BoxError, parse_number
+from audit.datasets.label_sets import build_label_set_manifest
 from audit.datasets.manifest import DatasetManifest, RawEntry, build_manifest
 from audit.datasets.masks import PngMask
 from audit.datasets.objects import AnnotatedObject, entry_from_objects
@@ -79,7 +84,8 @@ def _text(node: ET.Element | None, tag: str) -> str | None:
     return child.text.strip()
 
 
-def read_voc_entry(xml_path: str, where: str, *, segmentation: str | None = None) -> RawEntry:
+def read_voc_entry(xml_path: str, where: str, *, segmentation: str | None = None,
+                   multilabel: bool = False) -> RawEntry:
     """Parse one VOC XML file into a raw entry (never raises: problems become reasons).
 
     Parameters
@@ -91,6 +97,8 @@ def read_voc_entry(xml_path: str, where: str, *, segmentation: str | None = None
     segmentation : str, optional
         Its ``SegmentationObject`` PNG, when there is one: object ``k`` gets
         ``PngMask(segmentation, instance=k)``.
+    multilabel : bool
+        A file without ``<object>`` is an image without labels, not a problem.
     """
     try:
         root = ET.parse(xml_path).getroot()
@@ -122,6 +130,8 @@ def read_voc_entry(xml_path: str, where: str, *, segmentation: str | None = None
         except BoxError as exc:
             objects.append(AnnotatedObject(name, box_problem=exc.reason, where=obj_where,
                                            mask=mask))
+    if not objects and multilabel:
+        return RawEntry(image=image, label=None, where=where, image_size=size, label_set=())
     if not objects:
         return RawEntry(image=image, label=None, where=where, image_size=size, problem=(
             "the file has no <object>, so the image has no label"))
@@ -158,7 +168,8 @@ def _bndbox(node: ET.Element | None, where: str) -> Box:
 
 
 def load_voc(path: str | os.PathLike, *, images_root: str | os.PathLike | None = None,
-             class_names: Sequence[str] | None = None) -> DatasetManifest:
+             class_names: Sequence[str] | None = None, multilabel: bool = False
+             ) -> DatasetManifest:
     """Load a Pascal VOC folder.
 
     Parameters
@@ -169,6 +180,9 @@ def load_voc(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
         Folder ``<filename>`` is resolved against; defaults to ``<VOC folder>/JPEGImages``.
     class_names : sequence of str, optional
         The model's classes; ``None`` uses the sorted distinct object names.
+    multilabel : bool
+        Every object class of an image is one of its labels (see
+        :mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -197,6 +211,7 @@ def load_voc(path: str | os.PathLike, *, images_root: str | os.PathLike | None =
             os.path.join(annotations, name),
             os.path.relpath(os.path.join(annotations, name), voc_root),
             segmentation=os.path.abspath(os.path.join(segmentations, png)) if png in pngs
-            else None))
-    return build_manifest(entries, path=path, format="voc", images_root=root,
-                          class_names=class_names, one_entry_per_image=True)
+            else None, multilabel=multilabel))
+    build = build_label_set_manifest if multilabel else build_manifest
+    return build(entries, path=path, format="voc", images_root=root,
+                 class_names=class_names, one_entry_per_image=True)

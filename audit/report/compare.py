@@ -200,6 +200,9 @@ def compare_runs(run_a, run_b, *, out_path=None, json_path=None) -> tuple[str, s
         missing = [str(d / "records.csv") for d, r in ((run_a, records_a), (run_b, records_b))
                    if r is None]
         warnings.append(f"No per-sample comparison: cannot read {', '.join(missing)}.")
+    elif summary_a.multilabel is not None or summary_b.multilabel is not None:
+        warnings.append("No per-sample comparison: a multi-label run's records are per label, "
+                        "not per sample; compare the label figures in summary.json.")
     else:
         method = _pick_method(records_a, records_b, summary_a.methods)
         if method is None:

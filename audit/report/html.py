@@ -32,6 +32,7 @@ from audit.report.sections.fixation import fixation_view
 from audit.report.sections.gallery import behaviour_gallery_view, gallery_view
 from audit.report.sections.glance import glance_view
 from audit.report.sections.guide import guide_view
+from audit.report.sections.labels import labels_view
 from audit.report.sections.localisation import localisation_view
 from audit.report.sections.provenance import provenance_rows
 from audit.report.sections.slices import slices_view
@@ -72,6 +73,7 @@ def build_context(*, summary: RunSummary, records: pd.DataFrame, skipped: pd.Dat
         "baseline": baseline_view(summary, drift),
         "data": data_view(summary, skipped, config, methods),
         "accuracy": accuracy_view(summary, methods),
+        "labels": labels_view(summary, methods),
         "methods": [{"name": m, "title": method_title(m)} for m in methods],
         "localisation": localisation_view(summary, records, methods),
         "fixation": fixation_view(summary, methods,

@@ -5,11 +5,13 @@ inputs are sections of the configuration; ``run`` is the :class:`~audit.history.
 The run order follows from the names (see :mod:`audit.pipeline.pipeline`)::
 
     load_model ─► load_dataset ─► slices ─► [per batch: explain ─► score,
+               label_scores, label_behaviour (multi-label),
                background_swap ─► behaviour, strategy_maps] ─► faithfulness, sanity
                ─► aggregate ─► strategies ─► drift ─► gate ─► gallery ─► report
 
-``explain`` makes the predictions and the maps from one forward pass per image; ``predict``
-(its own forward pass) is for pipelines without maps, so a pipeline names one of the two.
+``explain`` makes the predictions and the maps from one forward pass per image (two for a
+multi-label model: its targets are its decisions); ``predict`` (its own forward pass) is for
+pipelines without maps, so a pipeline names one of the two.
 
 To add a stage: write its function in a file of its own here, add one ``Stage`` below, and name
 it in a pipeline file. ``slices`` and ``drift`` are producers (``auto_add``): a pipeline that
@@ -22,6 +24,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from audit.datasets import SkippedSample
+from audit.metrics.multilabel import LabelScore
 from audit.metrics.records import ScoreRecord
 from audit.pipeline import Counts, Shard, Stage
 from audit.stages.aggregate import aggregate_stage
@@ -32,6 +35,8 @@ from audit.stages.explain import explain, explain_cost
 from audit.stages.faithfulness import faithfulness, faithfulness_cost
 from audit.stages.gallery import gallery, gallery_cost
 from audit.stages.gate import gate
+from audit.stages.label_behaviour import LabelBehaviourRow, label_behaviour, label_behaviour_cost
+from audit.stages.label_scores import label_scores
 from audit.stages.load_dataset import load_dataset
 from audit.stages.load_model import load_model
 from audit.stages.predict import predict, predict_cost
@@ -53,14 +58,21 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("manifest", "batch"), stream="batch"),
     Stage("slices", slices, inputs=("params:slices", "manifest"), outputs=("slice_keys",),
           auto_add=True),
-    Stage("predict", predict, inputs=("explainer", "batch"), outputs=("predictions",),
-          per_batch=True, cost=predict_cost),
-    Stage("explain", explain, inputs=("params:cams", "explainer", "batch"),
+    Stage("predict", predict, inputs=("explainer", "batch", "model_info"),
+          outputs=("predictions",), per_batch=True, cost=predict_cost),
+    Stage("explain", explain, inputs=("params:cams", "explainer", "batch", "model_info"),
           outputs=("predictions", "maps"), per_batch=True, cost=explain_cost),
     Stage("score", score,
           inputs=("params:metrics", "batch", "predictions", "maps", "class_names"),
           outputs=("records", "skipped", "batch_counts"), per_batch=True,
           collect={"records": ScoreRecord, "skipped": SkippedSample, "batch_counts": Counts}),
+    Stage("label_scores", label_scores,
+          inputs=("batch", "predictions", "class_names", "model_info"),
+          outputs=("label_scores",), per_batch=True, collect={"label_scores": LabelScore}),
+    Stage("label_behaviour", label_behaviour,
+          inputs=("params:behaviour", "explainer", "batch", "predictions", "model_info"),
+          outputs=("label_behaviour",), per_batch=True,
+          collect={"label_behaviour": LabelBehaviourRow}, cost=label_behaviour_cost),
     Stage("background_swap", background_swap,
           inputs=("params:seed", "explainer", "batch", "model_info", "manifest"),
           outputs=("swaps",), per_batch=True, cost=background_swap_cost),
@@ -84,8 +96,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("aggregate", aggregate_stage,
           inputs=("params:metrics", "params:seed", "params:behaviour", "params:sanity",
                   "records", "skipped", "manifest", "batch_counts", "class_names", "samples",
-                  "faithfulness", "sanity", "slice_keys"),
-          outputs=("summary",), optional=("samples", "faithfulness", "sanity")),
+                  "faithfulness", "sanity", "slice_keys", "label_scores", "label_behaviour"),
+          outputs=("summary",), optional=("samples", "faithfulness", "sanity", "label_scores",
+                                          "label_behaviour")),
     Stage("strategies", strategies,
           inputs=("params:strategies", "params:cams", "params:seed", "run", "summary",
                   "records", "strategy_maps", "manifest", "class_names", "model_info"),

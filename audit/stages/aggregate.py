@@ -13,10 +13,11 @@ from audit.analysis.evidence import (
     faithfulness_figures,
     sanity_figures,
 )
+from audit.analysis.multilabel import aggregate_multilabel
 from audit.analysis.slices import SliceKeys, slice_figures
 from audit.config import BehaviourSection, MetricsSection, SanitySection
 from audit.datasets import DatasetManifest
-from audit.errors import DatasetError
+from audit.errors import ConfigError, DatasetError
 from audit.pipeline import Counts
 from audit.stages.faithfulness import BASELINES, FaithfulnessResult
 from audit.stages.sanity import SanityResult
@@ -28,7 +29,8 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                     skipped: pd.DataFrame, manifest: DatasetManifest,
                     batch_counts: Counts, class_names: list[str], samples: pd.DataFrame | None,
                     faithfulness: FaithfulnessResult | None, sanity: SanityResult | None,
-                    slice_keys: SliceKeys) -> Summary:
+                    slice_keys: SliceKeys, label_scores: pd.DataFrame | None = None,
+                    label_behaviour: pd.DataFrame | None = None) -> Summary:
     """Accuracy, per-method localisation and fixation figures with their intervals (none below
     ``metrics.min_n`` samples), the counts of what could not be audited, the evidence
     figures of the evidence stages the pipeline ran (``behaviour``, ``faithfulness``,
@@ -38,19 +40,32 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
     The slices' values come from the ``slices`` stage (``slice_keys``), which the pipeline
     adds when its file does not name it.
 
+    A multi-label model's run (``label_scores`` from the ``label_scores`` stage has rows) is
+    combined by :func:`audit.analysis.multilabel.aggregate_multilabel`: label figures in
+    ``summary.multilabel``, no per-class table or confusion matrix.
+
     Raises
     ------
     DatasetError
         When no sample could be audited.
     """
-    n_samples = int(records["sample_id"].nunique())
+    multilabel = label_scores is not None and not label_scores.empty
+    n_samples = int((label_scores if multilabel else records)["sample_id"].nunique())
     n_skipped = int(skipped["sample_id"].nunique())
     if n_samples == 0:
         raise DatasetError(f"No sample of '{manifest.path}' could be audited ({n_skipped} "
                            "skipped); the reasons are in the run folder's skipped.csv.")
     n_resamples = metrics.bootstrap_resamples
-    summary = aggregate(records, class_names=list(class_names), seed=seed,
-                        n_resamples=n_resamples, min_n=metrics.min_n)
+    if multilabel:
+        _check_multilabel_inputs(samples, faithfulness, sanity, slice_keys)
+        summary = aggregate_multilabel(records, label_scores, class_names=list(class_names),
+                                       seed=seed, n_resamples=n_resamples, min_n=metrics.min_n,
+                                       label_behaviour=label_behaviour)
+    elif manifest.samples and manifest.samples[0].label_set is not None:
+        raise ConfigError(_MULTILABEL_PIPELINE.format(what="the label_scores stage"))
+    else:
+        summary = aggregate(records, class_names=list(class_names), seed=seed,
+                            n_resamples=n_resamples, min_n=metrics.min_n)
     update: dict = {
         "n_skipped": n_skipped,
         "n_boxes_clipped": manifest.n_boxes_clipped + batch_counts.get("n_boxes_clipped", 0),
@@ -85,3 +100,21 @@ def aggregate_stage(metrics: MetricsSection, seed: int, behaviour_params: Behavi
                                          n_resamples=n_resamples, min_n=metrics.min_n,
                                          samples=samples)
     return summary.model_copy(update=update)
+
+
+_MULTILABEL_PIPELINE = (
+    "a multi-label model's audit needs {what}; run the multilabel pipeline "
+    "(pipeline: multilabel.yaml), which has the label_scores stage and "
+    "none of behaviour, faithfulness, sanity and slices")
+
+
+def _check_multilabel_inputs(samples, faithfulness, sanity, slice_keys) -> None:
+    """The evidence stages and slices judge single-label decisions: refuse them for a
+    multi-label run rather than report figures that mean something else."""
+    given = [name for name, value in (("behaviour", samples), ("faithfulness", faithfulness),
+                                      ("sanity", sanity)) if value is not None]
+    if slice_keys is not None and slice_keys.slices:
+        given.append("slices")
+    if given:
+        raise ConfigError(f"{', '.join(given)} do(es) not support multi-label models yet; "
+                          + _MULTILABEL_PIPELINE.format(what="a pipeline without them"))

@@ -31,7 +31,7 @@ from audit.datasets.regions import region_mask, resize_region
 from audit.evidence import background_decision, remove_background, remove_object, swap_decision
 from audit.stages.background_swap import SwapResult
 from audit.stages.cost import RunShape
-from audit.stages.load_model import ModelInfo
+from audit.stages.load_model import ModelInfo, require_single_label
 
 __all__ = ["SampleRow", "behaviour", "edited_images"]
 
@@ -119,6 +119,7 @@ def behaviour(behaviour: BehaviourSection, explainer: CamExplainer, batch: Batch
     columns; ``background_decision`` is then the swap's verdict where there is one (a
     decision on a background the model reads as another class than the object's), the fill
     test's otherwise."""
+    require_single_label(model_info, "behaviour")
     swaps = swaps or {}
     rows, no_object, no_background = edited_images(batch, fill=behaviour.fill)
     predicted = predictions.predicted

@@ -51,7 +51,7 @@ from audit.evidence.outcomes import MethodDecision, carry_forward, decide
 from audit.evidence.sequential import look_levels, looks
 from audit.metrics.seeds import sub_seed
 from audit.stages.cost import RunShape
-from audit.stages.load_model import ModelInfo
+from audit.stages.load_model import ModelInfo, require_single_label
 from audit.stages.reload import classes_of, decisions, reload
 
 __all__ = ["BASELINES", "STOPPING_RULE", "FaithfulnessResult", "FaithfulnessRow", "faithfulness",
@@ -218,6 +218,7 @@ def faithfulness(faithfulness: FaithfulnessSection, cams: CamsSection, metrics: 
     """The rows (one :class:`FaithfulnessRow` per map of each sample used: methods first, in
     registry order, then the baselines, ``K`` rows per sample for the random map) and every
     method's decision at the look the stage stopped at (see the module's docstring)."""
+    require_single_label(model_info, "faithfulness")
     decided = decisions(records)
     chosen = choose_subset(decided["sample_id"].tolist(), decided["correct"].tolist(),
                            max_samples=faithfulness.max_samples, seed=seed)

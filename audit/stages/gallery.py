@@ -21,8 +21,8 @@ from audit.stages.behaviour import edited_images
 from audit.stages.cost import RunShape
 from audit.stages.load_model import ModelInfo
 
-__all__ = ["build_behaviour", "build_gallery", "gallery", "select_behaviour",
-           "select_gallery"]
+__all__ = ["build_behaviour", "build_gallery", "build_label_gallery", "gallery",
+           "select_behaviour", "select_gallery", "select_label_errors"]
 
 #: Side of a gallery panel in pixels.
 PANEL_PX = 160
@@ -123,6 +123,74 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     return items
 
 
+def select_label_errors(records: pd.DataFrame, *, size: int) -> pd.DataFrame:
+    """A multi-label run's label errors (false positives, target ``predicted``, and missed
+    labels, target ``true``) whose map puts the most energy off the region it is scored
+    against, most first, judged by the first method that explains the decision; adds
+    ``background_energy``."""
+    if size <= 0 or records.empty:
+        return records.iloc[0:0]
+    deciding = [m for m in ordered_methods(records["method"].unique()) if METHODS[m].fixation]
+    if not deciding:
+        return records.iloc[0:0]
+    rows = records[(records["method"] == deciding[0]) & ~records["correct"].astype(bool)
+                   & records["energy_in_box"].notna()].copy()
+    rows["background_energy"] = 1.0 - rows["energy_in_box"]
+    rows["order"] = np.arange(len(rows))
+    rows = rows.sort_values(["background_energy", "order"], ascending=[False, True])
+    return rows.head(size)
+
+
+def build_label_gallery(chosen: pd.DataFrame, *, manifest: DatasetManifest,
+                        explainer: CamExplainer, methods, model_info: ModelInfo
+                        ) -> list[GalleryItem]:
+    """One row per chosen label error: the image with the boxes its map was scored against
+    (all the image's objects for a false positive, the label's own for a missed label), and
+    each method's map of that label (counter-evidence left out)."""
+    if chosen.empty:
+        return []
+    by_id = {s.sample_id: s for s in manifest.samples}
+    chosen = chosen[chosen["sample_id"].isin(by_id)]
+    samples = tuple(by_id[sid] for sid in chosen["sample_id"])
+    batch = BatchLoader(model_info.input_size, model_info.channels,
+                        model_info.preprocessor)(BatchSpec(0, samples))
+    loaded = {s.sample_id: i for i, s in enumerate(batch.samples)}
+    rows = [(loaded[sid], row) for sid, (_, row) in zip(chosen["sample_id"], chosen.iterrows(),
+                                                         strict=True) if sid in loaded]
+    if not rows:
+        return []
+    shown = tuple(m for m in ordered_methods(methods) if METHODS[m].kind != "counter-evidence")
+    index = np.array([i for i, _ in rows])
+    classes = np.array([int(row["target_index"]) for _, row in rows])
+    maps = _unit(explainer.explain(batch.images[index], classes, shown, upsample=False,
+                                   normalize=False))
+    height, width = model_info.input_size
+    size = (PANEL_PX, PANEL_PX)
+    items = []
+    for j, (i, row) in enumerate(rows):
+        sample = batch.samples[i]
+        oh, ow = batch.original_sizes[i]
+        own = [o for o in sample.label_set or () if o.label == int(row["target_index"])]
+        scored = own[0].boxes if own else sample.boxes
+        boxes = [b.scaled(width / ow, height / oh) for b in scored]
+        display = batch.display[i]
+        kind = "false positive" if row["target"] == "predicted" else "missed"
+        panels = [Panel("image", overlay_png(display, np.zeros((1, 1)), boxes=boxes, alpha=0.0,
+                                             size=size))]
+        for method in shown:
+            panels.append(Panel(f"{method}: {kind} '{row['target_class']}'",
+                                overlay_png(display, maps[method][j], boxes=boxes, size=size),
+                                method, str(row["target"]),
+                                {"energy_in_box": float(row["energy_in_box"]),
+                                 "enrichment": None if pd.isna(row["enrichment"])
+                                 else float(row["enrichment"])} if method == row["method"]
+                                else {}))
+        items.append(GalleryItem(sample.sample_id, sample.image, str(row["label"]) or "(none)",
+                                 str(row["predicted"]) or "(none)", float(row["confidence"]),
+                                 float(row["background_energy"]), panels))
+    return items
+
+
 def _picture(title: str, image: np.ndarray, caption: str, boxes=()) -> EditedPicture:
     png = overlay_png(image, np.zeros((1, 1)), boxes=boxes, alpha=0.0, size=(PANEL_PX, PANEL_PX))
     return EditedPicture(title, png, caption)
@@ -183,7 +251,14 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
 
     Each edited copy's caption names the class predicted on it and the probability of the
     class predicted on the original.
+
+    A multi-label model's gallery shows its label errors instead (:func:`build_label_gallery`):
+    false positives and missed labels whose maps sit most off the objects.
     """
+    if model_info.multilabel:
+        chosen = select_label_errors(records, size=report.gallery_size)
+        return build_label_gallery(chosen, manifest=manifest, explainer=explainer,
+                                   methods=cams.methods, model_info=model_info), []
     chosen = select_gallery(records, size=report.gallery_size)
     items = build_gallery(chosen, records, manifest=manifest, explainer=explainer,
                           methods=cams.methods, model_info=model_info)

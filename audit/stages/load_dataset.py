@@ -21,7 +21,9 @@ from audit.stages.load_model import ModelInfo
 
 def load_dataset(dataset: DatasetSection, cams: CamsSection, class_names: list[str],
                  model_info: ModelInfo) -> tuple[DatasetManifest, Stream]:
-    """The manifest, labels matched to the model's classes, and the stream of batches.
+    """The manifest, labels matched to the model's classes, and the stream of batches; for a
+    multi-label model (``model_info.task``) every sample has its label set
+    (:mod:`audit.datasets.label_sets`).
 
     Returns
     -------
@@ -31,7 +33,8 @@ def load_dataset(dataset: DatasetSection, cams: CamsSection, class_names: list[s
         when unset), read lazily; batch 0 also carries the manifest's skipped entries.
     """
     manifest = load_manifest(dataset.format, dataset.path, images_root=dataset.images_root,
-                             class_names=class_names, confine_paths=dataset.confine_paths)
+                             class_names=class_names, confine_paths=dataset.confine_paths,
+                             multilabel=model_info.multilabel)
     manifest = replace(manifest, max_image_pixels=dataset.max_image_pixels,
                        image_formats=tuple(dataset.image_formats))
     samples = manifest.samples[:dataset.limit] if dataset.limit else manifest.samples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from audit.cams import CamExplainer
@@ -24,6 +25,28 @@ class ModelInfo:
     head: str
     preprocessor: Preprocessor
     safe_mode: bool  # False: the model file's Python code (Lambda layers) ran when it loaded
+    task: str = "single"  # or "multilabel": independent sigmoid outputs, a label set per image
+    thresholds: tuple[float, ...] = ()  # multi-label: class i is predicted when p_i >= [i]
+
+    @property
+    def multilabel(self) -> bool:
+        return self.task == "multilabel"
+
+
+def require_single_label(model_info: ModelInfo, stage: str) -> None:
+    """Refuse a multi-label model in a stage that judges single-label decisions.
+
+    Raises
+    ------
+    ConfigError
+        Naming the stage and the pipeline to run instead.
+    """
+    if model_info.multilabel:
+        raise ConfigError(
+            f"stage '{stage}' does not support multi-label models yet (model '{model_info.path}' "
+            "has independent sigmoid outputs, or model.task is multilabel); run the multilabel "
+            "pipeline (pipeline: multilabel.yaml), which leaves out "
+            "behaviour, faithfulness, sanity and slices")
 
 
 def _input_size(model: ModelSection, explainer: CamExplainer) -> tuple[int, int, int]:
@@ -53,6 +76,33 @@ def _class_names(model: ModelSection, explainer: CamExplainer) -> list[str]:
     return list(names)
 
 
+def _task(model: ModelSection, explainer: CamExplainer) -> str:
+    """``model.task`` resolved against the model's head: ``"single"`` or ``"multilabel"``."""
+    head = explainer.head
+    if model.task == "auto":
+        return "multilabel" if head.multilabel else "single"
+    if model.task == "multilabel" and (head.activation == "softmax" or head.n_units < 2):
+        kind = "a softmax" if head.activation == "softmax" else "a single-unit"
+        raise ModelError(f"model.task is multilabel but model '{model.path}' has {kind} "
+                         f"output ({head.n_units} units); a multi-label model has one "
+                         "independent sigmoid (or logit) output per class. Set model.task: "
+                         "single, or leave it out.")
+    return model.task
+
+
+def _thresholds(model: ModelSection, class_names: list[str]) -> tuple[float, ...]:
+    """One decision threshold per class (``model.threshold``: a number, or class -> number)."""
+    if not isinstance(model.threshold, dict):
+        return (float(model.threshold),) * len(class_names)
+    for name in model.threshold:
+        if name not in class_names:
+            close = difflib.get_close_matches(name, class_names, n=1)
+            guess = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"model.threshold names a class the model does not have{guess}; "
+                              f"classes: {', '.join(class_names)[:200]}; got {name!r}")
+    return tuple(float(model.threshold.get(name, 0.5)) for name in class_names)
+
+
 def load_model(model: ModelSection, cams: CamsSection, live_model=None
                ) -> tuple[CamExplainer, list[str], ModelInfo]:
     """Load the model, pick the layer to explain, name the classes, check the preprocessing.
@@ -78,6 +128,7 @@ def load_model(model: ModelSection, cams: CamsSection, live_model=None
                              micro_batch=cams.micro_batch, jit_compile=cams.jit_compile)
     height, width, channels = _input_size(model, explainer)
     class_names = _class_names(model, explainer)
+    task = _task(model, explainer)
     try:
         preprocessor = Preprocessor.from_config(model.preprocessing.as_block(),
                                                 channels=channels)
@@ -88,5 +139,6 @@ def load_model(model: ModelSection, cams: CamsSection, live_model=None
                      layer=explainer.layer_name,
                      layer_channels=int(output_shape(explainer.layer)[-1]),
                      head=explainer.head.activation, preprocessor=preprocessor,
-                     safe_mode=model.safe_mode)
+                     safe_mode=model.safe_mode, task=task,
+                     thresholds=_thresholds(model, class_names) if task == "multilabel" else ())
     return explainer, class_names, info

@@ -35,7 +35,7 @@ from audit.evidence import (
     weighted_layers,
 )
 from audit.stages.cost import RunShape
-from audit.stages.load_model import ModelInfo
+from audit.stages.load_model import ModelInfo, require_single_label
 from audit.stages.reload import classes_of, decisions, reload
 
 __all__ = ["SanityResult", "map_similarity", "sanity"]
@@ -70,6 +70,7 @@ def sanity(sanity: SanitySection, cams: CamsSection, seed: int, records: pd.Data
            manifest: DatasetManifest, explainer: CamExplainer, model_info: ModelInfo
            ) -> SanityResult:
     """The similarity curves of every configured method on ``sanity.samples`` samples."""
+    require_single_label(model_info, "sanity")
     decided = decisions(records)
     chosen = choose_subset(decided["sample_id"].tolist(), decided["correct"].tolist(),
                            max_samples=sanity.samples, seed=seed)

@@ -27,6 +27,7 @@ One module per idea, every name re-exported here (``from audit.summary import Su
 - :mod:`~audit.summary.figures`: the figures of one method and of one class, the confusion
   matrix;
 - :mod:`~audit.summary.slices`: the figures of one subgroup of samples;
+- :mod:`~audit.summary.multilabel`: a multi-label model's figures per label and macro;
 - :mod:`~audit.summary.verdict`: the gates' outcome; :mod:`~audit.summary.changes`: a flagged
   change against the baseline run;
 - :mod:`~audit.summary.run`: :class:`Summary` and :class:`RunSummary` (``summary.json``);
@@ -49,6 +50,13 @@ from audit.summary.evidence import (
 )
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures, TrueClassFigures
 from audit.summary.io import read_summary, write_summary
+from audit.summary.multilabel import (
+    LabelBehaviour,
+    LabelFigures,
+    LabelFixation,
+    MacroFigures,
+    MultilabelFigures,
+)
 from audit.summary.run import Provenance, RunSummary, Summary
 from audit.summary.schema import READABLE_VERSIONS as READABLE_VERSIONS
 from audit.summary.schema import SCHEMA_VERSION, IntervalMethod
@@ -82,6 +90,11 @@ __all__ = [
     "Gate",
     "GateOutcome",
     "IntervalMethod",
+    "LabelBehaviour",
+    "LabelFigures",
+    "LabelFixation",
+    "MacroFigures",
+    "MultilabelFigures",
     "MethodFigures",
     "Proportion",
     "ProportionSplit",

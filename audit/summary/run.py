@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, model_serializer
+from pydantic import ConfigDict, Field, model_serializer
 
 from audit.summary.changes import Change
 from audit.summary.evidence import BehaviourFigures, FaithfulnessFigures, FaithfulnessRun
 from audit.summary.figures import ClassFigures, ConfusionMatrix, MethodFigures
+from audit.summary.multilabel import MultilabelFigures
 from audit.summary.schema import SCHEMA_VERSION, Interval, _Model
 from audit.summary.slices import SliceFigures
 from audit.summary.stats import Proportion, ProportionSplit, Split
@@ -46,6 +47,8 @@ class Summary(_Model):
     skipped_fraction: float = 0.0
     min_slice_size: int | None = None
     slices: dict[str, SliceFigures] = {}
+    # A multi-label model's label figures; left out of summary.json for a single-label run.
+    multilabel: MultilabelFigures | None = Field(default=None, exclude_if=lambda v: v is None)
 
     @property
     def n_misclassified(self) -> int:

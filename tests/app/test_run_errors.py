@@ -165,7 +165,7 @@ def test_an_unexpected_error_exits_3_never_1(capsys, tmp_path, small_manifest, m
     monkeypatch.setattr(audit.app.run, "STAGES", {
         **audit.app.run.STAGES,
         "aggregate": Stage("aggregate", broken_aggregate, inputs=real.inputs,
-                           outputs=real.outputs)})
+                           outputs=real.outputs, optional=real.optional)})
     out = tmp_path / "run"
     code, err = _run(capsys, _config(tmp_path, demo_small_biased.model_path, small_manifest),
                      "--out", out)

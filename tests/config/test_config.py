@@ -140,11 +140,13 @@ def test_stage_order_comes_from_the_data_not_the_file():
 @pytest.mark.parametrize("stages,message", [
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
-     "load_dataset, slices, predict, explain, score, background_swap, behaviour, strategy_maps, "
-     "faithfulness, sanity, aggregate, strategies, drift, gate, gallery, report."),
+     "load_dataset, slices, predict, explain, score, label_scores, label_behaviour, "
+     "background_swap, behaviour, strategy_maps, faithfulness, sanity, aggregate, strategies, "
+     "drift, gate, gallery, report."),
     (["predict"],
-     "p.yaml: stage 'predict' needs ['explainer', 'batch'], which no stage of the pipeline "
-     "makes ('explainer' is made by load_model; 'batch' is made by load_dataset)."),
+     "p.yaml: stage 'predict' needs ['explainer', 'batch', 'model_info'], which no stage of "
+     "the pipeline makes ('explainer' is made by load_model; 'batch' is made by "
+     "load_dataset; 'model_info' is made by load_model)."),
     (["load_model", "load_dataset", "explain", "score", "aggregate", "gate",
       "report"],
      "p.yaml: stage 'report' needs ['gallery', 'behaviour_gallery'], which no stage of the "

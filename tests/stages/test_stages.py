@@ -14,7 +14,7 @@ from audit.config import MetricsSection
 from audit.datasets import Batch, Box, Sample, SkippedSample
 from audit.metrics.records import RECORD_COLUMNS, ScoreRecord, records_to_frame
 from audit.pipeline import Counts
-from audit.stages.explain import TargetMaps, explain_batch
+from audit.stages.explain import TargetMaps, explain_batch, explain_label_sets
 from audit.stages.gallery import select_gallery
 from audit.stages.score import score, score_batch, score_map
 
@@ -159,6 +159,36 @@ def test_explain_batch_targets():
     _, only_true = explain_batch(explainer, images, labels, methods=["gradcam"],
                                  targets=["true"])
     assert [(t.target, t.rows.tolist()) for t in only_true] == [("true", [1])]
+
+
+def test_explain_label_sets_maps_every_target_as_explain_does():
+    import keras
+
+    from audit.cams import CamExplainer
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(3, activation="sigmoid")])
+    explainer = CamExplainer(model)
+    images = np.random.default_rng(0).random((3, 8, 8, 3), dtype=np.float32)
+    positive = np.array([[1, 1, 0], [0, 0, 0], [0, 1, 0]], bool)
+    truth = np.array([[1, 0, 1], [0, 0, 1], [0, 1, 0]], bool)
+    out = explain_label_sets(explainer, images, positive, truth,
+                             methods=["gradcam", "negative"], targets=["predicted", "true"])
+    # Sample 0 has three targets, sample 1 one, sample 2 one: its slots are padded.
+    assert [(t.target, t.rows.tolist(), t.class_idx.tolist()) for t in out] == [
+        ("predicted", [0, 0, 2], [0, 1, 1]), ("true", [0, 1], [2, 2])]
+    for t in out:
+        direct = explainer.explain(images[t.rows], t.class_idx, ("gradcam", "negative"),
+                                   upsample=False, normalize=False)
+        for method in ("gradcam", "negative"):
+            np.testing.assert_array_equal(t.maps[method], direct[method])
+            np.testing.assert_array_equal(t.maps.degenerate[method],
+                                          direct.degenerate[method])
+    none = explain_label_sets(explainer, images, np.zeros((3, 3), bool), np.zeros((3, 3), bool),
+                              methods=["gradcam"], targets=["predicted", "true"])
+    assert none == []
 
 
 def _record(sample_id, method, correct, energy, target="predicted"):
