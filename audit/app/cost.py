@@ -38,11 +38,11 @@ def stage_costs(config: AuditConfig, stages: Sequence[str | Stage], *, n_samples
     the stages) that declares a cost (``Stage.cost``), over ``n_samples`` samples, of which a
     share ``error_rate`` is expected to be misclassified (their true class is explained too).
     """
+    stages = [STAGES[stage] if isinstance(stage, str) else stage for stage in stages]
     shape = RunShape(config=config, n_samples=n_samples, layer_channels=layer_channels,
-                     error_rate=error_rate)
+                     error_rate=error_rate, stages=frozenset(s.name for s in stages))
     out = []
     for stage in stages:
-        stage = STAGES[stage] if isinstance(stage, str) else stage
         if stage.cost is not None:
             passes, how = stage.cost(shape)
             out.append(StageCost(stage.name, passes, how))

@@ -34,6 +34,7 @@ from audit.stages.drift import drift
 from audit.stages.explain import explain, explain_cost
 from audit.stages.faithfulness import faithfulness, faithfulness_cost
 from audit.stages.gallery import gallery, gallery_cost
+from audit.stages.gallery_maps import gallery_maps
 from audit.stages.gate import gate
 from audit.stages.label_behaviour import LabelBehaviourRow, label_behaviour, label_behaviour_cost
 from audit.stages.label_scores import label_scores
@@ -84,6 +85,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
     Stage("strategy_maps", strategy_maps,
           inputs=("params:strategies", "params:cams", "batch", "predictions", "maps"),
           outputs=("strategy_maps",), per_batch=True, collect={"strategy_maps": Shard}),
+    Stage("gallery_maps", gallery_maps,
+          inputs=("params:cams", "batch", "predictions", "maps"),
+          outputs=("gallery_maps",), per_batch=True, collect={"gallery_maps": Shard}),
     Stage("faithfulness", faithfulness,
           inputs=("params:faithfulness", "params:cams", "params:metrics", "params:seed",
                   "records", "manifest",
@@ -110,8 +114,9 @@ STAGES = MappingProxyType({stage.name: stage for stage in (
           outputs=("verdict",), optional=("strategies",)),
     Stage("gallery", gallery,
           inputs=("params:report", "params:cams", "params:behaviour", "records", "manifest",
-                  "explainer", "model_info", "samples"),
-          outputs=("gallery", "behaviour_gallery"), optional=("samples",), cost=gallery_cost),
+                  "explainer", "model_info", "samples", "gallery_maps"),
+          outputs=("gallery", "behaviour_gallery"), optional=("samples", "gallery_maps"),
+          cost=gallery_cost),
     Stage("report", report,
           inputs=("params:report", "params:cams", "run", "summary", "verdict", "records",
                   "skipped", "gallery", "behaviour_gallery", "model_info", "changes",

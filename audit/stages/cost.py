@@ -31,12 +31,15 @@ class RunShape:
         Channels of the explained layer (Score-CAM weighs one masked pass per channel).
     error_rate : float
         The expected share of misclassified samples (their true class is explained too).
+    stages : frozenset of str
+        The names of the pipeline's stages (a stage's cost may depend on another's presence).
     """
 
     config: AuditConfig
     n_samples: int
     layer_channels: int
     error_rate: float
+    stages: frozenset = frozenset()
 
     @property
     def n(self) -> int:

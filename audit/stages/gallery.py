@@ -1,9 +1,9 @@
 """Stage ``gallery``: the misclassified samples whose maps sit most on the background, shown
 with their maps.
 
-No map is kept during the run: the chosen few samples are read and explained again here, both
-targets in one pass (a pure function of model and batch, so the maps are the ones the records
-were scored on).
+When the ``gallery_maps`` stage ran (it keeps the errors' raw maps on disk while streaming),
+the chosen samples' maps are read back from its shards and only the images are read again;
+otherwise the chosen few are explained again here, both targets in one pass.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from audit.cams.methods import METHODS, ordered_methods
 from audit.cams.overlay import overlay_png
 from audit.config import BehaviourSection, CamsSection, ReportSection
 from audit.datasets import BatchLoader, BatchSpec, DatasetManifest
+from audit.pipeline import ShardSet
 from audit.report.gallery import BehaviourItem, EditedPicture, GalleryItem, Panel
 from audit.stages.behaviour import edited_images
 from audit.stages.cost import RunShape
@@ -63,11 +64,36 @@ def _unit(maps) -> dict[str, np.ndarray]:
     return out
 
 
+def _stored_maps(shards: ShardSet | None, sample_ids: list, methods
+                 ) -> tuple[dict, dict] | None:
+    """The predicted- and true-class raw maps ``method -> (n, h, w)`` of ``sample_ids`` from
+    the shards (one read at a time, only the wanted rows kept); ``None`` when one is missing."""
+    if shards is None:
+        return None
+    where = {str(sid): i for i, sid in enumerate(sample_ids)}
+    found: dict[tuple, np.ndarray] = {}
+    for part in shards:
+        for j in np.flatnonzero(np.isin(part["sample_id"].astype(str), list(where))):
+            key = (str(part["sample_id"][j]), str(part["method"][j]), str(part["target"][j]))
+            found[key] = part["map"][j]
+    out = ({}, {})
+    for slot, target in enumerate(("predicted", "true")):
+        for method in methods:
+            keys = [(str(sid), method, target) for sid in sample_ids]
+            if any(k not in found for k in keys):
+                return None
+            out[slot][method] = np.stack([found[k] for k in keys])
+    return out
+
+
 def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: DatasetManifest,
-                  explainer: CamExplainer, methods, model_info: ModelInfo) -> list[GalleryItem]:
-    """Read and explain the ``chosen`` samples again and render their panels: the image, each
-    method's map of the predicted and of the true class, and counter-evidence of the
-    prediction (in Grad-CAM's row: negative evidence is Grad-CAM of the negated gradient)."""
+                  explainer: CamExplainer, methods, model_info: ModelInfo,
+                  stored_maps: ShardSet | None = None) -> list[GalleryItem]:
+    """Render the ``chosen`` samples' panels: the image, each method's map of the predicted
+    and of the true class, and counter-evidence of the prediction (in Grad-CAM's row:
+    negative evidence is Grad-CAM of the negated gradient). The maps come from
+    ``stored_maps`` (the ``gallery_maps`` shards) when they hold every chosen sample's maps,
+    else the samples are explained again."""
     if chosen.empty:
         return []
     by_id = {s.sample_id: s for s in manifest.samples}
@@ -86,9 +112,13 @@ def build_gallery(chosen: pd.DataFrame, records: pd.DataFrame, *, manifest: Data
     # The same call as the explain stage (raw maps at the layer's resolution, both targets
     # from one pass), so the traced graph is reused; each map is scaled to [0, 1] for its
     # overlay.
-    both = explainer.explain_targets(batch.images, np.stack([predicted, labels], axis=1),
-                                     methods, upsample=False, normalize=False)
-    maps_pred, maps_true = _unit(both.target(0)), _unit(both.target(1))
+    stored = _stored_maps(stored_maps, [s.sample_id for s in batch.samples], methods)
+    if stored is not None:
+        maps_pred, maps_true = _unit(stored[0]), _unit(stored[1])
+    else:
+        both = explainer.explain_targets(batch.images, np.stack([predicted, labels], axis=1),
+                                         methods, upsample=False, normalize=False)
+        maps_pred, maps_true = _unit(both.target(0)), _unit(both.target(1))
     height, width = model_info.input_size
     size = (PANEL_PX, PANEL_PX)
     items = []
@@ -244,8 +274,8 @@ def build_behaviour(chosen: pd.DataFrame, *, manifest: DatasetManifest, fill: st
 
 def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSection,
             records: pd.DataFrame, manifest: DatasetManifest, explainer: CamExplainer,
-            model_info: ModelInfo, samples: pd.DataFrame | None
-            ) -> tuple[list[GalleryItem], list[BehaviourItem]]:
+            model_info: ModelInfo, samples: pd.DataFrame | None,
+            gallery_maps: ShardSet | None = None) -> tuple[list[GalleryItem], list[BehaviourItem]]:
     """Up to ``report.gallery_size`` background-fixated errors with every method's maps; and,
     when the behaviour stage ran, up to half as many errors with their edited copies.
 
@@ -261,7 +291,8 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
                                    methods=cams.methods, model_info=model_info), []
     chosen = select_gallery(records, size=report.gallery_size)
     items = build_gallery(chosen, records, manifest=manifest, explainer=explainer,
-                          methods=cams.methods, model_info=model_info)
+                          methods=cams.methods, model_info=model_info,
+                          stored_maps=gallery_maps)
     edited = []
     if samples is not None:
         edited = build_behaviour(select_behaviour(samples, size=(report.gallery_size + 1) // 2),
@@ -270,8 +301,12 @@ def gallery(report: ReportSection, cams: CamsSection, behaviour: BehaviourSectio
 
 
 def gallery_cost(shape: RunShape) -> tuple[float, str]:
-    """The shown samples explained again, both targets in one pass (their maps are not kept
-    from the stream)."""
+    """No model pass when the explain stage makes both targets' maps (the ``gallery_maps``
+    stage keeps the errors' maps); otherwise the shown samples explained again, both targets
+    in one pass."""
+    if ("gallery_maps" in shape.stages
+            and {"predicted", "true"} <= set(shape.config.cams.targets)):
+        return 0.0, "maps read back from the gallery_maps shards"
     shown = min(shape.config.report.gallery_size, shape.n)
     return (shown * (1.0 + shape.per_map - shape.shared_pass),
             f"{shown} samples explained again (both targets in one pass)")

@@ -31,7 +31,10 @@ def test_stage_costs_hand_worked(tmp_path):
     # the input and substrate + the maps themselves).
     assert costs["faithfulness"].passes == 10 * (8 * 7 + 2 + 33)
     assert costs["sanity"].passes == 5 * (2 + 1) * 33  # the original maps, then each step
-    assert costs["gallery"].passes == 3 * 33
+    assert costs["gallery"].passes == 3 * 33  # no gallery_maps stage: explained again
+    kept = {c.stage: c for c in stage_costs(config, AUDIT + ["gallery_maps"], n_samples=100,
+                                            layer_channels=1280, error_rate=0.5)}
+    assert kept["gallery"].passes == 0  # the maps are read back from the shards
     every = parse_config({**MINIMAL, "cams": {"scorecam_max_channels": "all"}},
                          base_dir=tmp_path)
     assert stage_costs(every, ["explain"], n_samples=1, layer_channels=1280,

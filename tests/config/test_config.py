@@ -104,7 +104,8 @@ def test_shipped_pipelines_build():
         strategies = name == "audit"  # strategy discovery is in the full audit only
         assert [s.name for s in pipeline.per_batch] == ["explain", "score"] + (
             ["background_swap", "behaviour"] if evidence else []) + (
-            ["strategy_maps"] if strategies else [])
+            ["strategy_maps"] if strategies else []) + (
+            ["gallery_maps"] if evidence else [])  # the errors' maps, kept for the gallery
         assert [s.name for s in pipeline.after] == (["faithfulness", "sanity"] if evidence
                                                     else []) + [
             "aggregate"] + (["strategies"] if strategies else []) + [
@@ -112,7 +113,8 @@ def test_shipped_pipelines_build():
         assert pipeline.stream == "batch"
         assert set(pipeline.collected) == {"records", "skipped", "batch_counts"} | (
             {"samples"} if evidence else set()) | (
-            {"strategy_maps"} if strategies else set())
+            {"strategy_maps"} if strategies else set()) | (
+            {"gallery_maps"} if evidence else set())
     quick = load_audit_pipeline(ROOT / "pipelines" / "quick.yaml")
     assert quick.overrides() == {"cams": {"methods": ["gradcam"], "targets": ["predicted"]}}
     predeploy = load_audit_pipeline("predeploy.yaml")  # found among the shipped ones by name
@@ -141,8 +143,8 @@ def test_stage_order_comes_from_the_data_not_the_file():
     (["load_model", "load_dataset", "predcit"],
      "p.yaml: stages[2]: unknown stage 'predcit'. Did you mean 'predict'? Stages: load_model, "
      "load_dataset, slices, predict, explain, score, label_scores, label_behaviour, "
-     "background_swap, behaviour, strategy_maps, faithfulness, sanity, aggregate, strategies, "
-     "drift, gate, gallery, report."),
+     "background_swap, behaviour, strategy_maps, gallery_maps, faithfulness, sanity, aggregate, "
+     "strategies, drift, gate, gallery, report."),
     (["predict"],
      "p.yaml: stage 'predict' needs ['explainer', 'batch', 'model_info'], which no stage of "
      "the pipeline makes ('explainer' is made by load_model; 'batch' is made by "

@@ -39,7 +39,7 @@ def _run(demo, manifest, tmp_path):
     tmp_path.mkdir(parents=True, exist_ok=True)
     pipeline = tmp_path / "swap.yaml"
     pipeline.write_text(yaml.safe_dump({"name": "swap", "stages": [
-        "load_model", "load_dataset", "predict",
+        "load_model", "load_dataset",
         {"explain": {"methods": ["gradcam"], "targets": ["predicted"]}}, "score",
         "background_swap", "behaviour", "aggregate", "gate", "gallery", "report"]}))
     config = demo_config(demo, tmp_path, pipeline=str(pipeline), gates=GATES,

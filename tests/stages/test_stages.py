@@ -277,3 +277,55 @@ def test_an_empty_batch_goes_through_predict_and_explain():
     assert maps["gradcam"].shape == (0, 8, 8) and maps.degenerate["scorecam"].shape == (0,)
     raw = explainer.explain(empty, np.zeros((0,), np.int64), ("gradcam",), upsample=False)
     assert raw["gradcam"].shape == (0, 6, 6)
+
+
+def test_gallery_maps_are_the_maps_the_gallery_computed_by_explaining_again(tmp_path):
+    import keras
+
+    from audit.cams import CamExplainer
+    from audit.config import CamsSection
+    from audit.pipeline import ShardSet
+    from audit.pipeline.shards import write_shard
+    from audit.stages.gallery import _stored_maps
+    from audit.stages.gallery_maps import gallery_maps
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(2, activation="softmax")])
+    explainer = CamExplainer(model)
+    images = np.random.default_rng(1).random((4, 8, 8, 3), dtype=np.float32)
+    predicted = explainer.predict(images).predicted
+    labels = (predicted + np.array([1, 0, 1, 1])) % 2  # samples 0, 2 and 3 are errors
+    methods = ("gradcam", "gradcam++", "negative")
+    samples = [Sample(f"s{i}", f"s{i}.png", f"s{i}.png", int(labels[i]), CLASSES[labels[i]], ())
+               for i in range(4)]
+    batch = Batch(index=0, samples=samples, images=images, original_sizes=[(8, 8)] * 4,
+                  display=np.zeros((4, 8, 8, 3), np.uint8))
+    predictions, maps = explain_batch(explainer, images, labels, methods=methods,
+                                      targets=["predicted", "true"])
+    shard = gallery_maps(CamsSection(methods=list(methods)), batch, predictions, maps)
+    # Only the errors are kept, both targets of every method.
+    assert sorted(set(shard.arrays["sample_id"].tolist())) == ["s0", "s2", "s3"]
+    assert len(shard) == 3 * 2 * len(methods)
+    write_shard(tmp_path, "gallery_maps", 0, shard)
+    stored = _stored_maps(ShardSet(tmp_path, "gallery_maps", 1), ["s3", "s0"], methods)
+    # Today's gallery path: the chosen samples explained again, both targets in one pass.
+    chosen = [3, 0]
+    again = explainer.explain_targets(images[chosen],
+                                      np.stack([predicted[chosen], labels[chosen]], axis=1),
+                                      methods, upsample=False, normalize=False)
+    for slot in (0, 1):
+        for method in methods:
+            np.testing.assert_array_equal(stored[slot][method], again.target(slot)[method])
+    # A sample with no stored maps (correct, or not streamed): the gallery explains again.
+    assert _stored_maps(ShardSet(tmp_path, "gallery_maps", 1), ["s1"], methods) is None
+    assert _stored_maps(None, ["s0"], methods) is None
+    right = [Sample(s.sample_id, s.image, s.path, int(predicted[i]), CLASSES[predicted[i]], ())
+             for i, s in enumerate(samples)]
+    no_errors = explain_batch(explainer, images, predicted, methods=methods,
+                              targets=["predicted", "true"])
+    assert not len(gallery_maps(CamsSection(methods=list(methods)),
+                                Batch(index=0, samples=right, images=images,
+                                      original_sizes=[(8, 8)] * 4,
+                                      display=batch.display), *no_errors))
