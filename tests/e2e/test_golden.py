@@ -8,7 +8,7 @@ compared to a relative 1e-4 (CPU kernels may round the last digits differently);
 else exactly. When an issue changes a definition
 on purpose, regenerate the files and say so in the commit::
 
-    CAM_AUDIT_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+    CAM_AUDIT_UPDATE_GOLDEN=1 python -m pytest tests/e2e/test_golden.py
 """
 
 from __future__ import annotations
