@@ -17,7 +17,7 @@ from audit.app.run import run_audit
 from audit.config import parse_config
 
 PIPELINE = {"name": "strategies-test", "stages": [
-    "load_model", "load_dataset", "predict", "explain", "score", "strategy_maps", "aggregate",
+    "load_model", "load_dataset", "explain", "score", "strategy_maps", "aggregate",
     "strategies", "gate", "gallery", "report"]}
 
 

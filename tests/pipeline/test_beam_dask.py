@@ -42,12 +42,11 @@ def test_dask_runner_on_two_workers_gives_the_local_records(demo_small_biased, t
 
 
 def test_a_remote_dask_scheduler_needs_a_shared_staging_location(tmp_path):
-    from audit.errors import ConfigError
-    from audit.pipeline import RunFolder
+    from audit.pipeline import PipelineError, RunFolder
 
     remote = BeamEngine(options=["--runner=DaskRunner",
                                  "--dask_client_address=tcp://10.1.2.3:8786"])
     assert remote.runner == "DaskRunner" and not remote.local_workers
-    with pytest.raises(ConfigError, match="--temp_location"):
+    with pytest.raises(PipelineError, match="--temp_location"):
         remote._staging(RunFolder(tmp_path))
     assert BeamEngine(options=["--runner=DaskRunner"]).local_workers  # its own LocalCluster
