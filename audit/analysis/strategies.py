@@ -37,7 +37,7 @@ from scipy.stats import fisher_exact
 from audit.cams.methods import METHODS, ordered_methods
 from audit.config import StrategiesSection
 from audit.evidence.spray import exclusive_region, spray
-from audit.metrics.fdr_bh import benjamini_hochberg
+from audit.metrics.fdr import benjamini_hochberg
 from audit.pipeline import ShardSet
 from audit.summary import ClassStrategies, StrategiesFigures, StrategyCluster, Summary
 
@@ -305,7 +305,7 @@ def _test_accuracy(classes: list[ClassStrategies], *, alpha: float) -> list[Clas
             tested.append((i, j, float(fisher_exact(table)[1])))
     if not tested:
         return classes
-    q = benjamini_hochberg([p for _, _, p in tested])
+    _, q = benjamini_hochberg([p for _, _, p in tested])  # the adjusted p-values (q-values)
     clusters = {i: list(classes[i].clusters) for i, _, _ in tested}
     for (i, j, p), q_value in zip(tested, q, strict=True):
         clusters[i][j] = clusters[i][j].model_copy(update={
