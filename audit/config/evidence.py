@@ -54,8 +54,9 @@ class FaithfulnessSection(_Section):
         "Equivalence margin in AUC units: a method whose paired interval on a curve lies "
         "wholly below it is 'not faithful' (shown no better than random)."))
     sequential: bool = Field(default=True, description=(
-        "Look at 16, 32, 64, ... samples and stop once every method is decided (alpha "
-        "spending across the looks); false: one look at max_samples."))
+        "Look at 16, 32, 64, ... samples and the cap (each at least twice the one before) "
+        "and stop once every method is decided (alpha spending across the looks); false: "
+        "one look at max_samples."))
 
 
 class SanitySection(_Section):

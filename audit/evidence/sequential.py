@@ -3,13 +3,13 @@
 Looking at the data after every batch and stopping at the first p-value below alpha would
 call a random map "faithful" far more often than alpha (every look is another chance). Here
 the stage looks only at fixed sample counts, set before any data is seen (:func:`looks`:
-16, 32, 64, ... and the cap), and each look ``k`` may spend only its share ``a_k`` of the
-error budget (:func:`look_levels`, the Hwang-Shih-DeCani spending function with
-``gamma = -2``). A decision at look ``k`` is made at level ``a_k``; as ``sum(a_k) = alpha``,
-the union bound keeps the chance of any false decision over all looks within ``alpha``,
-whatever the dependence between the looks (Bonferroni across looks: conservative, but
-valid without the normal model that exact group-sequential boundaries need, so it holds
-for the signed-rank test and for bootstrap intervals alike).
+16, 32, 64, ... and the cap, each at least twice the one before), and each look ``k`` may
+spend only its share ``a_k`` of the error budget (:func:`look_levels`, the Hwang-Shih-DeCani
+spending function with ``gamma = -2``). A decision at look ``k`` is made at level ``a_k``; as
+``sum(a_k) = alpha``, the union bound keeps the chance of any false decision over all looks
+within ``alpha``, whatever the dependence between the looks (Bonferroni across looks:
+conservative, but valid without the normal model that exact group-sequential boundaries need,
+so it holds for the signed-rank test and for bootstrap intervals alike).
 
 The looks are sample counts, not batches, so the same seed, configuration and data stop at
 the same sample and give the same figures whatever the batch size or engine.
@@ -36,14 +36,23 @@ GAMMA = -2.0
 def looks(n_max: int, *, first: int = FIRST_LOOK) -> tuple[int, ...]:
     """The sample counts at which the stage looks.
 
-    ``first, 2 first, 4 first, ...`` below ``n_max``, then ``n_max``.
+    ``first, 2 first, 4 first, ...`` and the cap, each look at least twice the one before:
+    a doubling that the cap would follow with fewer new samples than it has is left out
+    (``looks(40)`` is 16 and 40, not 16, 32 and 40). A look close before the cap could
+    hardly stop the stage early, yet it would spend its share of alpha, which the cap's
+    look then lacks: with looks at 16, 32 and 40 the last may test at 0.019 of 0.05, with
+    16 and 40 at 0.040 (:func:`look_levels`).
 
     Examples
     --------
     >>> looks(256)
     (16, 32, 64, 128, 256)
     >>> looks(40)
-    (16, 32, 40)
+    (16, 40)
+    >>> looks(100)
+    (16, 32, 100)
+    >>> looks(24)
+    (24,)
     >>> looks(12)
     (12,)
     """
@@ -51,7 +60,7 @@ def looks(n_max: int, *, first: int = FIRST_LOOK) -> tuple[int, ...]:
     step = check_int(first, "first", minimum=1)
     out = []
     n = step
-    while n < cap:
+    while 2 * n <= cap:
         out.append(n)
         n *= 2
     return (*out, cap)

@@ -14,10 +14,10 @@ two maps that know nothing of the model, a seeded random map and a centred Gauss
 The random baseline is ``faithfulness.random_maps`` seeded maps per sample (``K``); each method
 is decided by its paired differences against their mean on the same images
 (:mod:`audit.evidence.outcomes`: faithful, not faithful or undecided). The samples are taken
-in a seeded order and looked at after fixed counts (16, 32, 64, ... and the cap,
-:mod:`audit.evidence.sequential`); the stage stops at the first look where every method is
-decided, so the rows and decisions depend only on the seed, the configuration and the data,
-never on the batch size or the engine.
+in a seeded order and looked at after fixed counts (16, 32, 64, ... and the cap, each at
+least twice the one before; :mod:`audit.evidence.sequential`); the stage stops at the first
+look where every method is decided, so the rows and decisions depend only on the seed, the
+configuration and the data, never on the batch size or the engine.
 
 Counter-evidence maps (negative evidence) rank the pixels that argue *against* the class; they
 are not put to these tests. All perturbed inputs, of every map of a batch together, go through
@@ -61,7 +61,8 @@ __all__ = ["BASELINES", "STOPPING_RULE", "FaithfulnessResult", "FaithfulnessRow"
 BASELINES = ("random", "centre")
 
 #: What provenance and the summary say about when the stage stops.
-STOPPING_RULE = ("group-sequential: looks at 16, 32, 64, ... samples and the cap, each "
+STOPPING_RULE = ("group-sequential: looks at 16, 32, 64, ... samples and the cap, each at "
+                 "least twice the one before, each "
                  "spending its share of alpha (Hwang-Shih-DeCani, gamma -2, Bonferroni "
                  "across looks); stop at the first look where every method is decided")
 

@@ -160,7 +160,11 @@ def test_samples_to_decide_by_hand():
 
 def test_looks_and_their_levels():
     assert looks(256) == (16, 32, 64, 128, 256)
-    assert looks(16) == (16,) and looks(17) == (16, 17)
+    assert looks(16) == (16,) and looks(17) == (17,) and looks(32) == (16, 32)
+    # A doubling the cap would follow with fewer new samples is left out: its alpha goes
+    # to the cap's look (0.040 at 40 samples instead of 0.019 with a look at 32 too).
+    assert looks(40) == (16, 40) and looks(100) == (16, 32, 100)
+    assert look_levels(looks(40), alpha=0.05)[-1] == pytest.approx(0.0404, abs=1e-4)
     levels = look_levels(looks(256), alpha=0.05)
     assert sum(levels) == pytest.approx(0.05)
     # Hwang-Shih-DeCani, gamma -2: alpha (e^(2t) - 1) / (e^2 - 1) at t = 1/16.
@@ -209,7 +213,7 @@ def test_a_random_map_is_called_faithful_in_at_most_alpha_of_200_runs():
     """Simulated areas: each image has an effect shared by every map of it (its class
     survives deletion or not) and each map its own noise; the 'method' is one more random
     map, so its paired differences have mean 0. Two such methods per run, 40 samples,
-    looks at 16, 32, 40. (Measured when written: 0 of 200 runs; the union bound across the
+    looks at 16 and 40. (Measured when written: 0 of 200 runs; the union bound across the
     looks makes the design conservative.)"""
     alpha, runs, n, k = 0.05, 200, 40, 4
     counts = looks(n)
