@@ -3,8 +3,9 @@ or a CI job summary (``$GITHUB_STEP_SUMMARY``).
 
 A view, like the HTML report's sections: it reads the same section views (the verdict, the
 at-a-glance table, the flagged changes), so the two never disagree. It holds the verdict, the
-failed gates, the at-a-glance table and the flagged changes; the figures behind them are in
-``report.html`` beside it.
+faithfulness outcomes in one sentence, the failed gates, the at-a-glance table (with each
+method's checks, faithful / not faithful / undecided and sane, when the evidence stages ran)
+and the flagged changes; the figures behind them are in ``report.html`` beside it.
 
 User text (class names, gate reasons, file names) is escaped so it stays text: the punctuation
 that makes emphasis, code, links or a table cell's end is backslash-escaped, ``<`` and ``>``
@@ -56,6 +57,17 @@ def _table(header: list[str], rows: list[list[str]], *, text_columns=(0,)) -> li
     return lines
 
 
+def _checks(row: dict) -> str:
+    """The faithfulness outcome and the sanity result of one at-a-glance row, as the report's
+    badges say them ("faithful, sane"); an em dash when neither stage ran for the method."""
+    words = []
+    if row["faithful"]:
+        words.append(row["faithful"])
+    if row["sane"] is not None:
+        words.append("sane" if row["sane"] else "not sane")
+    return md_text(", ".join(words)) if words else "—"
+
+
 def markdown_summary(summary: RunSummary, *, fixation_limit: float | None = None,
                      report_name: str = "report.html") -> str:
     """The run's verdict, failed gates, at-a-glance table and flagged changes as Markdown.
@@ -82,6 +94,8 @@ def markdown_summary(summary: RunSummary, *, fixation_limit: float | None = None
              "", md_text(verdict["line"])]
     if verdict["disagreement"]:
         lines += ["", md_text(verdict["disagreement"])]
+    if verdict["faithfulness"]:
+        lines += ["", md_text(verdict["faithfulness"])]
     for warning in warnings_view(summary):
         lines += ["", f"> **Warning:** {md_text(warning)}"]
     failed = [g for g in verdict["gates"] if not g["passed"]]
@@ -103,13 +117,19 @@ def markdown_summary(summary: RunSummary, *, fixation_limit: float | None = None
                 fixation = f"**{fixation}** ⚠️"
             if r["fixation_too_few"]:
                 fixation += " too few to judge"
-            rows.append([md_text(r["title"]), fixation,
-                         r["energy_correct"], r["energy_misclassified"],
-                         r["pointing"] + _CENTRE.get(r["beats_centre"], ""),
-                         r["localization"], md_text(r["degenerate"])])
-        lines += _table(["method", "background fixation among errors", "energy in box: correct",
-                         "energy in box: misclassified", f"pointing (centre {glance['centre']})",
-                         "localisation", "degenerate maps"], rows)
+            row = [md_text(r["title"]), fixation,
+                   r["energy_correct"], r["energy_misclassified"],
+                   r["pointing"] + _CENTRE.get(r["beats_centre"], ""),
+                   r["localization"], md_text(r["degenerate"])]
+            if glance["checks"]:
+                row.append(_checks(r))
+            rows.append(row)
+        header = ["method", "background fixation among errors", "energy in box: correct",
+                  "energy in box: misclassified", f"pointing (centre {glance['centre']})",
+                  "localisation", "degenerate maps"]
+        if glance["checks"]:
+            header.append("checks")
+        lines += _table(header, rows, text_columns=(0, 7) if glance["checks"] else (0,))
     if summary.baseline_run_id is not None or summary.changes:
         lines += ["", "### Flagged changes", "",
                   md_text(changes_sentence(summary.changes, baseline=summary.baseline_run_id))]

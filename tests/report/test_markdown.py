@@ -43,3 +43,35 @@ def test_summary_md_of_a_run_without_gates_says_no_verdict():
     text = markdown_summary(summary)
     assert text.startswith("## ❔ cam-audit: NO VERDICT") and "no gates configured" in text
     assert "Failed gates" not in text and "Flagged changes" not in text
+
+
+def test_summary_md_shows_each_methods_checks_and_the_faithfulness_sentence():
+    """A reviewer reading only summary.md sees which fixation figures rest on a faithful and
+    sane map, as the report's at-a-glance badges say."""
+    from audit.summary import FaithfulnessFigures, FaithfulnessRun, SanityFigures
+
+    summary = make_summary(make_records(40))
+    methods = dict(summary.methods)
+    first, *rest = list(methods)
+    methods[first] = methods[first].model_copy(update={
+        "faithfulness": FaithfulnessFigures(n=40, outcome="faithful"),
+        "sanity": SanityFigures(n=8, passed=True)})
+    for name in rest:
+        methods[name] = methods[name].model_copy(update={
+            "faithfulness": FaithfulnessFigures(n=40, outcome="undecided"),
+            "sanity": SanityFigures(n=8, passed=False)})
+    summary = summary.model_copy(update={"methods": methods, "faithfulness": FaithfulnessRun(
+        alpha=0.05, n_available=40, n_used=40, n_faithful=1, n_undecided=len(rest),
+        samples_to_decide=180)})
+    text = markdown_summary(summary)
+    assert "faithfulness.max\\_samples: 180 would likely decide" in text
+    glance = text.split("### At a glance")[1].split("###")[0].splitlines()
+    assert glance[2].endswith("| checks |")
+    rows = [line for line in glance if line.startswith("| ") and "---" not in line][1:]
+    assert rows[0].endswith("| faithful, sane |")
+    assert all(row.endswith("| undecided, not sane |") for row in rows[1:])
+
+
+def test_summary_md_has_no_checks_column_without_the_evidence_stages():
+    text = markdown_summary(make_summary(make_records(40)))
+    assert "| checks |" not in text and "would likely decide" not in text
