@@ -151,19 +151,33 @@ def _print_summary(result) -> None:
                else "PASSED" if summary.passed else "FAILED")
     print(f"{verdict}: {summary.n_samples} samples, accuracy {_pct(summary.accuracy)}, "
           f"{summary.n_skipped} skipped")
-    for name, figures in summary.methods.items():
+    from audit.cams.methods import ordered_methods
+
+    for name in ordered_methods(summary.methods):  # the report's order
+        figures = summary.methods[name]
         fixation = figures.background_fixation
         few = " (too few to judge)" if fixation.mean is not None and fixation.too_few else ""
         print(f"  {name:10s} background fixation {_pct(figures.background_fixation_rate)}"
               f" of misclassified ({fixation.count} of {fixation.n}{few}), "
               f"{_pct(figures.background_fixation_per_sample.mean)} of samples; pointing "
               f"{_pct(figures.pointing_accuracy)} "
-              f"(centre baseline {_pct(summary.centre_baseline.mean)})")
+              f"(centre baseline {_pct(summary.centre_baseline.mean)}){_checks(figures)}")
     for name, gate in summary.gates.items():
         print(f"  gate {name}: {'pass' if gate.passed else 'FAIL'}: {gate.reason}")
     report = result.run_dir / "report.html"
     if report.exists():
         print(f"report: {report}")
+
+
+def _checks(figures) -> str:
+    """``; faithful, sane``: the method's faithfulness outcome and sanity result, where the
+    evidence stages ran (the report's badges, for a CI log)."""
+    words = []
+    if figures.faithfulness is not None and figures.faithfulness.outcome:
+        words.append(figures.faithfulness.outcome)
+    if figures.sanity is not None and figures.sanity.passed is not None:
+        words.append("sane" if figures.sanity.passed else "not sane")
+    return "; " + ", ".join(words) if words else ""
 
 
 def _pct(value) -> str:
