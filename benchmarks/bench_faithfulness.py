@@ -111,12 +111,10 @@ def measure(config, *, cap: int | None = None) -> dict:
         out["old"][n] = {m: "faithful" if v else "not shown" for m, v in old.items()}
         print(f"old rule at n={n}: " + ", ".join(f"{m} {v}" for m, v in out["old"][n].items()))
     index = {sid: i for i, sid in enumerate(order)}
-    differences = {}
-    for m in methods:
-        ranked = sorted(index)  # method_differences returns sample-id order
-        position = np.argsort([index[s] for s in ranked])
-        differences[m] = tuple(method_differences(rows, m, f)[position]
-                               for f in ("deletion", "insertion"))
+    # method_differences returns sample-id order; back to the stage's seeded order.
+    position = np.argsort([index[s] for s in sorted(index)])
+    differences = {m: tuple(method_differences(rows, m, f)[position]
+                            for f in ("deletion", "insertion")) for m in methods}
     plans = [looks(len(order))] + [(n,) for n in looks(len(order))]
     for counts in plans:
         levels = look_levels(counts, alpha=config.faithfulness.alpha)

@@ -152,6 +152,7 @@ def _print_summary(result) -> None:
     print(f"{verdict}: {summary.n_samples} samples, accuracy {_pct(summary.accuracy)}, "
           f"{summary.n_skipped} skipped")
     from audit.cams.methods import ordered_methods
+    from audit.report.sections.glance import checks_text
 
     for name in ordered_methods(summary.methods):  # the report's order
         figures = summary.methods[name]
@@ -161,23 +162,13 @@ def _print_summary(result) -> None:
               f" of misclassified ({fixation.count} of {fixation.n}{few}), "
               f"{_pct(figures.background_fixation_per_sample.mean)} of samples; pointing "
               f"{_pct(figures.pointing_accuracy)} "
-              f"(centre baseline {_pct(summary.centre_baseline.mean)}){_checks(figures)}")
+              f"(centre baseline {_pct(summary.centre_baseline.mean)})"
+              + (f"; {checks}" if (checks := checks_text(figures)) else ""))
     for name, gate in summary.gates.items():
         print(f"  gate {name}: {'pass' if gate.passed else 'FAIL'}: {gate.reason}")
     report = result.run_dir / "report.html"
     if report.exists():
         print(f"report: {report}")
-
-
-def _checks(figures) -> str:
-    """``; faithful, sane``: the method's faithfulness outcome and sanity result, where the
-    evidence stages ran (the report's badges, for a CI log)."""
-    words = []
-    if figures.faithfulness is not None and figures.faithfulness.outcome:
-        words.append(figures.faithfulness.outcome)
-    if figures.sanity is not None and figures.sanity.passed is not None:
-        words.append("sane" if figures.sanity.passed else "not sane")
-    return "; " + ", ".join(words) if words else ""
 
 
 def _pct(value) -> str:

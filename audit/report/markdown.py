@@ -57,17 +57,6 @@ def _table(header: list[str], rows: list[list[str]], *, text_columns=(0,)) -> li
     return lines
 
 
-def _checks(row: dict) -> str:
-    """The faithfulness outcome and the sanity result of one at-a-glance row, as the report's
-    badges say them ("faithful, sane"); an em dash when neither stage ran for the method."""
-    words = []
-    if row["faithful"]:
-        words.append(row["faithful"])
-    if row["sane"] is not None:
-        words.append("sane" if row["sane"] else "not sane")
-    return md_text(", ".join(words)) if words else "—"
-
-
 def markdown_summary(summary: RunSummary, *, fixation_limit: float | None = None,
                      report_name: str = "report.html") -> str:
     """The run's verdict, failed gates, at-a-glance table and flagged changes as Markdown.
@@ -122,7 +111,7 @@ def markdown_summary(summary: RunSummary, *, fixation_limit: float | None = None
                    r["pointing"] + _CENTRE.get(r["beats_centre"], ""),
                    r["localization"], md_text(r["degenerate"])]
             if glance["checks"]:
-                row.append(_checks(r))
+                row.append(md_text(r["checks_text"]) if r["checks_text"] else "—")
             rows.append(row)
         header = ["method", "background fixation among errors", "energy in box: correct",
                   "energy in box: misclassified", f"pointing (centre {glance['centre']})",

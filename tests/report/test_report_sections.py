@@ -143,7 +143,7 @@ def test_glance_view_rows_follow_the_registry():
         "energy_correct": "70.0%", "energy_misclassified": "30.0%", "pointing": "90.0%",
         "beats_centre": "above", "localization": "40.0%", "degenerate": "1 of 10",
         "degenerate_any": True, "faithful": None, "faithful_badge": None,
-        "sane": None,
+        "sane": None, "checks_text": "",
     }
     # Undefined figures read n/a; nothing is compared with an undefined baseline.
     assert negative == {
@@ -153,7 +153,7 @@ def test_glance_view_rows_follow_the_registry():
         "energy_correct": "n/a", "energy_misclassified": "n/a", "pointing": "n/a",
         "beats_centre": None, "localization": "n/a", "degenerate": "0 of 10",
         "degenerate_any": False, "faithful": None, "faithful_badge": None,
-        "sane": None,
+        "sane": None, "checks_text": "",
     }
 
 

@@ -7,7 +7,7 @@ from audit.report.format import OUTCOME_BADGE, fmt_ci, fmt_count, fmt_pct
 from audit.report.methods import is_counter_evidence, method_title
 from audit.summary import MethodFigures, RunSummary, Stat
 
-__all__ = ["beats_centre", "glance_view"]
+__all__ = ["beats_centre", "checks_text", "glance_view"]
 
 
 def beats_centre(figures: MethodFigures, centre: Stat) -> str | None:
@@ -23,6 +23,25 @@ def beats_centre(figures: MethodFigures, centre: Stat) -> str | None:
     if low > high:
         return "above"
     return "below" if pointing < centre.mean else "level"
+
+
+def checks_text(figures: MethodFigures) -> str:
+    """A method's checks in the report badges' words: its faithfulness outcome, then ``sane``
+    or ``not sane``; ``""`` when neither stage ran for it.
+
+    >>> from audit.summary import FaithfulnessFigures, MethodFigures, SanityFigures
+    >>> checks_text(MethodFigures(faithfulness=FaithfulnessFigures(outcome="undecided"),
+    ...                           sanity=SanityFigures(passed=True)))
+    'undecided, sane'
+    >>> checks_text(MethodFigures())
+    ''
+    """
+    words = []
+    if figures.faithfulness is not None and figures.faithfulness.outcome:
+        words.append(figures.faithfulness.outcome)
+    if figures.sanity is not None and figures.sanity.passed is not None:
+        words.append("sane" if figures.sanity.passed else "not sane")
+    return ", ".join(words)
 
 
 def _row(method: str, figures: MethodFigures, centre: Stat,
@@ -56,6 +75,7 @@ def _row(method: str, figures: MethodFigures, centre: Stat,
         "faithful_badge": OUTCOME_BADGE.get(
             figures.faithfulness.outcome if figures.faithfulness else None),
         "sane": figures.sanity.passed if figures.sanity else None,
+        "checks_text": checks_text(figures),
     }
 
 
